@@ -1,0 +1,388 @@
+//! Configuration layering with provenance.
+//!
+//! A connection's configuration is merged from four layers, highest first:
+//!
+//! 1. options given in code (Streamlit's `**kwargs`),
+//! 2. environment variables `CONN_<NAME>__<KEY>` (see [`env_prefix`]),
+//! 3. the `[connections.<name>]` secrets section (project file over global file),
+//! 4. the data source's own configuration (`AWS_*`, `~/.snowflake/connections.toml`, ...),
+//!    supplied by the connection type.
+//!
+//! Tables merge key by key; every value keeps its [`Source`].
+
+mod de;
+mod env;
+mod redact;
+mod source;
+mod value;
+
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+
+pub use de::DeError;
+pub use env::Env;
+pub use redact::Redactor;
+pub use source::Source;
+pub(crate) use value::write_canonical_map as value_canonical_map;
+pub use value::{Kind, Map, Value, map_to_json, merge_over};
+
+use crate::error::{ConfigError, Error, Result};
+use crate::suggest;
+
+/// The environment variable prefix for a connection: `CONN_<NAME>__`, with the name
+/// upper-cased and every character other than a letter or digit turned into `_`.
+///
+/// `CONN_PETS_DB__URL=sqlite:///pets.db` sets `url` of `pets_db`; a double underscore
+/// nests (`CONN_PETS_DB__CREATE_ENGINE_KWARGS__POOL_SIZE=5`). Values are strings,
+/// converted to numbers or booleans when the type asks for them; a value that starts
+/// with `[` or `{` is read as a TOML array or inline table.
+pub fn env_prefix(connection: &str) -> String {
+    let name: String = connection
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("CONN_{name}__")
+}
+
+/// The environment layer of one connection.
+pub fn env_layer(connection: &str, env: &Env) -> Map {
+    let prefix = env_prefix(connection);
+    let mut layer = Map::new();
+    for (var, text) in env.with_prefix(&prefix) {
+        let path: Vec<String> = var[prefix.len()..]
+            .split("__")
+            .map(str::to_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            continue;
+        }
+        let source = Source::env(&var);
+        let value = parse_env_value(&text).with_source(&source);
+        insert_path(&mut layer, &path, value, &source);
+    }
+    layer
+}
+
+fn parse_env_value(text: &str) -> Value {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        let document = format!("v = {text}");
+        if let Ok(table) = document.parse::<toml::Table>()
+            && let Some(value) = table.get("v")
+        {
+            return from_toml(value);
+        }
+    }
+    Value::from(text)
+}
+
+/// Converts a `toml::Value` (no positions) into a [`Value`] from code.
+pub(crate) fn from_toml(value: &toml::Value) -> Value {
+    let kind = match value {
+        toml::Value::String(s) => Kind::String(s.clone()),
+        toml::Value::Integer(i) => Kind::Integer(*i),
+        toml::Value::Float(f) => Kind::Float(*f),
+        toml::Value::Boolean(b) => Kind::Boolean(*b),
+        toml::Value::Datetime(d) => Kind::Datetime(d.to_string()),
+        toml::Value::Array(items) => Kind::Array(items.iter().map(from_toml).collect()),
+        toml::Value::Table(t) => {
+            Kind::Table(t.iter().map(|(k, v)| (k.clone(), from_toml(v))).collect())
+        }
+    };
+    Value::new(kind, Source::Code)
+}
+
+fn insert_path(map: &mut Map, path: &[String], value: Value, source: &Source) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry(first.clone())
+                .or_insert_with(|| Value::new(Kind::Table(Map::new()), source.clone()));
+            if entry.as_table().is_none() {
+                *entry = Value::new(Kind::Table(Map::new()), source.clone());
+            }
+            if let Kind::Table(inner) = entry.kind_mut() {
+                insert_path(inner, rest, value, source);
+            }
+        }
+    }
+}
+
+/// A deserialization failure with the path inside the value and that spot's source.
+#[derive(Debug)]
+pub(crate) struct PathError {
+    /// Dotted path inside the value (`""` for the value itself).
+    pub(crate) path: String,
+    /// Source of the innermost value on the path that exists.
+    pub(crate) source: Option<Source>,
+    /// What went wrong.
+    pub(crate) message: String,
+}
+
+/// Deserializes a value, reporting where inside it a failure happened.
+pub(crate) fn deserialize_value<T: DeserializeOwned>(value: &Value) -> Result<T, PathError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path: Vec<String> = err
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let mut node = value;
+        for key in &path {
+            let next = match node.kind() {
+                Kind::Table(map) => map.get(key),
+                Kind::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            };
+            match next {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+        PathError {
+            path: path.join("."),
+            source: Some(node.source().clone()),
+            message: err.into_inner().0,
+        }
+    })
+}
+
+/// Where a connection's configuration was looked for, for error messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Searched {
+    /// Secrets locations looked at.
+    pub searched: Vec<PathBuf>,
+    /// Secrets locations that existed.
+    pub loaded: Vec<PathBuf>,
+    /// A defined connection with a name near this one, when this one has no section.
+    pub suggestion: Option<String>,
+    /// A section under a misspelling of `connections` that holds this connection.
+    pub misspelled_section: Option<(String, Source)>,
+}
+
+/// The resolved configuration of one connection: every layer merged, every value with
+/// its source.
+///
+/// `Debug` shows keys and sources, never values.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    name: String,
+    type_name: String,
+    values: Map,
+    searched: Searched,
+}
+
+impl ConnectionConfig {
+    /// A configuration from its parts. The factory builds these; connection types and
+    /// tests may too.
+    pub fn new(name: impl Into<String>, type_name: impl Into<String>, values: Map) -> Self {
+        ConnectionConfig {
+            name: name.into(),
+            type_name: type_name.into(),
+            values,
+            searched: Searched::default(),
+        }
+    }
+
+    /// A configuration from TOML text (the body of a `[connections.<name>]` section),
+    /// as if read from `path`. Handy in tests and examples.
+    pub fn from_toml(
+        name: &str,
+        type_name: &str,
+        toml_text: &str,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self> {
+        let secrets = crate::Secrets::from_toml_str(toml_text, path, &Env::default())?;
+        Ok(Self::new(name, type_name, secrets.root().clone()))
+    }
+
+    /// The same configuration, remembering where it was looked for.
+    #[must_use]
+    pub fn with_searched(mut self, searched: Searched) -> Self {
+        self.searched = searched;
+        self
+    }
+
+    /// The connection's name (`pets_db`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The resolved connection type name (`sql`).
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// Every value, merged.
+    pub fn values(&self) -> &Map {
+        &self.values
+    }
+
+    /// Whether no value is set at all.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The value at a dotted key.
+    pub fn get(&self, dotted: &str) -> Option<&Value> {
+        let (first, rest) = match dotted.split_once('.') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (dotted, None),
+        };
+        let top = self.values.get(first)?;
+        match rest {
+            Some(rest) => top.get_path(rest),
+            None => Some(top),
+        }
+    }
+
+    /// The value at a dotted key, deserialized; `None` when the key is absent.
+    pub fn get_as<T: DeserializeOwned>(&self, dotted: &str) -> Result<Option<T>> {
+        self.get(dotted)
+            .map(|value| deserialize_value(value).map_err(|err| self.invalid(dotted, value, err)))
+            .transpose()
+    }
+
+    /// The value at a dotted key, deserialized; absent is an error naming the key and
+    /// every place it could have been set.
+    pub fn require<T: DeserializeOwned>(&self, dotted: &str) -> Result<T> {
+        self.get_as(dotted)?.ok_or_else(|| self.missing(dotted, ""))
+    }
+
+    /// The whole configuration deserialized into `T` (usually a struct with
+    /// `Option` fields). Errors name the key and its file and line.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        let root = Value::new(Kind::Table(self.values.clone()), Source::Default);
+        deserialize_value(&root).map_err(|err| {
+            if let Some(field) = err
+                .message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.strip_suffix('`'))
+            {
+                let key = if err.path.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{}.{field}", err.path)
+                };
+                return self.missing(&key, "");
+            }
+            ConfigError::InvalidValue {
+                connection: self.name.clone(),
+                key: err.path,
+                at: err.source.unwrap_or(Source::Default),
+                message: err.message,
+            }
+            .into()
+        })
+    }
+
+    /// Checks every top-level key against the keys the type understands (`type` is
+    /// always allowed). The first unknown key is an error with the nearest known one.
+    pub fn check_keys(&self, known: &[&str]) -> Result<()> {
+        for (key, value) in &self.values {
+            if key == "type" || known.contains(&key.as_str()) {
+                continue;
+            }
+            let mut known_sorted: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
+            known_sorted.sort();
+            return Err(ConfigError::UnknownKey {
+                connection: self.name.clone(),
+                type_name: self.type_name.clone(),
+                key: key.clone(),
+                at: value.source().clone(),
+                suggestion: suggest::nearest(key, known).map(str::to_owned),
+                known: known_sorted,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The error for a missing key, with `detail` (", or `url`") after the key name.
+    pub fn missing(&self, key: &str, detail: &str) -> Error {
+        ConfigError::MissingKey {
+            connection: self.name.clone(),
+            type_name: self.type_name.clone(),
+            key: key.to_owned(),
+            detail: detail.to_owned(),
+            env_prefix: env_prefix(&self.name),
+            searched: self.searched.searched.clone(),
+            loaded: self.searched.loaded.clone(),
+        }
+        .into()
+    }
+
+    /// The error for a connection that has no configuration at all, for types that
+    /// cannot work without one. Names the files searched, the environment prefix, a
+    /// near connection name and a misspelled section when there is one.
+    pub fn not_configured(&self) -> Error {
+        ConfigError::NotConfigured {
+            connection: self.name.clone(),
+            env_prefix: env_prefix(&self.name),
+            searched: self.searched.searched.clone(),
+            loaded: self.searched.loaded.clone(),
+            suggestion: self.searched.suggestion.clone(),
+            misspelled_section: self.searched.misspelled_section.clone(),
+        }
+        .into()
+    }
+
+    /// The error for a value that is present but wrong: names the key and its source.
+    pub fn invalid_value(&self, key: &str, message: impl Into<String>) -> Error {
+        ConfigError::InvalidValue {
+            connection: self.name.clone(),
+            key: key.to_owned(),
+            at: self
+                .get(key)
+                .map_or(Source::Default, |v| v.source().clone()),
+            message: message.into(),
+        }
+        .into()
+    }
+
+    fn invalid(&self, dotted: &str, value: &Value, err: PathError) -> Error {
+        let key = if err.path.is_empty() {
+            dotted.to_owned()
+        } else {
+            format!("{dotted}.{}", err.path)
+        };
+        ConfigError::InvalidValue {
+            connection: self.name.clone(),
+            key,
+            at: err.source.unwrap_or_else(|| value.source().clone()),
+            message: err.message,
+        }
+        .into()
+    }
+
+    /// A redactor that removes every string value of this configuration (and the
+    /// password inside any URL) from a text: use it on driver messages before they
+    /// become errors or log lines.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::from_map(&self.values)
+    }
+
+    /// Removes a key (the factory removes `type` before handing the config over).
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.values.remove(key)
+    }
+}
+
+#[cfg(test)]
+mod tests;

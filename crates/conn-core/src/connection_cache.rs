@@ -1,0 +1,251 @@
+//! The process-wide connection cache (Streamlit's `st.cache_resource` under
+//! `st.connection`).
+//!
+//! Keyed by resolved type, connection name and the options in canonical (sorted) form.
+//! A hit is a shard read lock, an `Arc` clone and an expiry check. Concurrent misses
+//! of one key build exactly one connection; a failed build is not cached.
+//! `max_entries` bounds the entries of one connection *name* (Streamlit bounds every
+//! connection that shares a ttl, which lets unrelated names evict each other). Evicted
+//! and expired connections are closed.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+
+use crate::connection::DynConnection;
+use crate::error::Result;
+use crate::ttl::Ttl;
+
+/// What identifies one cached connection.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct CacheKey {
+    pub(crate) type_id: TypeId,
+    pub(crate) name: Box<str>,
+    /// Options in canonical form; empty when none were given.
+    pub(crate) options: Box<str>,
+}
+
+/// A cached connection, in both of the forms callers need.
+#[derive(Clone)]
+pub(crate) struct Cached {
+    pub(crate) conn: Arc<dyn DynConnection>,
+    pub(crate) any: Arc<dyn Any + Send + Sync>,
+}
+
+struct Entry {
+    cached: Cached,
+    created: Instant,
+    ttl: Ttl,
+}
+
+#[derive(Default)]
+struct Slot {
+    entry: RwLock<Option<Entry>>,
+    /// Held while building, so that concurrent misses build once.
+    build: Mutex<()>,
+    /// Nanoseconds since the cache's epoch of the last use, for LRU eviction.
+    last_used: AtomicU64,
+}
+
+/// How to treat an existing entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    /// Return it if it has not expired.
+    IfFresh,
+    /// Close it and build a new one.
+    Replace,
+}
+
+pub(crate) struct ConnectionCache {
+    slots: DashMap<CacheKey, Arc<Slot>>,
+    epoch: Instant,
+}
+
+impl Default for ConnectionCache {
+    fn default() -> Self {
+        ConnectionCache {
+            slots: DashMap::new(),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+impl ConnectionCache {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The cached connection for `key`, building it with `build` on a miss.
+    pub(crate) fn get_or_build(
+        &self,
+        key: &CacheKey,
+        ttl: Ttl,
+        max_entries: Option<usize>,
+        reuse: Reuse,
+        build: impl FnOnce() -> Result<Cached>,
+    ) -> Result<Cached> {
+        let slot = match self.slots.get(key) {
+            Some(slot) => Arc::clone(&slot),
+            None => Arc::clone(&self.slots.entry(key.clone()).or_default()),
+        };
+        if reuse == Reuse::IfFresh
+            && let Some(cached) = self.fresh(&slot, ttl)
+        {
+            tracing::trace!(connection = %key.name, "connection cache hit");
+            return Ok(cached);
+        }
+
+        let _building = slot.build.lock();
+        if reuse == Reuse::IfFresh
+            && let Some(cached) = self.fresh(&slot, ttl)
+        {
+            return Ok(cached);
+        }
+        tracing::debug!(connection = %key.name, "connection cache miss: building");
+        let cached = match build() {
+            Ok(cached) => cached,
+            Err(err) => {
+                self.forget_if_empty(key, &slot);
+                return Err(err);
+            }
+        };
+        let previous = slot.entry.write().replace(Entry {
+            cached: cached.clone(),
+            created: Instant::now(),
+            ttl,
+        });
+        slot.last_used.store(self.now(), Ordering::Relaxed);
+        if let Some(previous) = previous {
+            previous.cached.conn.close();
+        }
+        if let Some(max) = max_entries {
+            self.evict_beyond(&key.name, max, key);
+        }
+        self.sweep_expired(key);
+        Ok(cached)
+    }
+
+    /// The slot's entry if it exists and has not expired. A later call's ttl replaces
+    /// the entry's, so the most recent request decides how long a connection lives.
+    fn fresh(&self, slot: &Slot, ttl: Ttl) -> Option<Cached> {
+        {
+            let guard = slot.entry.read();
+            let entry = guard.as_ref()?;
+            if entry.ttl == ttl {
+                if ttl.is_expired(entry.created.elapsed()) {
+                    return None;
+                }
+                slot.last_used.store(self.now(), Ordering::Relaxed);
+                return Some(entry.cached.clone());
+            }
+        }
+        let mut guard = slot.entry.write();
+        let entry = guard.as_mut()?;
+        entry.ttl = ttl;
+        if ttl.is_expired(entry.created.elapsed()) {
+            return None;
+        }
+        slot.last_used.store(self.now(), Ordering::Relaxed);
+        Some(entry.cached.clone())
+    }
+
+    fn forget_if_empty(&self, key: &CacheKey, slot: &Arc<Slot>) {
+        if slot.entry.read().is_none() {
+            self.slots
+                .remove_if(key, |_, s| Arc::ptr_eq(s, slot) && s.entry.read().is_none());
+        }
+    }
+
+    /// Evicts the least recently used entries of `name` beyond `max`, never `keep`.
+    fn evict_beyond(&self, name: &str, max: usize, keep: &CacheKey) {
+        let mut same_name: Vec<(CacheKey, u64)> = self
+            .slots
+            .iter()
+            .filter(|e| &*e.key().name == name && e.value().entry.read().is_some())
+            .map(|e| (e.key().clone(), e.value().last_used.load(Ordering::Relaxed)))
+            .collect();
+        if same_name.len() <= max {
+            return;
+        }
+        same_name.retain(|(k, _)| k != keep);
+        same_name.sort_by_key(|(_, used)| *used);
+        let excess = same_name.len() + 1 - max;
+        for (key, _) in same_name.into_iter().take(excess) {
+            tracing::debug!(connection = %key.name, "connection cache: evicting least recently used");
+            self.remove(&key);
+        }
+    }
+
+    /// Closes and removes every expired entry but `keep` (just stored: with a ttl of 0
+    /// it is already expired, and the caller is about to use it).
+    fn sweep_expired(&self, keep: &CacheKey) {
+        let expired: Vec<CacheKey> = self
+            .slots
+            .iter()
+            .filter(|e| {
+                e.key() != keep
+                    && e.value()
+                        .entry
+                        .read()
+                        .as_ref()
+                        .is_some_and(|entry| entry.ttl.is_expired(entry.created.elapsed()))
+            })
+            .map(|e| e.key().clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+    }
+
+    fn remove(&self, key: &CacheKey) {
+        if let Some((_, slot)) = self.slots.remove(key)
+            && let Some(entry) = slot.entry.write().take()
+        {
+            entry.cached.conn.close();
+        }
+    }
+
+    /// Closes and removes every connection called `name`; returns how many.
+    pub(crate) fn clear_name(&self, name: &str) -> usize {
+        let keys: Vec<CacheKey> = self
+            .slots
+            .iter()
+            .filter(|e| &*e.key().name == name)
+            .map(|e| e.key().clone())
+            .collect();
+        keys.iter().for_each(|k| self.remove(k));
+        keys.len()
+    }
+
+    /// Closes and removes every connection; returns how many.
+    pub(crate) fn clear(&self) -> usize {
+        let keys: Vec<CacheKey> = self.slots.iter().map(|e| e.key().clone()).collect();
+        keys.iter().for_each(|k| self.remove(k));
+        keys.len()
+    }
+
+    /// Every live connection with its name, for secrets-change handling.
+    pub(crate) fn live(&self) -> Vec<(Box<str>, Cached)> {
+        self.slots
+            .iter()
+            .filter_map(|e| {
+                let entry = e.value().entry.read();
+                entry
+                    .as_ref()
+                    .map(|entry| (e.key().name.clone(), entry.cached.clone()))
+            })
+            .collect()
+    }
+
+    /// How many connections are cached.
+    pub(crate) fn len(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|e| e.value().entry.read().is_some())
+            .count()
+    }
+}

@@ -1,0 +1,146 @@
+//! One API for async and blocking callers.
+//!
+//! Every driver future runs on conn's own tokio runtime (two worker threads named
+//! `conn-worker`, started on first use). That is what makes the rest simple:
+//!
+//! * `.await` works from any executor, because awaiting a spawned task's handle does
+//!   not need the caller to be on tokio at all;
+//! * blocking calls work from plain threads, and from inside a current-thread or
+//!   multi-thread tokio runtime without the "Cannot start a runtime from within a
+//!   runtime" panic, because the caller only waits while conn's runtime does the work;
+//! * pools and sockets live on a runtime that outlives every caller's runtime, so a
+//!   connection cached by one `#[tokio::test]` still works in the next.
+
+use std::future::Future;
+use std::sync::LazyLock;
+
+use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
+
+use crate::error::{Error, Result};
+
+static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .clamp(2, 8);
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("conn-worker")
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start conn's tokio runtime: {err}"))
+});
+
+/// conn's runtime, or the error that starting it gave.
+fn runtime() -> Result<&'static Runtime> {
+    RUNTIME.as_ref().map_err(|err| Error::Io {
+        context: "starting conn's runtime".into(),
+        message: err.clone(),
+    })
+}
+
+/// A handle to conn's runtime, for drivers that need to spawn background tasks there.
+pub fn handle() -> Result<Handle> {
+    runtime().map(|rt| rt.handle().clone())
+}
+
+/// Runs `future` on conn's runtime and waits for it without blocking: usable from any
+/// async executor.
+pub async fn run<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = runtime()?.spawn(future);
+    joined(task.await)
+}
+
+/// Runs `future` on conn's runtime and blocks the calling thread until it is done.
+///
+/// Safe to call from a plain thread and from inside any tokio runtime. Inside a
+/// multi-thread runtime it uses `block_in_place`, so the caller's other tasks keep
+/// running; inside a current-thread runtime the caller's thread simply waits (nothing
+/// else could run on it anyway while it is in a blocking call).
+pub fn block_on<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = runtime()?.spawn(future);
+    let wait = move || futures::executor::block_on(task);
+    let outcome = match Handle::try_current() {
+        Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    };
+    joined(outcome)
+}
+
+fn joined<T>(outcome: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    match outcome {
+        Ok(result) => result,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(err) => Err(Error::Io {
+            context: "conn's runtime".into(),
+            message: format!("the task was cancelled: {err}"),
+        }),
+    }
+}
+
+/// Runs blocking work (a DuckDB query, a file read) on conn's blocking pool and waits
+/// for it without blocking the async caller.
+pub async fn run_blocking<F, T>(work: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = runtime()?.spawn_blocking(work);
+    joined(task.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer() -> Result<u32> {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        Ok(42)
+    }
+
+    #[test]
+    fn blocking_from_a_plain_thread() {
+        assert_eq!(block_on(answer()).unwrap(), 42);
+    }
+
+    #[test]
+    fn blocking_inside_a_current_thread_runtime() {
+        let rt = Builder::new_current_thread().enable_all().build().unwrap();
+        let got = rt.block_on(async { block_on(answer()) }).unwrap();
+        assert_eq!(got, 42);
+    }
+
+    #[test]
+    fn blocking_inside_a_multi_thread_runtime() {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = rt
+            .block_on(async { tokio::spawn(async { block_on(answer()) }).await })
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, 42);
+    }
+
+    #[test]
+    fn awaiting_from_a_foreign_executor() {
+        assert_eq!(futures::executor::block_on(run(answer())).unwrap(), 42);
+    }
+
+    #[test]
+    fn errors_pass_through() {
+        let err = block_on(async { Err::<(), _>(Error::Data("boom".into())) }).unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+    }
+}

@@ -221,6 +221,11 @@ impl ConnectionCache {
         keys.len()
     }
 
+    /// Removes every connection called `name` without closing it (it was reset).
+    pub(crate) fn forget_name(&self, name: &str) {
+        self.slots.retain(|key, _| &*key.name != name);
+    }
+
     /// Closes and removes every connection; returns how many.
     pub(crate) fn clear(&self) -> usize {
         let keys: Vec<CacheKey> = self.slots.iter().map(|e| e.key().clone()).collect();

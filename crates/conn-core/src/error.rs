@@ -42,11 +42,11 @@ impl ErrorClass {
 pub enum Error {
     /// Reading secrets failed.
     #[error(transparent)]
-    Secrets(#[from] SecretsError),
+    Secrets(Box<SecretsError>),
 
     /// A connection's configuration is missing something or has a wrong value.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
 
     /// No registered connection type has this name.
     #[error("{}", describe_unknown_type(requested, registered, suggestion.as_deref(), feature.as_ref()))]
@@ -151,6 +151,18 @@ pub enum Error {
         /// The operating system's message.
         message: String,
     },
+}
+
+impl From<SecretsError> for Error {
+    fn from(err: SecretsError) -> Self {
+        Error::Secrets(Box::new(err))
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(err: ConfigError) -> Self {
+        Error::Config(Box::new(err))
+    }
 }
 
 impl Error {

@@ -33,6 +33,7 @@ use crate::registry::{ConnectionTypeInfo, Registry};
 use crate::secrets::{Secrets, SecretsError, SecretsLocations};
 use crate::suggest;
 use crate::ttl::Ttl;
+use crate::watch::SecretsWatcher;
 
 /// The variable that sets the default connection ttl (Streamlit's
 /// `runner.connectionDefaultTTL`, which `.streamlit/config.toml` can also set).
@@ -61,7 +62,8 @@ impl std::fmt::Debug for ConnectionFactory {
     }
 }
 
-static GLOBAL: LazyLock<ConnectionFactory> = LazyLock::new(|| ConnectionFactory::builder().build());
+static GLOBAL: LazyLock<Arc<ConnectionFactory>> =
+    LazyLock::new(|| Arc::new(ConnectionFactory::builder().build()));
 
 /// A typed connection from the global factory: `connection::<SqlConnection>("pets_db")`.
 pub fn connection<T: ConnectionType>(name: &str) -> Result<Arc<T>> {
@@ -184,8 +186,14 @@ fn default_ttl_from(env: &Env, cwd: &Path) -> std::result::Result<Ttl, String> {
 impl ConnectionFactory {
     /// The process-wide factory: the default secrets locations, the process
     /// environment, the global registry. Created on first use.
-    pub fn global() -> &'static ConnectionFactory {
+    pub fn global() -> &'static Arc<ConnectionFactory> {
         &GLOBAL
+    }
+
+    /// Watches the secrets locations and applies changes as
+    /// [`reload_secrets`](Self::reload_secrets) does, until the watcher is dropped.
+    pub fn watch_secrets(self: &Arc<Self>) -> Result<SecretsWatcher> {
+        SecretsWatcher::start(Arc::clone(self))
     }
 
     /// Settings for a new factory.
@@ -256,8 +264,9 @@ impl ConnectionFactory {
     }
 
     /// Re-reads the secrets locations. On success, every cached connection whose own
-    /// `[connections.<name>]` section changed is reset (it reconnects with the new
-    /// values on next use and drops its cached results); the others are untouched.
+    /// `[connections.<name>]` section changed is reset (its raw connection and cached
+    /// results are dropped) and leaves the cache, so the next request builds it from
+    /// the new values; the others are untouched.
     /// Returns the names that were reset. On a parse error the last good secrets stay
     /// in use and the error is returned.
     pub fn reload_secrets(&self) -> Result<Vec<String>> {
@@ -287,6 +296,9 @@ impl ConnectionFactory {
         }
         reset.sort();
         reset.dedup();
+        for name in &reset {
+            self.cache.forget_name(name);
+        }
         reset
     }
 

@@ -51,7 +51,7 @@ struct Inner<C: Connector> {
     type_name: &'static str,
     current: RwLock<Option<C::Raw>>,
     connecting: tokio::sync::Mutex<()>,
-    stats: Stats,
+    stats: Arc<Stats>,
     retry: RwLock<RetryPolicy>,
 }
 
@@ -84,7 +84,7 @@ impl<C: Connector> Handle<C> {
                 type_name,
                 current: RwLock::new(None),
                 connecting: tokio::sync::Mutex::new(()),
-                stats: Stats::default(),
+                stats: Arc::new(Stats::default()),
                 retry: RwLock::new(RetryPolicy::default()),
             }),
         }
@@ -105,8 +105,8 @@ impl<C: Connector> Handle<C> {
         &self.inner.connector
     }
 
-    /// The connection's counters.
-    pub fn stats(&self) -> &Stats {
+    /// The connection's counters, shared with its result cache.
+    pub fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
     }
 
@@ -241,3 +241,6 @@ impl<C: Connector> Handle<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

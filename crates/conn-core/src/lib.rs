@@ -17,15 +17,20 @@ mod connection_cache;
 mod error;
 mod factory;
 mod handle;
+mod params;
+mod query;
 mod registry;
+mod result_cache;
 mod retry;
 pub mod runtime;
 mod secrets;
 mod stats;
 mod suggest;
+mod table;
 #[cfg(test)]
 mod test_support;
 mod ttl;
+mod watch;
 
 pub use config::{
     ConnectionConfig, DeError, Env, Kind, Map, Redactor, Searched, Source, Value, env_layer,
@@ -38,6 +43,14 @@ pub use factory::{
     connection_dyn,
 };
 pub use handle::{Connector, Handle};
+pub use params::{Param, Params};
+pub use query::{Execute, Query};
+pub use result_cache::{CacheValue, Hit, ResultCache};
+pub use table::{DisplayOptions, Table};
+pub use watch::SecretsWatcher;
+
+/// The Arrow crate conn is built on (one major version for the whole workspace).
+pub use arrow;
 pub use registry::{ConnectionTypeInfo, Registry};
 pub use retry::RetryPolicy;
 pub use secrets::{SECRETS_FILES_VAR, Secrets, SecretsError, SecretsLocations};

@@ -544,3 +544,49 @@ fn config_request_shows_provenance_without_building() {
     assert!(config.get("host").is_some());
     assert_eq!(counts("inspect").builds.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn the_watcher_resets_changed_connections_and_survives_bad_files() {
+    let project = Project::new(
+        Some("[connections.w1]\ntype = \"probe\"\nv = 1\n[connections.w2]\ntype = \"probe\"\n"),
+        None,
+    );
+    let factory = Arc::new(project.factory(&[]));
+    let _watcher = factory.watch_secrets().unwrap();
+    let first = factory.get::<Probe>("w1").unwrap();
+    let untouched = factory.get::<Probe>("w2").unwrap();
+    let file = project.path("app").join(".streamlit/secrets.toml");
+    let wait_for = |what: &dyn Fn() -> bool| {
+        for _ in 0..200 {
+            if what() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    };
+
+    std::fs::write(&file, "[connections.w1]\ntype = \"probe\"\nv = [\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        counts("w1").resets.load(Ordering::SeqCst),
+        0,
+        "a bad file changes nothing"
+    );
+    assert!(factory.secrets().unwrap().contains("connections.w1.v"));
+
+    std::fs::write(
+        &file,
+        "[connections.w1]\ntype = \"probe\"\nv = 2\n[connections.w2]\ntype = \"probe\"\n",
+    )
+    .unwrap();
+    assert!(wait_for(&|| counts("w1").resets.load(Ordering::SeqCst) == 1));
+    let rebuilt = factory.get::<Probe>("w1").unwrap();
+    assert!(!Arc::ptr_eq(&first, &rebuilt));
+    assert_eq!(rebuilt.config.get_as::<i64>("v").unwrap(), Some(2));
+    assert!(Arc::ptr_eq(
+        &untouched,
+        &factory.get::<Probe>("w2").unwrap()
+    ));
+    assert_eq!(counts("w2").resets.load(Ordering::SeqCst), 0);
+}

@@ -12,7 +12,9 @@
 //!   connection cached by one `#[tokio::test]` still works in the next.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::LazyLock;
+use std::task::{Context, Poll};
 
 use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
 
@@ -87,6 +89,45 @@ fn joined<T>(outcome: std::result::Result<Result<T>, tokio::task::JoinError>) ->
     }
 }
 
+/// A future that runs inside conn's runtime context wherever it is polled, so that
+/// driver timers and sockets it creates belong to conn's runtime. For futures that
+/// borrow (a transaction's `&mut self`) and so cannot be spawned.
+#[derive(Debug)]
+pub struct InConnRuntime<F> {
+    future: Pin<Box<F>>,
+    handle: Handle,
+}
+
+impl<F: Future> Future for InConnRuntime<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _context = self.handle.enter();
+        self.future.as_mut().poll(cx)
+    }
+}
+
+/// Wraps a (possibly borrowing) future so it polls inside conn's runtime context.
+pub fn in_runtime<F: Future>(future: F) -> Result<InConnRuntime<F>> {
+    Ok(InConnRuntime {
+        future: Box::pin(future),
+        handle: handle()?,
+    })
+}
+
+/// Blocks on a (possibly borrowing) future, polling it inside conn's runtime context;
+/// like [`block_on`], safe from plain threads and from inside any tokio runtime.
+pub fn block_on_borrowed<F: Future<Output = Result<T>>, T>(future: F) -> Result<T> {
+    let future = in_runtime(future)?;
+    let wait = move || futures::executor::block_on(future);
+    match Handle::try_current() {
+        Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
 /// Runs blocking work (a DuckDB query, a file read) on conn's blocking pool and waits
 /// for it without blocking the async caller.
 pub async fn run_blocking<F, T>(work: F) -> Result<T>
@@ -136,6 +177,34 @@ mod tests {
     #[test]
     fn awaiting_from_a_foreign_executor() {
         assert_eq!(futures::executor::block_on(run(answer())).unwrap(), 42);
+    }
+
+    #[test]
+    fn borrowed_futures_get_conn_timers_anywhere() {
+        let mut counter = 0;
+        let bump = async {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            counter += 1;
+            Ok(())
+        };
+        block_on_borrowed(bump).unwrap();
+        let rt = Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            block_on_borrowed(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                counter += 1;
+                Ok(())
+            })
+        })
+        .unwrap();
+        let awaited = futures::executor::block_on(
+            in_runtime(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                7
+            })
+            .unwrap(),
+        );
+        assert_eq!((counter, awaited), (2, 7));
     }
 
     #[test]

@@ -1,0 +1,532 @@
+//! PostgreSQL's binary wire format to Arrow arrays.
+//!
+//! One decoder per column, fed the raw binary value of each row. The same decoders read
+//! rows from sqlx (which asks for binary results) and the tuples of a binary
+//! `COPY ... TO STDOUT`, so both paths give identical tables.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, FixedSizeBinaryBuilder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
+    IntervalMonthDayNanoBuilder, ListArray, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder, UInt32Builder,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, TimeUnit};
+
+use super::decimal::DecimalColumn;
+
+/// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's).
+const PG_EPOCH_DAYS: i32 = 10_957;
+/// Microseconds from 1970-01-01 to 2000-01-01.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The PostgreSQL types conn maps, by OID.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PgKind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    /// With precision and scale when the type modifier gives them.
+    Numeric(Option<(u8, i8)>),
+    Text,
+    Json,
+    Jsonb,
+    Bytea,
+    Uuid,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Array(Box<PgKind>),
+}
+
+impl PgKind {
+    /// The kind of a built-in type OID; `None` for types conn does not map.
+    pub(crate) fn from_oid(oid: u32) -> Option<PgKind> {
+        Some(match oid {
+            16 => PgKind::Bool,
+            20 => PgKind::Int8,
+            21 => PgKind::Int2,
+            23 => PgKind::Int4,
+            26 => PgKind::Oid,
+            700 => PgKind::Float4,
+            701 => PgKind::Float8,
+            1700 => PgKind::Numeric(None),
+            // text, "char", name, bpchar, varchar, xml
+            25 | 18 | 19 | 1042 | 1043 | 142 => PgKind::Text,
+            114 => PgKind::Json,
+            3802 => PgKind::Jsonb,
+            17 => PgKind::Bytea,
+            2950 => PgKind::Uuid,
+            1082 => PgKind::Date,
+            1083 => PgKind::Time,
+            1114 => PgKind::Timestamp,
+            1184 => PgKind::TimestampTz,
+            1186 => PgKind::Interval,
+            1000 => PgKind::Array(Box::new(PgKind::Bool)),
+            1001 => PgKind::Array(Box::new(PgKind::Bytea)),
+            1005 => PgKind::Array(Box::new(PgKind::Int2)),
+            1007 => PgKind::Array(Box::new(PgKind::Int4)),
+            1016 => PgKind::Array(Box::new(PgKind::Int8)),
+            1021 => PgKind::Array(Box::new(PgKind::Float4)),
+            1022 => PgKind::Array(Box::new(PgKind::Float8)),
+            1231 => PgKind::Array(Box::new(PgKind::Numeric(None))),
+            1009 | 1002 | 1003 | 1014 | 1015 | 143 => PgKind::Array(Box::new(PgKind::Text)),
+            199 => PgKind::Array(Box::new(PgKind::Json)),
+            3807 => PgKind::Array(Box::new(PgKind::Jsonb)),
+            2951 => PgKind::Array(Box::new(PgKind::Uuid)),
+            1182 => PgKind::Array(Box::new(PgKind::Date)),
+            1183 => PgKind::Array(Box::new(PgKind::Time)),
+            1115 => PgKind::Array(Box::new(PgKind::Timestamp)),
+            1185 => PgKind::Array(Box::new(PgKind::TimestampTz)),
+            1187 => PgKind::Array(Box::new(PgKind::Interval)),
+            _ => return None,
+        })
+    }
+
+    /// Applies a `numeric(p, s)` type modifier.
+    pub(crate) fn with_typmod(self, typmod: i32) -> PgKind {
+        match self {
+            PgKind::Numeric(_) if typmod >= 4 => {
+                let packed = typmod - 4;
+                let precision = u8::try_from((packed >> 16) & 0xffff).unwrap_or(38);
+                let scale = i8::try_from(packed & 0xffff).unwrap_or(0);
+                PgKind::Numeric(Some((precision, scale)))
+            }
+            PgKind::Array(inner) => PgKind::Array(Box::new(inner.with_typmod(typmod))),
+            other => other,
+        }
+    }
+
+    /// Whether this kind holds an unconstrained numeric somewhere.
+    pub(crate) fn wants_typmod(&self) -> bool {
+        match self {
+            PgKind::Numeric(None) => true,
+            PgKind::Array(inner) => inner.wants_typmod(),
+            _ => false,
+        }
+    }
+}
+
+/// Arrow field metadata marking canonical extension types.
+fn extension(field: Field, name: &str) -> Field {
+    field.with_metadata(
+        [("ARROW:extension:name".to_owned(), name.to_owned())]
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// Decodes one column.
+#[derive(Debug)]
+pub(crate) enum Decoder {
+    Bool(BooleanBuilder),
+    Int2(Int16Builder),
+    Int4(Int32Builder),
+    Int8(Int64Builder),
+    Oid(UInt32Builder),
+    Float4(Float32Builder),
+    Float8(Float64Builder),
+    Numeric(DecimalColumn),
+    Text(StringBuilder),
+    Json(StringBuilder),
+    Jsonb(StringBuilder),
+    Bytea(BinaryBuilder),
+    Uuid(FixedSizeBinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
+    Interval(IntervalMonthDayNanoBuilder),
+    Array(Box<ArrayDecoder>),
+}
+
+#[derive(Debug)]
+pub(crate) struct ArrayDecoder {
+    item: FieldRef,
+    values: Decoder,
+    offsets: Vec<i32>,
+    validity: Vec<bool>,
+}
+
+type DecodeResult = Result<(), String>;
+
+fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    bytes
+        .try_into()
+        .map_err(|_| format!("expected {N} bytes for a {what} value, got {}", bytes.len()))
+}
+
+fn utf8<'a>(bytes: &'a [u8]) -> Result<&'a str, String> {
+    std::str::from_utf8(bytes).map_err(|_| "text that is not valid UTF-8".to_owned())
+}
+
+/// PostgreSQL's binary numeric: digit count, weight, sign, display scale, then base-10000
+/// digits. Returns the unscaled value at the display scale.
+fn numeric(bytes: &[u8]) -> Result<(i128, i8), String> {
+    let header: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|h| h.try_into().ok())
+        .ok_or("a numeric value shorter than its header")?;
+    let ndigits = usize::from(u16::from_be_bytes([header[0], header[1]]));
+    let weight = i32::from(i16::from_be_bytes([header[2], header[3]]));
+    let sign = u16::from_be_bytes([header[4], header[5]]);
+    let dscale = i32::from(u16::from_be_bytes([header[6], header[7]]));
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Err("NaN, which Decimal128 cannot hold".into()),
+        _ => return Err("an infinite numeric, which Decimal128 cannot hold".into()),
+    }
+    if bytes.len() != 8 + 2 * ndigits {
+        return Err("a numeric value of the wrong length".into());
+    }
+    let overflow = || format!("a numeric value with more than {} digits", super::decimal::MAX_PRECISION);
+    let mut value: i128 = 0;
+    for chunk in bytes[8..].chunks_exact(2) {
+        let digit = i128::from(u16::from_be_bytes([chunk[0], chunk[1]]));
+        value = value
+            .checked_mul(10_000)
+            .and_then(|v| v.checked_add(digit))
+            .ok_or_else(overflow)?;
+    }
+    // `value` counts units of 10000^(weight - ndigits + 1); bring it to 10^-dscale.
+    let ndigits = i32::try_from(ndigits).map_err(|_| overflow())?;
+    let exponent = 4 * (weight - ndigits + 1) + dscale;
+    let scaled = if exponent >= 0 {
+        10i128
+            .checked_pow(exponent.unsigned_abs())
+            .and_then(|p| value.checked_mul(p))
+            .ok_or_else(overflow)?
+    } else {
+        value / 10i128.checked_pow(exponent.unsigned_abs()).ok_or_else(overflow)?
+    };
+    let scale = i8::try_from(dscale).map_err(|_| overflow())?;
+    Ok((if sign == 0x4000 { -scaled } else { scaled }, scale))
+}
+
+impl Decoder {
+    pub(crate) fn new(kind: &PgKind) -> Decoder {
+        match kind {
+            PgKind::Bool => Decoder::Bool(BooleanBuilder::new()),
+            PgKind::Int2 => Decoder::Int2(Int16Builder::new()),
+            PgKind::Int4 => Decoder::Int4(Int32Builder::new()),
+            PgKind::Int8 => Decoder::Int8(Int64Builder::new()),
+            PgKind::Oid => Decoder::Oid(UInt32Builder::new()),
+            PgKind::Float4 => Decoder::Float4(Float32Builder::new()),
+            PgKind::Float8 => Decoder::Float8(Float64Builder::new()),
+            PgKind::Numeric(ps) => Decoder::Numeric(DecimalColumn::new(*ps)),
+            PgKind::Text => Decoder::Text(StringBuilder::new()),
+            PgKind::Json => Decoder::Json(StringBuilder::new()),
+            PgKind::Jsonb => Decoder::Jsonb(StringBuilder::new()),
+            PgKind::Bytea => Decoder::Bytea(BinaryBuilder::new()),
+            PgKind::Uuid => Decoder::Uuid(FixedSizeBinaryBuilder::new(16)),
+            PgKind::Date => Decoder::Date(Date32Builder::new()),
+            PgKind::Time => Decoder::Time(Time64MicrosecondBuilder::new()),
+            PgKind::Timestamp => Decoder::Timestamp(TimestampMicrosecondBuilder::new()),
+            PgKind::TimestampTz => {
+                Decoder::TimestampTz(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            PgKind::Interval => Decoder::Interval(IntervalMonthDayNanoBuilder::new()),
+            PgKind::Array(inner) => {
+                let values = Decoder::new(inner);
+                let item = Arc::new(values.field(Field::LIST_FIELD_DEFAULT_NAME));
+                Decoder::Array(Box::new(ArrayDecoder {
+                    item,
+                    values,
+                    offsets: vec![0],
+                    validity: Vec::new(),
+                }))
+            }
+        }
+    }
+
+    /// The Arrow field for this column (with extension metadata for uuid and json).
+    pub(crate) fn field(&self, name: &str) -> Field {
+        let field = Field::new(name, self.data_type(), true);
+        match self {
+            Decoder::Uuid(_) => extension(field, "arrow.uuid"),
+            Decoder::Json(_) | Decoder::Jsonb(_) => extension(field, "arrow.json"),
+            _ => field,
+        }
+    }
+
+    pub(crate) fn data_type(&self) -> DataType {
+        match self {
+            Decoder::Bool(_) => DataType::Boolean,
+            Decoder::Int2(_) => DataType::Int16,
+            Decoder::Int4(_) => DataType::Int32,
+            Decoder::Int8(_) => DataType::Int64,
+            Decoder::Oid(_) => DataType::UInt32,
+            Decoder::Float4(_) => DataType::Float32,
+            Decoder::Float8(_) => DataType::Float64,
+            Decoder::Numeric(column) => column.data_type(),
+            Decoder::Text(_) | Decoder::Json(_) | Decoder::Jsonb(_) => DataType::Utf8,
+            Decoder::Bytea(_) => DataType::Binary,
+            Decoder::Uuid(_) => DataType::FixedSizeBinary(16),
+            Decoder::Date(_) => DataType::Date32,
+            Decoder::Time(_) => DataType::Time64(TimeUnit::Microsecond),
+            Decoder::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Decoder::TimestampTz(_) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            Decoder::Interval(_) => {
+                DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano)
+            }
+            Decoder::Array(array) => DataType::List(Arc::clone(&array.item)),
+        }
+    }
+
+    /// Appends one value in PostgreSQL's binary format (`None` is NULL).
+    #[inline]
+    pub(crate) fn append(&mut self, value: Option<&[u8]>) -> DecodeResult {
+        let Some(bytes) = value else {
+            self.append_null();
+            return Ok(());
+        };
+        match self {
+            Decoder::Bool(b) => b.append_value(fixed::<1>(bytes, "bool")?[0] != 0),
+            Decoder::Int2(b) => b.append_value(i16::from_be_bytes(fixed(bytes, "int2")?)),
+            Decoder::Int4(b) => b.append_value(i32::from_be_bytes(fixed(bytes, "int4")?)),
+            Decoder::Int8(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "int8")?)),
+            Decoder::Oid(b) => b.append_value(u32::from_be_bytes(fixed(bytes, "oid")?)),
+            Decoder::Float4(b) => b.append_value(f32::from_be_bytes(fixed(bytes, "float4")?)),
+            Decoder::Float8(b) => b.append_value(f64::from_be_bytes(fixed(bytes, "float8")?)),
+            Decoder::Numeric(column) => column.push(Some(numeric(bytes)?)),
+            Decoder::Text(b) | Decoder::Json(b) => b.append_value(utf8(bytes)?),
+            Decoder::Jsonb(b) => match bytes.split_first() {
+                Some((1, json)) => b.append_value(utf8(json)?),
+                _ => return Err("a jsonb value of an unknown version".into()),
+            },
+            Decoder::Bytea(b) => b.append_value(bytes),
+            Decoder::Uuid(b) => b.append_value(bytes).map_err(|e| e.to_string())?,
+            Decoder::Date(b) => b.append_value(
+                i32::from_be_bytes(fixed(bytes, "date")?).saturating_add(PG_EPOCH_DAYS),
+            ),
+            Decoder::Time(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "time")?)),
+            Decoder::Timestamp(b) | Decoder::TimestampTz(b) => b.append_value(
+                i64::from_be_bytes(fixed(bytes, "timestamp")?).saturating_add(PG_EPOCH_MICROS),
+            ),
+            Decoder::Interval(b) => {
+                let raw: [u8; 16] = fixed(bytes, "interval")?;
+                let micros = i64::from_be_bytes(raw[..8].try_into().map_err(|_| "interval")?);
+                let days = i32::from_be_bytes(raw[8..12].try_into().map_err(|_| "interval")?);
+                let months = i32::from_be_bytes(raw[12..].try_into().map_err(|_| "interval")?);
+                b.append_value(IntervalMonthDayNano::new(
+                    months,
+                    days,
+                    micros.saturating_mul(1000),
+                ));
+            }
+            Decoder::Array(array) => array.append(bytes)?,
+        }
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Decoder::Bool(b) => b.append_null(),
+            Decoder::Int2(b) => b.append_null(),
+            Decoder::Int4(b) => b.append_null(),
+            Decoder::Int8(b) => b.append_null(),
+            Decoder::Oid(b) => b.append_null(),
+            Decoder::Float4(b) => b.append_null(),
+            Decoder::Float8(b) => b.append_null(),
+            Decoder::Numeric(column) => column.push(None),
+            Decoder::Text(b) | Decoder::Json(b) | Decoder::Jsonb(b) => b.append_null(),
+            Decoder::Bytea(b) => b.append_null(),
+            Decoder::Uuid(b) => b.append_null(),
+            Decoder::Date(b) => b.append_null(),
+            Decoder::Time(b) => b.append_null(),
+            Decoder::Timestamp(b) | Decoder::TimestampTz(b) => b.append_null(),
+            Decoder::Interval(b) => b.append_null(),
+            Decoder::Array(array) => {
+                array.offsets.push(*array.offsets.last().unwrap_or(&0));
+                array.validity.push(false);
+            }
+        }
+    }
+
+    /// The values appended since the last call, as an array.
+    pub(crate) fn finish(&mut self) -> Result<ArrayRef, String> {
+        Ok(match self {
+            Decoder::Bool(b) => Arc::new(b.finish()),
+            Decoder::Int2(b) => Arc::new(b.finish()),
+            Decoder::Int4(b) => Arc::new(b.finish()),
+            Decoder::Int8(b) => Arc::new(b.finish()),
+            Decoder::Oid(b) => Arc::new(b.finish()),
+            Decoder::Float4(b) => Arc::new(b.finish()),
+            Decoder::Float8(b) => Arc::new(b.finish()),
+            Decoder::Numeric(column) => column.finish()?,
+            Decoder::Text(b) | Decoder::Json(b) | Decoder::Jsonb(b) => Arc::new(b.finish()),
+            Decoder::Bytea(b) => Arc::new(b.finish()),
+            Decoder::Uuid(b) => Arc::new(b.finish()),
+            Decoder::Date(b) => Arc::new(b.finish()),
+            Decoder::Time(b) => Arc::new(b.finish()),
+            Decoder::Timestamp(b) => Arc::new(b.finish()),
+            Decoder::TimestampTz(b) => Arc::new(b.finish()),
+            Decoder::Interval(b) => Arc::new(b.finish()),
+            Decoder::Array(array) => array.finish()?,
+        })
+    }
+}
+
+impl super::ColumnDecoder for Decoder {
+    fn field(&self, name: &str) -> Field {
+        Decoder::field(self, name)
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, String> {
+        Decoder::finish(self)
+    }
+}
+
+impl ArrayDecoder {
+    /// One-dimensional arrays: ndim, has-null flag, element OID, then per dimension its
+    /// length and lower bound, then each element as length + bytes.
+    fn append(&mut self, bytes: &[u8]) -> DecodeResult {
+        let int = |at: usize| -> Result<i32, String> {
+            bytes
+                .get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(i32::from_be_bytes)
+                .ok_or_else(|| "a truncated array value".to_owned())
+        };
+        let ndim = int(0)?;
+        let mut count = 0;
+        let mut at = 12;
+        match ndim {
+            0 => {}
+            1 => {
+                count = int(12)?;
+                at = 20;
+            }
+            _ => {
+                return Err(format!(
+                    "a {ndim}-dimensional array; conn maps one-dimensional arrays only (unnest \
+                     or flatten it in the query)"
+                ));
+            }
+        }
+        for _ in 0..count {
+            let len = int(at)?;
+            at += 4;
+            if len < 0 {
+                self.values.append(None)?;
+            } else {
+                let len = usize::try_from(len).map_err(|_| "a bad array element length")?;
+                let element = bytes.get(at..at + len).ok_or("a truncated array element")?;
+                self.values.append(Some(element))?;
+                at += len;
+            }
+        }
+        let last = *self.offsets.last().unwrap_or(&0);
+        self.offsets.push(last + count);
+        self.validity.push(true);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, String> {
+        let values = self.values.finish()?;
+        // The element type may only now be known (an unconstrained numeric's scale).
+        self.item = Arc::new(
+            Field::new(Field::LIST_FIELD_DEFAULT_NAME, values.data_type().clone(), true)
+                .with_metadata(self.item.metadata().clone()),
+        );
+        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
+        let nulls = NullBuffer::from(std::mem::take(&mut self.validity));
+        let list = ListArray::try_new(Arc::clone(&self.item), offsets, values, Some(nulls))
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    fn numeric_bytes(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in [ndigits, weight as u16, sign, dscale] {
+            out.extend_from_slice(&part.to_be_bytes());
+        }
+        for d in digits {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn numerics_decode_exactly() {
+        // 12345.67 = digits [1, 2345, 6700], weight 1, dscale 2
+        let bytes = numeric_bytes(3, 1, 0, 2, &[1, 2345, 6700]);
+        assert_eq!(numeric(&bytes).unwrap(), (1_234_567, 2));
+        // -0.005 = digits [50], weight -1, dscale 3
+        let bytes = numeric_bytes(1, -1, 0x4000, 3, &[50]);
+        assert_eq!(numeric(&bytes).unwrap(), (-5, 3));
+        // 1000000 = digits [100], weight 1, dscale 0
+        let bytes = numeric_bytes(1, 1, 0, 0, &[100]);
+        assert_eq!(numeric(&bytes).unwrap(), (1_000_000, 0));
+        let nan = numeric_bytes(0, 0, 0xC000, 0, &[]);
+        assert!(numeric(&nan).unwrap_err().contains("NaN"));
+    }
+
+    #[test]
+    fn timestamps_and_dates_shift_to_the_unix_epoch() {
+        let mut ts = Decoder::new(&PgKind::TimestampTz);
+        ts.append(Some(&0i64.to_be_bytes())).unwrap();
+        let array = ts.finish().unwrap();
+        let array = array.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(array.value(0), PG_EPOCH_MICROS);
+        assert_eq!(array.timezone(), Some("UTC"));
+
+        let mut date = Decoder::new(&PgKind::Date);
+        date.append(Some(&(-1i32).to_be_bytes())).unwrap();
+        date.append(None).unwrap();
+        let array = date.finish().unwrap();
+        assert_eq!(array.as_primitive::<arrow::datatypes::Date32Type>().value(0), PG_EPOCH_DAYS - 1);
+        assert!(array.is_null(1));
+    }
+
+    #[test]
+    fn one_dimensional_arrays_with_nulls() {
+        let mut bytes = Vec::new();
+        for part in [1i32, 1, 23, 3, 1] {
+            bytes.extend_from_slice(&part.to_be_bytes());
+        }
+        for element in [Some(7i32), None, Some(9)] {
+            match element {
+                Some(v) => {
+                    bytes.extend_from_slice(&4i32.to_be_bytes());
+                    bytes.extend_from_slice(&v.to_be_bytes());
+                }
+                None => bytes.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let mut decoder = Decoder::new(&PgKind::Array(Box::new(PgKind::Int4)));
+        decoder.append(Some(&bytes)).unwrap();
+        decoder.append(None).unwrap();
+        let array = decoder.finish().unwrap();
+        let list = array.as_list::<i32>();
+        assert_eq!(list.len(), 2);
+        assert!(list.is_null(1));
+        let first = list.value(0);
+        let first = first.as_primitive::<arrow::datatypes::Int32Type>();
+        assert_eq!(first.iter().collect::<Vec<_>>(), vec![Some(7), None, Some(9)]);
+    }
+
+    #[test]
+    fn typmod_gives_precision_and_scale() {
+        // numeric(12, 2): typmod = ((12 << 16) | 2) + 4
+        let kind = PgKind::Numeric(None).with_typmod(((12 << 16) | 2) + 4);
+        assert_eq!(kind, PgKind::Numeric(Some((12, 2))));
+        assert_eq!(Decoder::new(&kind).data_type(), DataType::Decimal128(12, 2));
+    }
+}

@@ -1,0 +1,277 @@
+//! The three drivers behind one enum: connecting, running statements, transactions.
+
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+use std::sync::Arc;
+
+use conn_core::{Error, Redactor, Result, Table};
+
+use crate::classify;
+use crate::config::Backend;
+use crate::named::Prepared;
+
+/// What every driver call needs besides the connection: the name and redactor for
+/// errors, the batch size for results.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) name: Arc<str>,
+    pub(crate) redactor: Redactor,
+    pub(crate) batch_size: usize,
+    #[cfg(feature = "postgres")]
+    pub(crate) typmods: postgres::Typmods,
+}
+
+impl Ctx {
+    /// A conn error for a sqlx error raised while doing `what`.
+    pub(crate) fn err(&self, err: &sqlx::Error, what: &str) -> Error {
+        classify::to_conn_error(err, &self.name, what, &self.redactor)
+    }
+}
+
+/// The sqlx pool behind a `sql` connection, for anything conn does not wrap. Cloning
+/// shares the pool.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Pool {
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// A MySQL or MariaDB pool.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// An open transaction of one of the three drivers.
+#[derive(Debug)]
+pub(crate) enum Tx {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+/// The error for a backend whose driver feature is off.
+pub(crate) fn not_compiled(backend: Backend) -> Error {
+    let feature = match backend {
+        Backend::Postgres => "postgres",
+        Backend::MySql => "mysql",
+        Backend::Sqlite => "sqlite",
+    };
+    Error::InvalidArgument(format!(
+        "the {} driver of conn-sql is not compiled in: enable the `{feature}` feature of \
+         `conn` (or of `conn-sql`)",
+        backend.name()
+    ))
+}
+
+impl Pool {
+    /// Runs a query and collects its rows into a table.
+    pub(crate) async fn fetch(&self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                postgres::fetch(&mut conn, prepared, ctx).await
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                mysql::fetch(&mut conn, prepared, ctx).await
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                sqlite::fetch(&mut conn, prepared, ctx).await
+            }
+        }
+    }
+
+    /// Runs a statement; returns the rows it affected.
+    pub(crate) async fn execute(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                postgres::execute(&mut conn, prepared, ctx).await
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                mysql::execute(&mut conn, prepared, ctx).await
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                sqlite::execute(&mut conn, prepared, ctx).await
+            }
+        }
+    }
+
+    /// Starts a transaction.
+    pub(crate) async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
+        let what = "begin transaction";
+        Ok(match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => Tx::MySql(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+        })
+    }
+
+    /// `SELECT 1`.
+    pub(crate) async fn ping(&self, ctx: &Ctx) -> Result<()> {
+        self.fetch(
+            Prepared {
+                sql: "SELECT 1".into(),
+                values: Vec::new(),
+            },
+            ctx,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Closes every connection of the pool.
+    pub(crate) async fn close(&self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => pool.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(pool) => pool.close().await,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// Which database this is.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Backend::MySql,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl Tx {
+    pub(crate) async fn fetch(&mut self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Tx::Postgres(tx) => postgres::fetch(tx, prepared, ctx).await,
+            #[cfg(feature = "mysql")]
+            Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx).await,
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(tx) => sqlite::fetch(tx, prepared, ctx).await,
+        }
+    }
+
+    pub(crate) async fn execute(&mut self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Tx::Postgres(tx) => postgres::execute(tx, prepared, ctx).await,
+            #[cfg(feature = "mysql")]
+            Tx::MySql(tx) => mysql::execute(tx, prepared, ctx).await,
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(tx) => sqlite::execute(tx, prepared, ctx).await,
+        }
+    }
+
+    pub(crate) async fn commit(self, ctx: &Ctx) -> Result<()> {
+        let what = "commit";
+        match self {
+            #[cfg(feature = "postgres")]
+            Tx::Postgres(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+            #[cfg(feature = "mysql")]
+            Tx::MySql(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+        }
+    }
+
+    pub(crate) async fn rollback(self, ctx: &Ctx) -> Result<()> {
+        let what = "rollback";
+        match self {
+            #[cfg(feature = "postgres")]
+            Tx::Postgres(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+            #[cfg(feature = "mysql")]
+            Tx::MySql(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "postgres")]
+            Tx::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Tx::MySql(_) => Backend::MySql,
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// The first keyword of a statement, lower-cased, after whitespace and comments.
+pub(crate) fn first_keyword(sql: &str) -> String {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.trim_start_matches('(')
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Quotes an identifier that may be schema-qualified (`schema.table`).
+pub(crate) fn quote_name(name: &str, backend: Backend) -> String {
+    name.split('.')
+        .map(|part| match backend {
+            Backend::MySql => format!("`{}`", part.replace('`', "``")),
+            Backend::Postgres | Backend::Sqlite => format!("\"{}\"", part.replace('"', "\"\"")),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_keyword_skips_comments_and_parentheses() {
+        assert_eq!(first_keyword("  -- hi\n/* x */ SELECT 1"), "select");
+        assert_eq!(first_keyword("(select 1) union (select 2)"), "select");
+        assert_eq!(first_keyword("WITH x AS (select 1) select * from x"), "with");
+        assert_eq!(first_keyword("insert into t values (1)"), "insert");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_backend() {
+        assert_eq!(quote_name("public.my \"t\"", Backend::Postgres), "\"public\".\"my \"\"t\"\"\"");
+        assert_eq!(quote_name("t`x", Backend::MySql), "`t``x`");
+    }
+}

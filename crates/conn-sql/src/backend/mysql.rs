@@ -1,0 +1,196 @@
+//! MySQL and MariaDB: rows from prepared statements (binary protocol), decoded by the
+//! declared column type.
+
+use std::str::FromStr;
+
+use arrow::array::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, Int8Builder,
+    Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use conn_core::{Error, Param, Result, Table};
+use futures::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow};
+use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, TypeInfo};
+
+use super::Ctx;
+use crate::arrow::decimal::DecimalColumn;
+use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros, time_to_micros};
+use crate::arrow::Batches;
+use crate::config::SqlConfig;
+use crate::named::Prepared;
+
+/// Opens a pool.
+pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySqlPool> {
+    let mut options =
+        MySqlConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
+    for (key, value) in &config.pool.connect_args {
+        options = match key.as_str() {
+            "charset" => options.charset(value),
+            "ssl_mode" => options.ssl_mode(
+                value
+                    .parse()
+                    .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.ssl_mode"))?,
+            ),
+            other => {
+                tracing::warn!(setting = other, "connect_args.{other} is not supported for MySQL and is ignored");
+                options
+            }
+        };
+    }
+    if config.pool.log_statements {
+        options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
+    }
+    let mut pool = MySqlPoolOptions::new();
+    if let Some(n) = config.pool.max_connections {
+        pool = pool.max_connections(n);
+    }
+    if let Some(t) = config.pool.acquire_timeout {
+        pool = pool.acquire_timeout(t);
+    }
+    if let Some(t) = config.pool.max_lifetime {
+        pool = pool.max_lifetime(t);
+    }
+    if let Some(b) = config.pool.test_before_acquire {
+        pool = pool.test_before_acquire(b);
+    }
+    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+}
+
+/// The builder for a declared MySQL type (sqlx's type names).
+fn builder_for(column: &str, type_name: &str) -> Result<Builder> {
+    Ok(match type_name {
+        "BOOLEAN" => Builder::Bool(BooleanBuilder::new()),
+        "TINYINT" => Builder::Int8(Int8Builder::new()),
+        "TINYINT UNSIGNED" => Builder::UInt8(UInt8Builder::new()),
+        "SMALLINT" => Builder::Int16(Int16Builder::new()),
+        "SMALLINT UNSIGNED" | "YEAR" => Builder::UInt16(UInt16Builder::new()),
+        "MEDIUMINT" | "INT" => Builder::Int32(Int32Builder::new()),
+        "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => Builder::UInt32(UInt32Builder::new()),
+        "BIGINT" => Builder::Int64(Int64Builder::new()),
+        "BIGINT UNSIGNED" | "BIT" => Builder::UInt64(UInt64Builder::new()),
+        "FLOAT" => Builder::Float32(Float32Builder::new()),
+        "DOUBLE" => Builder::Float64(Float64Builder::new()),
+        "DECIMAL" => Builder::Decimal(DecimalColumn::new(None)),
+        "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+            Builder::Text(StringBuilder::new())
+        }
+        "JSON" => Builder::Json(StringBuilder::new()),
+        "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+            Builder::Binary(BinaryBuilder::new())
+        }
+        "DATE" => Builder::Date(Date32Builder::new()),
+        "TIME" => Builder::Time(Time64MicrosecondBuilder::new()),
+        "DATETIME" => Builder::Timestamp(TimestampMicrosecondBuilder::new()),
+        "TIMESTAMP" => Builder::timestamp_utc(),
+        "NULL" => Builder::Null(0),
+        other => {
+            return Err(Error::Data(format!(
+                "column \"{column}\" has MySQL type {other}, which conn-sql does not map to \
+                 Arrow; convert it in the query, for example CAST({column} AS CHAR)"
+            )));
+        }
+    })
+}
+
+fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Result<(), sqlx::Error> {
+    match builder {
+        Builder::Null(n) => *n += 1,
+        Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
+        Builder::Int8(b) => b.append_option(row.try_get::<Option<i8>, _>(i)?),
+        Builder::Int16(b) => b.append_option(row.try_get::<Option<i16>, _>(i)?),
+        Builder::Int32(b) => b.append_option(row.try_get::<Option<i32>, _>(i)?),
+        Builder::Int64(b) => b.append_option(row.try_get::<Option<i64>, _>(i)?),
+        Builder::UInt8(b) => b.append_option(row.try_get::<Option<u8>, _>(i)?),
+        Builder::UInt16(b) => b.append_option(row.try_get_unchecked::<Option<u16>, _>(i)?),
+        Builder::UInt32(b) => b.append_option(row.try_get::<Option<u32>, _>(i)?),
+        Builder::UInt64(b) => b.append_option(row.try_get_unchecked::<Option<u64>, _>(i)?),
+        Builder::Float32(b) => b.append_option(row.try_get::<Option<f32>, _>(i)?),
+        Builder::Float64(b) => b.append_option(row.try_get::<Option<f64>, _>(i)?),
+        Builder::Decimal(c) => {
+            let value = row.try_get::<Option<rust_decimal::Decimal>, _>(i)?;
+            c.push(value.map(|d| {
+                (
+                    d.mantissa(),
+                    i8::try_from(d.scale()).unwrap_or(i8::MAX),
+                )
+            }));
+        }
+        Builder::Text(b) | Builder::Json(b) => {
+            b.append_option(row.try_get_unchecked::<Option<String>, _>(i)?);
+        }
+        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<Vec<u8>>, _>(i)?),
+        Builder::Date(b) => {
+            b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
+        }
+        Builder::Time(b) => {
+            b.append_option(row.try_get::<Option<NaiveTime>, _>(i)?.map(time_to_micros));
+        }
+        Builder::Timestamp(b) => b.append_option(
+            row.try_get::<Option<NaiveDateTime>, _>(i)?
+                .map(datetime_to_micros),
+        ),
+        Builder::TimestampUtc(b) => b.append_option(
+            row.try_get::<Option<DateTime<Utc>>, _>(i)?
+                .map(|t| t.timestamp_micros()),
+        ),
+        Builder::Dynamic(_) => {}
+    }
+    Ok(())
+}
+
+type MySqlQuery<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
+
+fn bind<'q>(query: MySqlQuery<'q>, value: &Param) -> MySqlQuery<'q> {
+    match value {
+        Param::Bool(b) => query.bind(*b),
+        Param::Int(i) => query.bind(*i),
+        Param::Float(f) => query.bind(*f),
+        Param::Text(s) => query.bind(s.clone()),
+        Param::Bytes(b) => query.bind(b.clone()),
+        _ => query.bind(Option::<String>::None),
+    }
+}
+
+/// Runs a query on `conn`.
+pub(crate) async fn fetch(conn: &mut MySqlConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+    let statement = conn
+        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+        .await
+        .map_err(|e| ctx.err(&e, "query"))?;
+    let mut names = Vec::with_capacity(statement.columns().len());
+    let mut builders = Vec::with_capacity(statement.columns().len());
+    for column in statement.columns() {
+        names.push(column.name().to_owned());
+        builders.push(builder_for(column.name(), column.type_info().name())?);
+    }
+    let mut batches = Batches::new(names, builders, ctx.batch_size);
+    let mut query = statement.query();
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    let mut rows = query.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        for index in 0..batches.decoders.len() {
+            append(&mut batches.decoders[index], &row, index).map_err(|e| {
+                Error::Data(format!("column \"{}\": {e}", batches.names[index]))
+            })?;
+        }
+        batches.row_done()?;
+    }
+    batches.finish()
+}
+
+/// Runs a statement on `conn`; returns the rows it affected.
+pub(crate) async fn execute(conn: &mut MySqlConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| ctx.err(&e, "execute"))
+}

@@ -1,0 +1,387 @@
+//! PostgreSQL: results through binary `COPY ... TO STDOUT` when the statement allows
+//! it (a plain query without parameters), through binary rows otherwise; both feed the
+//! same decoders.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use conn_core::{Error, Param, Result, Table};
+use futures::TryStreamExt;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgConnectOptions, PgConnection, PgPoolOptions, PgTypeInfo, PgTypeKind,
+    PgValueFormat,
+};
+use sqlx::{AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
+
+use super::Ctx;
+use crate::arrow::Batches;
+use crate::arrow::postgres::{Decoder, PgKind};
+use crate::config::SqlConfig;
+use crate::named::Prepared;
+
+/// `numeric(p, s)` type modifiers of table columns, by (table OID, column number),
+/// looked up once per connection instance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Typmods(Arc<Mutex<HashMap<(u32, i16), i32>>>);
+
+impl Typmods {
+    async fn get(&self, conn: &mut PgConnection, table: Oid, column: i16, ctx: &Ctx) -> Result<i32> {
+        let key = (table.0, column);
+        if let Some(typmod) = self.cached(key) {
+            return Ok(typmod);
+        }
+        let typmod: i32 = sqlx::query_scalar(
+            "SELECT atttypmod FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| ctx.err(&e, "reading column types"))?;
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, typmod);
+        Ok(typmod)
+    }
+
+    fn cached(&self, key: (u32, i16)) -> Option<i32> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .copied()
+    }
+}
+
+/// Opens a pool.
+pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPool> {
+    let mut options = PgConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
+    for (key, value) in &config.pool.connect_args {
+        options = match key.as_str() {
+            "sslmode" => options.ssl_mode(
+                value
+                    .parse()
+                    .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.sslmode"))?,
+            ),
+            "application_name" => options.application_name(value),
+            "options" => options.options(
+                value
+                    .split("-c")
+                    .filter_map(|kv| kv.trim().split_once('='))
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())),
+            ),
+            other => {
+                tracing::warn!(setting = other, "connect_args.{other} is not supported for PostgreSQL and is ignored");
+                options
+            }
+        };
+    }
+    if config.pool.log_statements {
+        options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
+    }
+    let mut pool = PgPoolOptions::new();
+    if let Some(n) = config.pool.max_connections {
+        pool = pool.max_connections(n);
+    }
+    if let Some(t) = config.pool.acquire_timeout {
+        pool = pool.acquire_timeout(t);
+    }
+    if let Some(t) = config.pool.max_lifetime {
+        pool = pool.max_lifetime(t);
+    }
+    if let Some(b) = config.pool.test_before_acquire {
+        pool = pool.test_before_acquire(b);
+    }
+    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+}
+
+/// The kind of a result column's type, looking through domains and enums.
+fn kind_of(type_info: &PgTypeInfo) -> Option<PgKind> {
+    if let Some(kind) = type_info.oid().and_then(|oid| PgKind::from_oid(oid.0)) {
+        return Some(kind);
+    }
+    match type_info.kind() {
+        PgTypeKind::Enum(_) => Some(PgKind::Text),
+        PgTypeKind::Domain(base) => kind_of(base),
+        PgTypeKind::Array(element) => match kind_of(element)? {
+            PgKind::Array(_) => None,
+            inner => Some(PgKind::Array(Box::new(inner))),
+        },
+        _ => None,
+    }
+}
+
+fn unsupported(column: &str, type_name: &str) -> Error {
+    Error::Data(format!(
+        "column \"{column}\" has PostgreSQL type {type_name}, which conn-sql does not map to \
+         Arrow; cast it in the query, for example \"{column}\"::text"
+    ))
+}
+
+/// A NULL whose type the server infers from its use (OID 0): a NULL parameter may
+/// stand for any type.
+struct UntypedNull;
+
+impl sqlx::Type<Postgres> for UntypedNull {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(Oid(0))
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for UntypedNull {
+    fn encode_by_ref(
+        &self,
+        _buf: &mut PgArgumentBuffer,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        Ok(sqlx::encode::IsNull::Yes)
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+fn bind<'q>(query: PgQuery<'q>, value: &Param) -> PgQuery<'q> {
+    match value {
+        Param::Bool(b) => query.bind(*b),
+        Param::Int(i) => query.bind(*i),
+        Param::Float(f) => query.bind(*f),
+        Param::Text(s) => query.bind(s.clone()),
+        Param::Bytes(b) => query.bind(b.clone()),
+        _ => query.bind(UntypedNull),
+    }
+}
+
+/// Whether a statement can run inside `COPY (...) TO STDOUT`.
+fn copyable(sql: &str) -> bool {
+    matches!(
+        super::first_keyword(sql).as_str(),
+        "select" | "values" | "table"
+    )
+}
+
+/// Runs a query on `conn`.
+pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+    let statement = conn
+        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+        .await
+        .map_err(|e| ctx.err(&e, "query"))?;
+    let mut names = Vec::with_capacity(statement.columns().len());
+    let mut decoders = Vec::with_capacity(statement.columns().len());
+    for column in statement.columns() {
+        let type_info = column.type_info();
+        let mut kind =
+            kind_of(type_info).ok_or_else(|| unsupported(column.name(), type_info.name()))?;
+        if kind.wants_typmod()
+            && let (Some(table), Some(number)) =
+                (column.relation_id(), column.relation_attribute_no())
+        {
+            kind = kind.with_typmod(ctx.typmods.get(conn, table, number, ctx).await?);
+        }
+        names.push(column.name().to_owned());
+        decoders.push(Decoder::new(&kind));
+    }
+    let batches = Batches::new(names, decoders, ctx.batch_size);
+    if prepared.values.is_empty() && copyable(&prepared.sql) {
+        match copy_out(conn, &prepared.sql, batches, ctx).await? {
+            CopyOutcome::Done(table) => return Ok(table),
+            CopyOutcome::NotApplicable(batches) => return fetch_rows(conn, &statement, &prepared, batches, ctx).await,
+        }
+    }
+    fetch_rows(conn, &statement, &prepared, batches, ctx).await
+}
+
+enum CopyOutcome {
+    Done(Table),
+    NotApplicable(Batches<Decoder>),
+}
+
+/// SQLSTATEs with which the server refuses to wrap a statement in COPY (rather than
+/// failing to run it): the row path is then used.
+fn copy_refused(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("0A000" | "42601")))
+}
+
+async fn copy_out(
+    conn: &mut PgConnection,
+    sql: &str,
+    mut batches: Batches<Decoder>,
+    ctx: &Ctx,
+) -> Result<CopyOutcome> {
+    let body = sql.trim_end().trim_end_matches(';');
+    let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
+    let mut stream = match conn.copy_out_raw(&copy).await {
+        Ok(stream) => stream,
+        Err(err) if copy_refused(&err) => return Ok(CopyOutcome::NotApplicable(batches)),
+        Err(err) => return Err(ctx.err(&err, "query")),
+    };
+    let mut parser = CopyParser::default();
+    while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        parser.feed(&chunk, &mut batches)?;
+    }
+    drop(stream);
+    if !parser.ended {
+        return Err(Error::Data("the COPY stream ended early".into()));
+    }
+    Ok(CopyOutcome::Done(batches.finish()?))
+}
+
+async fn fetch_rows(
+    conn: &mut PgConnection,
+    statement: &sqlx::postgres::PgStatement,
+    prepared: &Prepared,
+    mut batches: Batches<Decoder>,
+    ctx: &Ctx,
+) -> Result<Table> {
+    let mut query = statement.query();
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    let mut rows = query.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        for index in 0..batches.decoders.len() {
+            let raw = row.try_get_raw(index).map_err(|e| ctx.err(&e, "query"))?;
+            let value = if raw.is_null() {
+                None
+            } else if raw.format() == PgValueFormat::Binary {
+                Some(raw.as_bytes().map_err(|e| Error::Data(e.to_string()))?)
+            } else {
+                return Err(Error::Data("the server sent a text-format value".into()));
+            };
+            batches.decoders[index]
+                .append(value)
+                .map_err(|e| column_error(&batches.names[index], &e))?;
+        }
+        batches.row_done()?;
+    }
+    batches.finish()
+}
+
+fn column_error(name: &str, message: &str) -> Error {
+    Error::Data(format!("column \"{name}\": {message}"))
+}
+
+/// Runs a statement on `conn`; returns the rows it affected.
+pub(crate) async fn execute(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| ctx.err(&e, "execute"))
+}
+
+/// Reads the tuples of a binary COPY stream, which arrive in chunks of any size.
+#[derive(Default)]
+struct CopyParser {
+    pending: BytesMut,
+    header_read: bool,
+    ended: bool,
+}
+
+/// "PGCOPY\n\xff\r\n\0", flags, header extension length.
+const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+fn be_i32(data: &[u8], at: usize) -> Option<i32> {
+    data.get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(i32::from_be_bytes)
+}
+
+impl CopyParser {
+    fn feed(&mut self, chunk: &[u8], batches: &mut Batches<Decoder>) -> Result<()> {
+        if self.pending.is_empty() {
+            let used = self.parse(chunk, batches)?;
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let data = std::mem::take(&mut self.pending);
+            let used = self.parse(&data, batches)?;
+            self.pending.extend_from_slice(&data[used..]);
+        }
+        Ok(())
+    }
+
+    /// Parses every complete part of `data`; returns how many bytes were used.
+    fn parse(&mut self, data: &[u8], batches: &mut Batches<Decoder>) -> Result<usize> {
+        let mut at = 0;
+        if !self.header_read {
+            let fixed = SIGNATURE.len() + 8;
+            if data.len() < fixed {
+                return Ok(0);
+            }
+            if &data[..SIGNATURE.len()] != SIGNATURE {
+                return Err(Error::Data("the COPY stream has no binary signature".into()));
+            }
+            let extension = be_i32(data, SIGNATURE.len() + 4).unwrap_or(0);
+            let extension = usize::try_from(extension).unwrap_or(0);
+            if data.len() < fixed + extension {
+                return Ok(0);
+            }
+            at = fixed + extension;
+            self.header_read = true;
+        }
+        let columns = batches.decoders.len();
+        while !self.ended {
+            let Some(count) = data.get(at..at + 2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
+                break;
+            };
+            if count == -1 {
+                self.ended = true;
+                at += 2;
+                break;
+            }
+            if usize::try_from(count).ok() != Some(columns) {
+                return Err(Error::Data(format!(
+                    "a COPY tuple with {count} fields for {columns} columns"
+                )));
+            }
+            // Check that the whole tuple is here before decoding any of it.
+            let mut end = at + 2;
+            let mut complete = true;
+            for _ in 0..columns {
+                match be_i32(data, end) {
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                    Some(len) => {
+                        end += 4 + usize::try_from(len).unwrap_or(0);
+                        if end > data.len() {
+                            complete = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            if !complete {
+                break;
+            }
+            let mut field = at + 2;
+            for index in 0..columns {
+                let len = be_i32(data, field).unwrap_or(-1);
+                field += 4;
+                let value = match usize::try_from(len) {
+                    Ok(len) => {
+                        let bytes = &data[field..field + len];
+                        field += len;
+                        Some(bytes)
+                    }
+                    Err(_) => None,
+                };
+                batches.decoders[index]
+                    .append(value)
+                    .map_err(|e| column_error(&batches.names[index], &e))?;
+            }
+            batches.row_done()?;
+            at = end;
+        }
+        Ok(at)
+    }
+}

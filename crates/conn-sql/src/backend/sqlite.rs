@@ -1,0 +1,173 @@
+//! SQLite: rows decoded by declared type where it means something Arrow has (BOOLEAN,
+//! DATE, TIME, DATETIME), by each value's storage class otherwise (SQLite's columns are
+//! dynamically typed).
+
+use std::borrow::Cow;
+
+use arrow::array::{BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use conn_core::{Error, Param, Result, Table};
+use futures::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Sqlite, Statement, TypeInfo, ValueRef};
+
+use super::Ctx;
+use crate::arrow::Batches;
+use crate::arrow::generic::{
+    Builder, DynamicColumn, DynamicValue, date_to_days, datetime_to_micros, time_to_micros,
+};
+use crate::config::{SqlConfig, SqliteTarget};
+use crate::named::Prepared;
+
+/// Opens a pool. A file database is created if missing (as SQLAlchemy does); an
+/// in-memory database lives on one connection that is never recycled, so that every
+/// statement sees the same database.
+pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::SqlitePool> {
+    let target = config.sqlite.clone().unwrap_or(SqliteTarget::Memory);
+    let mut options = match &target {
+        SqliteTarget::Memory => SqliteConnectOptions::new().in_memory(true),
+        SqliteTarget::File(path) => SqliteConnectOptions::new().filename(path).create_if_missing(true),
+    };
+    for (key, value) in &config.pool.connect_args {
+        options = match key.as_str() {
+            "timeout" => match value.parse::<f64>().ok().and_then(|s| std::time::Duration::try_from_secs_f64(s).ok()) {
+                Some(timeout) => options.busy_timeout(timeout),
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "connect_args.timeout of connection \"{}\" must be a number of seconds",
+                        ctx.name
+                    )));
+                }
+            },
+            // Python's sqlite3 settings with no meaning here.
+            "check_same_thread" | "detect_types" | "isolation_level" | "uri" | "cached_statements" => options,
+            other => {
+                tracing::warn!(setting = other, "connect_args.{other} is not supported for SQLite and is ignored");
+                options
+            }
+        };
+    }
+    if config.pool.log_statements {
+        options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
+    }
+    let mut pool = SqlitePoolOptions::new();
+    if target == SqliteTarget::Memory {
+        pool = pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    } else {
+        if let Some(n) = config.pool.max_connections {
+            pool = pool.max_connections(n);
+        }
+        if let Some(t) = config.pool.max_lifetime {
+            pool = pool.max_lifetime(t);
+        }
+    }
+    if let Some(t) = config.pool.acquire_timeout {
+        pool = pool.acquire_timeout(t);
+    }
+    if let Some(b) = config.pool.test_before_acquire {
+        pool = pool.test_before_acquire(b);
+    }
+    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+}
+
+fn builder_for(declared: &str) -> Builder {
+    match declared {
+        "BOOLEAN" => Builder::Bool(BooleanBuilder::new()),
+        "DATE" => Builder::Date(Date32Builder::new()),
+        "TIME" => Builder::Time(Time64MicrosecondBuilder::new()),
+        "DATETIME" => Builder::Timestamp(TimestampMicrosecondBuilder::new()),
+        other => Builder::Dynamic(DynamicColumn::declared(other)),
+    }
+}
+
+fn dynamic_value(row: &SqliteRow, i: usize) -> std::result::Result<DynamicValue, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(DynamicValue::Null);
+    }
+    let storage: Cow<'_, _> = raw.type_info();
+    Ok(match storage.name() {
+        "INTEGER" | "BOOLEAN" => DynamicValue::Int(row.try_get_unchecked::<i64, _>(i)?),
+        "REAL" | "NUMERIC" => DynamicValue::Real(row.try_get_unchecked::<f64, _>(i)?),
+        "BLOB" => DynamicValue::Blob(row.try_get_unchecked::<Vec<u8>, _>(i)?),
+        _ => DynamicValue::Text(row.try_get_unchecked::<String, _>(i)?),
+    })
+}
+
+fn append(builder: &mut Builder, row: &SqliteRow, i: usize) -> std::result::Result<(), sqlx::Error> {
+    match builder {
+        Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
+        Builder::Date(b) => {
+            b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
+        }
+        Builder::Time(b) => {
+            b.append_option(row.try_get::<Option<NaiveTime>, _>(i)?.map(time_to_micros));
+        }
+        Builder::Timestamp(b) => b.append_option(
+            row.try_get::<Option<NaiveDateTime>, _>(i)?
+                .map(datetime_to_micros),
+        ),
+        Builder::Dynamic(c) => c.push(dynamic_value(row, i)?),
+        other => other.append_null(),
+    }
+    Ok(())
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind<'q>(query: SqliteQuery<'q>, value: &Param) -> SqliteQuery<'q> {
+    match value {
+        Param::Bool(b) => query.bind(*b),
+        Param::Int(i) => query.bind(*i),
+        Param::Float(f) => query.bind(*f),
+        Param::Text(s) => query.bind(s.clone()),
+        Param::Bytes(b) => query.bind(b.clone()),
+        _ => query.bind(Option::<String>::None),
+    }
+}
+
+/// Runs a query on `conn`.
+pub(crate) async fn fetch(conn: &mut SqliteConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+    let statement = conn
+        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+        .await
+        .map_err(|e| ctx.err(&e, "query"))?;
+    let names: Vec<String> = statement.columns().iter().map(|c| c.name().to_owned()).collect();
+    let builders = statement
+        .columns()
+        .iter()
+        .map(|c| builder_for(c.type_info().name()))
+        .collect();
+    let mut batches = Batches::new(names, builders, ctx.batch_size);
+    let mut query = statement.query();
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    let mut rows = query.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        for index in 0..batches.decoders.len() {
+            append(&mut batches.decoders[index], &row, index).map_err(|e| {
+                Error::Data(format!("column \"{}\": {e}", batches.names[index]))
+            })?;
+        }
+        batches.row_done()?;
+    }
+    batches.finish()
+}
+
+/// Runs a statement on `conn`; returns the rows it affected.
+pub(crate) async fn execute(conn: &mut SqliteConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| ctx.err(&e, "execute"))
+}

@@ -1,0 +1,292 @@
+//! Named parameters (`:name`, as in SQLAlchemy's `text()`), rewritten to each driver's
+//! placeholders: `$1` for PostgreSQL, `?` for MySQL and SQLite.
+//!
+//! The scanner leaves alone everything that is not a parameter: string literals
+//! (`'...'`, PostgreSQL `E'...'` and `$tag$...$tag$`), quoted identifiers (`"..."`,
+//! MySQL backticks), comments (`--`, `#` in MySQL, nested `/* */`), PostgreSQL `::`
+//! casts, and `\:` (an escaped colon, as in SQLAlchemy).
+
+use conn_core::{Error, Param, Params, Result};
+
+use crate::config::Backend;
+
+/// A statement ready for the driver: its text and its values in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Prepared {
+    pub(crate) sql: String,
+    pub(crate) values: Vec<Param>,
+}
+
+/// Rewrites named parameters, or passes positional ones through.
+pub(crate) fn prepare(sql: &str, params: &Params, backend: Backend) -> Result<Prepared> {
+    if params.named().is_empty() {
+        return Ok(Prepared {
+            sql: sql.to_owned(),
+            values: params.positional().to_vec(),
+        });
+    }
+    if !params.positional().is_empty() {
+        return Err(Error::InvalidArgument(
+            "a statement takes named parameters or positional ones, not both".into(),
+        ));
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut values = Vec::new();
+    // PostgreSQL numbers each distinct name once; `?` drivers bind every use.
+    let mut numbered: Vec<&str> = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let skip = skip_non_parameter(sql, i, backend);
+        if skip > i {
+            out.push_str(&sql[i..skip]);
+            i = skip;
+            continue;
+        }
+        let c = bytes[i];
+        if c == b'\\' && bytes.get(i + 1) == Some(&b':') {
+            out.push(':');
+            i += 2;
+            continue;
+        }
+        if c == b':' && bytes.get(i + 1) == Some(&b':') {
+            out.push_str("::");
+            i += 2;
+            continue;
+        }
+        if c == b':' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+            let start = i + 1;
+            let end = start
+                + sql[start..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+            let name = &sql[start..end];
+            let value = params.get(name).ok_or_else(|| missing(name, params))?;
+            if !used.iter().any(|u| u == name) {
+                used.push(name.to_owned());
+            }
+            match backend {
+                Backend::Postgres => {
+                    let number = match numbered.iter().position(|n| *n == name) {
+                        Some(p) => p + 1,
+                        None => {
+                            numbered.push(name);
+                            values.push(value.clone());
+                            numbered.len()
+                        }
+                    };
+                    out.push('$');
+                    out.push_str(&number.to_string());
+                }
+                Backend::MySql | Backend::Sqlite => {
+                    values.push(value.clone());
+                    out.push('?');
+                }
+            }
+            i = end;
+            continue;
+        }
+        let ch = sql[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    if let Some((unused, _)) = params.named().iter().find(|(n, _)| !used.contains(n)) {
+        let uses = if used.is_empty() {
+            "no named parameters".to_owned()
+        } else {
+            used.iter()
+                .map(|u| format!(":{u}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::InvalidArgument(format!(
+            "parameter :{unused} was given but the statement does not use it (it uses {uses})"
+        )));
+    }
+    Ok(Prepared { sql: out, values })
+}
+
+fn missing(name: &str, params: &Params) -> Error {
+    let given: Vec<&str> = params.named().iter().map(|(n, _)| n.as_str()).collect();
+    let hint = conn_core::did_you_mean(name, &given)
+        .map(|s| format!("; did you mean :{s}?"))
+        .unwrap_or_default();
+    Error::InvalidArgument(format!(
+        "the statement uses :{name} but no value was given for it{hint}"
+    ))
+}
+
+/// If a literal, quoted identifier or comment starts at `i`, the index just past it;
+/// otherwise `i`.
+fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize {
+    let bytes = sql.as_bytes();
+    let rest = &bytes[i..];
+    let find_from = |from: usize, needle: &str| {
+        sql[from..]
+            .find(needle)
+            .map_or(sql.len(), |p| from + p + needle.len())
+    };
+    match rest {
+        [b'-', b'-', ..] => sql[i..].find('\n').map_or(sql.len(), |p| i + p + 1),
+        [b'#', ..] if backend == Backend::MySql => {
+            sql[i..].find('\n').map_or(sql.len(), |p| i + p + 1)
+        }
+        [b'/', b'*', ..] => skip_block_comment(bytes, i),
+        [b'E' | b'e', b'\'', ..] if backend == Backend::Postgres => {
+            skip_quoted(bytes, i + 1, b'\'', true)
+        }
+        [b'\'', ..] => skip_quoted(bytes, i, b'\'', backend == Backend::MySql),
+        [b'"', ..] => skip_quoted(bytes, i, b'"', false),
+        [b'`', ..] if backend == Backend::MySql => skip_quoted(bytes, i, b'`', false),
+        [b'$', ..] if backend == Backend::Postgres => match dollar_tag(&sql[i..]) {
+            Some(tag) => find_from(i + tag.len(), tag),
+            None => i,
+        },
+        _ => i,
+    }
+}
+
+/// Past a quoted run starting at `start` (the opening quote). A doubled quote is an
+/// escaped quote; with `backslash`, so is `\` + any character.
+fn skip_quoted(bytes: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
+    let mut j = start + 1;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' if backslash => j += 2,
+            b if b == quote => {
+                if bytes.get(j + 1) == Some(&quote) {
+                    j += 2;
+                } else {
+                    return j + 1;
+                }
+            }
+            _ => j += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Past a (nestable, as in PostgreSQL) block comment starting at `start`.
+fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0;
+    let mut j = start;
+    while j + 1 < bytes.len() {
+        match (bytes[j], bytes[j + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                j += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                j += 2;
+                if depth == 0 {
+                    return j;
+                }
+            }
+            _ => j += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The `$tag$` opening a dollar-quoted string, if `text` starts with one (`$1` is a
+/// placeholder, not a tag).
+fn dollar_tag(text: &str) -> Option<&str> {
+    let body = &text[1..];
+    let end = body.find('$')?;
+    let tag = &body[..end];
+    let valid = tag
+        .chars()
+        .enumerate()
+        .all(|(k, c)| c == '_' || c.is_alphabetic() || (k > 0 && c.is_ascii_digit()));
+    valid.then(|| &text[..end + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(pairs: &[(&str, Param)]) -> Params {
+        let mut params = Params::new();
+        for (name, value) in pairs {
+            params.set(name, value.clone());
+        }
+        params
+    }
+
+    #[test]
+    fn postgres_numbers_each_name_once() {
+        let p = prepare(
+            "select * from pet where owner = :owner and (age > :age or name = :owner)",
+            &named(&[("owner", "Ada".into()), ("age", 3.into())]),
+            Backend::Postgres,
+        )
+        .unwrap();
+        assert_eq!(p.sql, "select * from pet where owner = $1 and (age > $2 or name = $1)");
+        assert_eq!(p.values, vec![Param::from("Ada"), Param::from(3)]);
+    }
+
+    #[test]
+    fn question_marks_bind_every_use() {
+        let p = prepare(
+            "select :a, :b, :a",
+            &named(&[("a", 1.into()), ("b", 2.into())]),
+            Backend::MySql,
+        )
+        .unwrap();
+        assert_eq!(p.sql, "select ?, ?, ?");
+        assert_eq!(p.values, vec![Param::from(1), Param::from(2), Param::from(1)]);
+    }
+
+    #[test]
+    fn literals_comments_identifiers_and_casts_are_left_alone() {
+        let sql = "select ':no', \":nope\", x::text, $q$ :never $q$, E'it\\'s :x', -- :c\n\
+                   /* :d /* :nested */ */ \\:literal, :yes";
+        let p = prepare(sql, &named(&[("yes", true.into())]), Backend::Postgres).unwrap();
+        assert_eq!(
+            p.sql,
+            "select ':no', \":nope\", x::text, $q$ :never $q$, E'it\\'s :x', -- :c\n\
+             /* :d /* :nested */ */ :literal, $1"
+        );
+        let p = prepare(
+            "select `:col`, 'it''s :x', :v # :comment\n",
+            &named(&[("v", 1.into())]),
+            Backend::MySql,
+        )
+        .unwrap();
+        assert_eq!(p.sql, "select `:col`, 'it''s :x', ? # :comment\n");
+    }
+
+    #[test]
+    fn missing_and_unused_parameters_are_errors() {
+        let err = prepare("select :owner", &named(&[("ownr", 1.into())]), Backend::Sqlite)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "the statement uses :owner but no value was given for it; did you mean :ownr?"
+        );
+        let err = prepare(
+            "select :a",
+            &named(&[("a", 1.into()), ("b", 2.into())]),
+            Backend::Sqlite,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "parameter :b was given but the statement does not use it (it uses :a)"
+        );
+    }
+
+    #[test]
+    fn positional_parameters_pass_through() {
+        let mut params = Params::new();
+        params.push(1);
+        let p = prepare("select $1", &params, Backend::Postgres).unwrap();
+        assert_eq!(p.sql, "select $1");
+        assert_eq!(p.values.len(), 1);
+    }
+}

@@ -1,0 +1,164 @@
+//! Transactions: Streamlit's `with conn.session as s: ...; s.commit()`.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use conn_core::{Error, Param, Params, Result, Table, runtime};
+
+use crate::backend::{Ctx, Tx};
+use crate::named;
+use crate::write::{self, WriteMode};
+
+/// An open transaction. Statements run in it with [`execute`](Self::execute) and
+/// [`query`](Self::query) (never cached); [`commit`](Self::commit) makes them
+/// permanent; dropping the session without committing rolls them back.
+pub struct Session {
+    tx: Option<Tx>,
+    ctx: Ctx,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("connection", &self.ctx.name)
+            .field("open", &self.tx.is_some())
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(tx: Tx, ctx: Ctx) -> Self {
+        Session { tx: Some(tx), ctx }
+    }
+
+    fn tx(&mut self) -> Result<&mut Tx> {
+        self.tx.as_mut().ok_or_else(|| Error::Closed {
+            name: self.ctx.name.to_string(),
+        })
+    }
+
+    /// A statement run for its effect; resolves to the rows affected.
+    pub fn execute(&mut self, sql: impl Into<String>) -> SessionStatement<'_, u64> {
+        SessionStatement::new(self, sql.into())
+    }
+
+    /// A query inside the transaction (sees its uncommitted changes); resolves to a
+    /// [`Table`].
+    pub fn query(&mut self, sql: impl Into<String>) -> SessionStatement<'_, Table> {
+        SessionStatement::new(self, sql.into())
+    }
+
+    /// Writes a table inside the transaction (see
+    /// [`SqlConnection::write_table`](crate::SqlConnection::write_table)).
+    pub async fn write_table(&mut self, name: &str, table: &Table, mode: WriteMode) -> Result<u64> {
+        let ctx = self.ctx.clone();
+        let tx = self.tx()?;
+        runtime::in_runtime(write::write_in_tx(tx, name, table, mode, &ctx))?.await
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(mut self) -> Result<()> {
+        let tx = self.tx.take().ok_or_else(|| Error::Closed {
+            name: self.ctx.name.to_string(),
+        })?;
+        runtime::in_runtime(tx.commit(&self.ctx))?.await
+    }
+
+    /// [`commit`](Self::commit) from synchronous code.
+    pub fn commit_blocking(self) -> Result<()> {
+        runtime::block_on_borrowed(self.commit())
+    }
+
+    /// Rolls the transaction back now (dropping the session does too, a moment later).
+    pub async fn rollback(mut self) -> Result<()> {
+        match self.tx.take() {
+            Some(tx) => runtime::in_runtime(tx.rollback(&self.ctx))?.await,
+            None => Ok(()),
+        }
+    }
+
+    /// [`rollback`](Self::rollback) from synchronous code.
+    pub fn rollback_blocking(self) -> Result<()> {
+        runtime::block_on_borrowed(self.rollback())
+    }
+}
+
+/// A statement inside a [`Session`]: add parameters, then await it or call
+/// [`blocking`](Self::blocking).
+#[must_use = "a statement does nothing until it is awaited or run with .blocking()"]
+pub struct SessionStatement<'s, T> {
+    session: &'s mut Session,
+    sql: String,
+    params: Params,
+    _outcome: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for SessionStatement<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionStatement")
+            .field("sql", &self.sql)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, T> SessionStatement<'s, T> {
+    fn new(session: &'s mut Session, sql: String) -> Self {
+        SessionStatement {
+            session,
+            sql,
+            params: Params::new(),
+            _outcome: std::marker::PhantomData,
+        }
+    }
+
+    /// Appends a positional parameter.
+    pub fn bind(mut self, value: impl Into<Param>) -> Self {
+        self.params.push(value);
+        self
+    }
+
+    /// Sets a named parameter (`:name`).
+    pub fn param(mut self, name: &str, value: impl Into<Param>) -> Self {
+        self.params.set(name, value);
+        self
+    }
+}
+
+/// `run`, `blocking` and `IntoFuture` for one outcome type, through one `Tx` method.
+macro_rules! session_statement {
+    ($outcome:ty, $method:ident) => {
+        impl<'s> SessionStatement<'s, $outcome> {
+            async fn run(self) -> Result<$outcome> {
+                let SessionStatement {
+                    session,
+                    sql,
+                    params,
+                    ..
+                } = self;
+                let ctx = session.ctx.clone();
+                let tx = session.tx()?;
+                let prepared = named::prepare(&sql, &params, tx.backend())?;
+                runtime::in_runtime(tx.$method(prepared, &ctx))?.await
+            }
+
+            /// Runs the statement from synchronous code.
+            pub fn blocking(self) -> Result<$outcome> {
+                runtime::block_on_borrowed(self.run())
+            }
+        }
+
+        impl<'s> IntoFuture for SessionStatement<'s, $outcome> {
+            type Output = Result<$outcome>;
+            type IntoFuture = Pin<Box<dyn Future<Output = Result<$outcome>> + Send + 's>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin(self.run())
+            }
+        }
+    };
+}
+
+session_statement!(u64, execute);
+session_statement!(Table, fetch);

@@ -55,6 +55,15 @@ struct Inner<C: Connector> {
     retry: RwLock<RetryPolicy>,
 }
 
+impl<C: Connector> Drop for Inner<C> {
+    fn drop(&mut self) {
+        // A pool may need its runtime to wind down; the last user may be a plain thread.
+        if let Some(raw) = self.current.get_mut().take() {
+            runtime::drop_in_runtime(raw);
+        }
+    }
+}
+
 impl<C: Connector> Clone for Handle<C> {
     fn clone(&self) -> Self {
         Handle {
@@ -166,7 +175,9 @@ impl<C: Connector> Handle<C> {
     /// Drops the raw connection; the next use reconnects. In-flight work on the old
     /// connection finishes on it (it is closed when its last user lets go).
     pub fn reset(&self) {
-        if self.inner.current.write().take().is_some() {
+        let old = self.inner.current.write().take();
+        if let Some(old) = old {
+            runtime::drop_in_runtime(old);
             tracing::info!(connection = %self.inner.name, "conn.reset");
             self.inner.stats.record_reset();
         }

@@ -40,6 +40,19 @@ fn runtime() -> Result<&'static Runtime> {
     })
 }
 
+/// Enters conn's runtime context until the guard drops: driver objects dropped or
+/// created meanwhile (a pooled connection returning itself, a timer) find a runtime
+/// even on a plain thread.
+pub fn enter() -> Result<tokio::runtime::EnterGuard<'static>> {
+    runtime().map(Runtime::enter)
+}
+
+/// Drops `value` inside conn's runtime context (see [`enter`]).
+pub fn drop_in_runtime<T>(value: T) {
+    let _context = enter();
+    drop(value);
+}
+
 /// A handle to conn's runtime, for drivers that need to spawn background tasks there.
 pub fn handle() -> Result<Handle> {
     runtime().map(|rt| rt.handle().clone())

@@ -51,7 +51,10 @@ fn class_of_database_error(err: &dyn sqlx::error::DatabaseError) -> ErrorClass {
     if let Some(sqlite) = err.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
         use sqlx::error::DatabaseError as _;
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-        let primary = sqlite.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+        let primary = sqlite
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff);
         if matches!(primary, Some(5 | 6)) {
             return ErrorClass::Transient;
         }
@@ -75,7 +78,12 @@ pub(crate) fn class_of(err: &sqlx::Error) -> ErrorClass {
 }
 
 /// A conn error for `err`, raised by connection `name` while doing `what`.
-pub(crate) fn to_conn_error(err: &sqlx::Error, name: &str, what: &str, redactor: &Redactor) -> Error {
+pub(crate) fn to_conn_error(
+    err: &sqlx::Error,
+    name: &str,
+    what: &str,
+    redactor: &Redactor,
+) -> Error {
     let class = class_of(err);
     let code = match err {
         sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
@@ -116,6 +124,10 @@ mod tests {
         let err = to_conn_error(&io, "db", "query", &redactor);
         assert_eq!(err.class(), ErrorClass::Stale);
         assert!(!err.to_string().contains("hunter2"), "{err}");
-        assert!(err.to_string().starts_with("sql connection \"db\", query: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("sql connection \"db\", query: "),
+            "{err}"
+        );
     }
 }

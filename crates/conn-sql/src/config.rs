@@ -327,7 +327,9 @@ static REPORTED: LazyLock<Mutex<BTreeSet<String>>> = LazyLock::new(Default::defa
 
 /// Logs once per process that `key` has no equivalent and is ignored.
 fn report_ignored(key: &str) {
-    let mut reported = REPORTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut reported = REPORTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if reported.insert(key.to_owned()) {
         tracing::warn!(
             setting = key,
@@ -459,17 +461,26 @@ mod tests {
     #[test]
     fn urls_in_sqlalchemy_forms() {
         let c = parse("url = \"postgresql+psycopg2://u:p@h:5432/db\"").unwrap();
-        assert_eq!((c.backend, c.url.0.as_str()), (Backend::Postgres, "postgres://u:p@h:5432/db"));
+        assert_eq!(
+            (c.backend, c.url.0.as_str()),
+            (Backend::Postgres, "postgres://u:p@h:5432/db")
+        );
         let c = parse("url = \"postgres://u@h/db\"").unwrap();
         assert_eq!(c.url.0, "postgres://u@h/db");
         let c = parse("url = \"mysql+pymysql://u:p@h/db?charset=utf8mb4\"").unwrap();
-        assert_eq!((c.backend, c.url.0.as_str()), (Backend::MySql, "mysql://u:p@h/db?charset=utf8mb4"));
+        assert_eq!(
+            (c.backend, c.url.0.as_str()),
+            (Backend::MySql, "mysql://u:p@h/db?charset=utf8mb4")
+        );
         let c = parse("url = \"mariadb://u@h/db\"").unwrap();
         assert_eq!(c.backend, Backend::MySql);
         let c = parse("url = \"sqlite:///pets.db\"").unwrap();
         assert_eq!(c.sqlite, Some(SqliteTarget::File("pets.db".into())));
         let c = parse("url = \"sqlite:////var/data/pets.db\"").unwrap();
-        assert_eq!(c.sqlite, Some(SqliteTarget::File("/var/data/pets.db".into())));
+        assert_eq!(
+            c.sqlite,
+            Some(SqliteTarget::File("/var/data/pets.db".into()))
+        );
         let c = parse("url = \"sqlite://\"").unwrap();
         assert_eq!(c.sqlite, Some(SqliteTarget::Memory));
     }
@@ -515,7 +526,9 @@ mod tests {
              \"postgresq\" is not supported by conn-sql; did you mean \"postgresql\"? Supported: \
              postgresql, mysql, mariadb, sqlite"
         );
-        let err = parse("url = \"sqlite://\"\nhots = \"x\"").unwrap_err().to_string();
+        let err = parse("url = \"sqlite://\"\nhots = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("unknown key `hots`"), "{err}");
         assert!(err.contains("did you mean \"host\"?"), "{err}");
     }
@@ -532,7 +545,10 @@ mod tests {
         assert_eq!(c.pool.acquire_timeout, Some(Duration::from_secs(7)));
         assert_eq!(c.pool.max_lifetime, Some(Duration::from_secs(1800)));
         assert_eq!(c.pool.test_before_acquire, Some(true));
-        assert_eq!(c.pool.connect_args.get("timeout").map(String::as_str), Some("5"));
+        assert_eq!(
+            c.pool.connect_args.get("timeout").map(String::as_str),
+            Some("5")
+        );
     }
 
     #[test]

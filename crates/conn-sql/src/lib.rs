@@ -45,8 +45,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use conn_core::{
-    ConnectionConfig, ConnectionType, Connector, Execute, Handle, Param, Params, Query,
-    ResultCache, Result, StatsSnapshot, Table,
+    ConnectionConfig, ConnectionType, Connector, Execute, Handle, Param, Params, Query, Result,
+    ResultCache, StatsSnapshot, Table,
 };
 
 pub use backend::Pool as SqlPool;
@@ -90,11 +90,17 @@ impl Connector for SqlConnector {
         let ctx = &self.ctx;
         match config.backend {
             #[cfg(feature = "postgres")]
-            Backend::Postgres => backend::postgres::connect(config, ctx).await.map(SqlPool::Postgres),
+            Backend::Postgres => backend::postgres::connect(config, ctx)
+                .await
+                .map(SqlPool::Postgres),
             #[cfg(feature = "mysql")]
-            Backend::MySql => backend::mysql::connect(config, ctx).await.map(SqlPool::MySql),
+            Backend::MySql => backend::mysql::connect(config, ctx)
+                .await
+                .map(SqlPool::MySql),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => backend::sqlite::connect(config, ctx).await.map(SqlPool::Sqlite),
+            Backend::Sqlite => backend::sqlite::connect(config, ctx)
+                .await
+                .map(SqlPool::Sqlite),
             #[allow(unreachable_patterns)]
             other => Err(backend::not_compiled(other)),
         }
@@ -116,7 +122,8 @@ impl ConnectionType for SqlConnection {
         "streamlit.connections.sql_connection.SQLConnection",
     ];
     const DESCRIPTION: &'static str = "PostgreSQL, MySQL/MariaDB and SQLite through sqlx";
-    const EXAMPLE_TOML: &'static str = "[connections.pets_db]\ntype = \"sql\"\nurl = \"sqlite:///pets.db\"\n";
+    const EXAMPLE_TOML: &'static str =
+        "[connections.pets_db]\ntype = \"sql\"\nurl = \"sqlite:///pets.db\"\n";
 
     fn from_config(config: ConnectionConfig) -> Result<Self> {
         let sql = SqlConfig::from_config(&config)?;

@@ -55,7 +55,11 @@ pub(crate) fn prepare(sql: &str, params: &Params, backend: Backend) -> Result<Pr
             i += 2;
             continue;
         }
-        if c == b':' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        if c == b':'
+            && bytes
+                .get(i + 1)
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        {
             let start = i + 1;
             let end = start
                 + sql[start..]
@@ -224,7 +228,10 @@ mod tests {
             Backend::Postgres,
         )
         .unwrap();
-        assert_eq!(p.sql, "select * from pet where owner = $1 and (age > $2 or name = $1)");
+        assert_eq!(
+            p.sql,
+            "select * from pet where owner = $1 and (age > $2 or name = $1)"
+        );
         assert_eq!(p.values, vec![Param::from("Ada"), Param::from(3)]);
     }
 
@@ -237,7 +244,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.sql, "select ?, ?, ?");
-        assert_eq!(p.values, vec![Param::from(1), Param::from(2), Param::from(1)]);
+        assert_eq!(
+            p.values,
+            vec![Param::from(1), Param::from(2), Param::from(1)]
+        );
     }
 
     #[test]
@@ -261,9 +271,13 @@ mod tests {
 
     #[test]
     fn missing_and_unused_parameters_are_errors() {
-        let err = prepare("select :owner", &named(&[("ownr", 1.into())]), Backend::Sqlite)
-            .unwrap_err()
-            .to_string();
+        let err = prepare(
+            "select :owner",
+            &named(&[("ownr", 1.into())]),
+            Backend::Sqlite,
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "the statement uses :owner but no value was given for it; did you mean :ownr?"

@@ -27,6 +27,15 @@ impl fmt::Debug for Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Dropping an open transaction queues its rollback on the driver's runtime.
+        if let Some(tx) = self.tx.take() {
+            runtime::drop_in_runtime(tx);
+        }
+    }
+}
+
 impl Session {
     pub(crate) fn new(tx: Tx, ctx: Ctx) -> Self {
         Session { tx: Some(tx), ctx }

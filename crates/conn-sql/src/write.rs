@@ -103,9 +103,23 @@ pub(crate) fn sql_type(field: &Field, backend: Backend) -> Result<String> {
         (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, _) => "TEXT".into(),
         (DataType::FixedSizeBinary(16), Postgres) if is_uuid(field) => "UUID".into(),
         (DataType::FixedSizeBinary(n), MySql) => format!("BINARY({n})"),
-        (DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_), Postgres) => "BYTEA".into(),
-        (DataType::Binary | DataType::LargeBinary | DataType::BinaryView, MySql) => "LONGBLOB".into(),
-        (DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_), Sqlite) => "BLOB".into(),
+        (
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_),
+            Postgres,
+        ) => "BYTEA".into(),
+        (DataType::Binary | DataType::LargeBinary | DataType::BinaryView, MySql) => {
+            "LONGBLOB".into()
+        }
+        (
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_),
+            Sqlite,
+        ) => "BLOB".into(),
         (DataType::Date32 | DataType::Date64, _) => "DATE".into(),
         (DataType::Time32(_) | DataType::Time64(_), MySql) => "TIME(6)".into(),
         (DataType::Time32(_) | DataType::Time64(_), _) => "TIME".into(),
@@ -200,12 +214,20 @@ async fn insert(tx: &mut Tx, name: &str, table: &Table, ctx: &Ctx) -> Result<u64
 
 #[cfg(not(any(feature = "mysql", feature = "sqlite")))]
 fn unreachable_backend() -> Result<u64> {
-    Err(Error::InvalidArgument("no SQL driver is compiled in".into()))
+    Err(Error::InvalidArgument(
+        "no SQL driver is compiled in".into(),
+    ))
 }
 
 /// MySQL: DDL commits implicitly, so atomicity comes from cleaning up and from an
 /// atomic rename.
-async fn write_mysql(pool: &Pool, name: &str, table: &Table, mode: WriteMode, ctx: &Ctx) -> Result<u64> {
+async fn write_mysql(
+    pool: &Pool,
+    name: &str,
+    table: &Table,
+    mode: WriteMode,
+    ctx: &Ctx,
+) -> Result<u64> {
     let quoted = quote_name(name, Backend::MySql);
     match mode {
         WriteMode::Append => {
@@ -215,12 +237,17 @@ async fn write_mysql(pool: &Pool, name: &str, table: &Table, mode: WriteMode, ct
             Ok(written)
         }
         WriteMode::Create => {
-            pool.execute(statement(create_statement(name, table, Backend::MySql)?), ctx)
-                .await?;
+            pool.execute(
+                statement(create_statement(name, table, Backend::MySql)?),
+                ctx,
+            )
+            .await?;
             match fill_mysql(pool, name, table, ctx).await {
                 Ok(written) => Ok(written),
                 Err(err) => {
-                    let _ = pool.execute(statement(format!("DROP TABLE {quoted}")), ctx).await;
+                    let _ = pool
+                        .execute(statement(format!("DROP TABLE {quoted}")), ctx)
+                        .await;
                     Err(err)
                 }
             }
@@ -231,27 +258,41 @@ async fn write_mysql(pool: &Pool, name: &str, table: &Table, mode: WriteMode, ct
                 .map_or(0, |d| d.as_nanos());
             let fresh = format!("{name}__conn_new_{stamp}");
             let old = format!("{name}__conn_old_{stamp}");
-            let (fresh_q, old_q) = (quote_name(&fresh, Backend::MySql), quote_name(&old, Backend::MySql));
-            pool.execute(statement(create_statement(&fresh, table, Backend::MySql)?), ctx)
-                .await?;
+            let (fresh_q, old_q) = (
+                quote_name(&fresh, Backend::MySql),
+                quote_name(&old, Backend::MySql),
+            );
+            pool.execute(
+                statement(create_statement(&fresh, table, Backend::MySql)?),
+                ctx,
+            )
+            .await?;
             let written = match fill_mysql(pool, &fresh, table, ctx).await {
                 Ok(written) => written,
                 Err(err) => {
-                    let _ = pool.execute(statement(format!("DROP TABLE {fresh_q}")), ctx).await;
+                    let _ = pool
+                        .execute(statement(format!("DROP TABLE {fresh_q}")), ctx)
+                        .await;
                     return Err(err);
                 }
             };
             let swap = format!("RENAME TABLE {quoted} TO {old_q}, {fresh_q} TO {quoted}");
             match pool.execute(statement(swap), ctx).await {
                 Ok(_) => {
-                    pool.execute(statement(format!("DROP TABLE {old_q}")), ctx).await?;
-                }
-                Err(err) if err.code() == Some("42S02") => {
-                    pool.execute(statement(format!("RENAME TABLE {fresh_q} TO {quoted}")), ctx)
+                    pool.execute(statement(format!("DROP TABLE {old_q}")), ctx)
                         .await?;
                 }
+                Err(err) if err.code() == Some("42S02") => {
+                    pool.execute(
+                        statement(format!("RENAME TABLE {fresh_q} TO {quoted}")),
+                        ctx,
+                    )
+                    .await?;
+                }
                 Err(err) => {
-                    let _ = pool.execute(statement(format!("DROP TABLE {fresh_q}")), ctx).await;
+                    let _ = pool
+                        .execute(statement(format!("DROP TABLE {fresh_q}")), ctx)
+                        .await;
                     return Err(err);
                 }
             }
@@ -306,9 +347,10 @@ mod insert_rows {
             d if d.is_integer() => DataType::Int64,
             d if d.is_floating() => DataType::Float64,
             DataType::Decimal128(p, s) => DataType::Decimal128(*p, *s),
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-                DataType::Binary
-            }
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => DataType::Binary,
             DataType::Date32 | DataType::Date64 => DataType::Date32,
             DataType::Time32(_) | DataType::Time64(_) => DataType::Time64(TimeUnit::Microsecond),
             DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
@@ -328,9 +370,11 @@ mod insert_rows {
             DataType::Decimal128(_, s) => {
                 let v = array.as_primitive::<Decimal128Type>().value(row);
                 let scale = u32::try_from(*s).unwrap_or(0);
-                Cell::Decimal(rust_decimal::Decimal::try_from_i128_with_scale(v, scale).map_err(
-                    |e| Error::Data(format!("a decimal value cannot be written: {e}")),
-                )?)
+                Cell::Decimal(
+                    rust_decimal::Decimal::try_from_i128_with_scale(v, scale).map_err(|e| {
+                        Error::Data(format!("a decimal value cannot be written: {e}"))
+                    })?,
+                )
             }
             DataType::Binary => Cell::Bytes(array.as_binary::<i32>().value(row).to_vec()),
             DataType::Date32 => {
@@ -418,7 +462,9 @@ mod insert_rows {
                     .map_err(|e| ctx.err(&e, "write_table"))
             }
             #[allow(unreachable_patterns)]
-            _ => Err(Error::InvalidArgument("bound inserts are for MySQL and SQLite".into())),
+            _ => Err(Error::InvalidArgument(
+                "bound inserts are for MySQL and SQLite".into(),
+            )),
         }
     }
 
@@ -428,7 +474,10 @@ mod insert_rows {
         if fields.is_empty() {
             return Ok(0);
         }
-        let columns: Vec<String> = fields.iter().map(|f| quote_name(f.name(), backend)).collect();
+        let columns: Vec<String> = fields
+            .iter()
+            .map(|f| quote_name(f.name(), backend))
+            .collect();
         // Bound parameters per statement stay under both drivers' limits.
         let rows_per_statement = (30_000 / fields.len()).clamp(1, 1000);
         let mut written = 0;
@@ -480,7 +529,7 @@ mod postgres_copy {
     use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
 
     use super::cast;
-    use crate::arrow::postgres::{Decoder, PgKind};
+    use crate::arrow::postgres::{Decoder, PgKind, encode_numeric};
     use crate::backend::{Ctx, quote_name};
     use crate::config::Backend;
 
@@ -504,9 +553,10 @@ mod postgres_copy {
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => PgKind::Text,
             DataType::FixedSizeBinary(16) if super::is_uuid(field) => PgKind::Uuid,
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-                PgKind::Bytea
-            }
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => PgKind::Bytea,
             DataType::Date32 | DataType::Date64 => PgKind::Date,
             DataType::Time32(_) | DataType::Time64(_) => PgKind::Time,
             DataType::Timestamp(_, Some(_)) => PgKind::TimestampTz,
@@ -550,7 +600,11 @@ mod postgres_copy {
     }
 
     /// The kinds of the target table's columns, by name.
-    async fn table_kinds(conn: &mut PgConnection, quoted: &str, ctx: &Ctx) -> Result<Vec<(String, PgKind)>> {
+    async fn table_kinds(
+        conn: &mut PgConnection,
+        quoted: &str,
+        ctx: &Ctx,
+    ) -> Result<Vec<(String, PgKind)>> {
         let probe = format!("SELECT * FROM {quoted} LIMIT 0");
         let statement = conn
             .prepare(AssertSqlSafe(probe).into_sql_str())
@@ -645,7 +699,12 @@ mod postgres_copy {
     }
 
     /// Appends one field: its length, then its binary value (or -1 for NULL).
-    fn encode_field(out: &mut Vec<u8>, array: &ArrayRef, row: usize, kind: &PgKind) -> std::result::Result<(), String> {
+    fn encode_field(
+        out: &mut Vec<u8>,
+        array: &ArrayRef,
+        row: usize,
+        kind: &PgKind,
+    ) -> std::result::Result<(), String> {
         if array.is_null(row) {
             out.extend_from_slice(&(-1i32).to_be_bytes());
             return Ok(());
@@ -658,22 +717,45 @@ mod postgres_copy {
         Ok(())
     }
 
-    fn encode_value(out: &mut Vec<u8>, array: &ArrayRef, row: usize, kind: &PgKind) -> std::result::Result<(), String> {
+    fn encode_value(
+        out: &mut Vec<u8>,
+        array: &ArrayRef,
+        row: usize,
+        kind: &PgKind,
+    ) -> std::result::Result<(), String> {
         match kind {
             PgKind::Bool => out.push(u8::from(array.as_boolean().value(row))),
-            PgKind::Int2 => out.extend_from_slice(&array.as_primitive::<Int16Type>().value(row).to_be_bytes()),
-            PgKind::Int4 => out.extend_from_slice(&array.as_primitive::<Int32Type>().value(row).to_be_bytes()),
-            PgKind::Int8 => out.extend_from_slice(&array.as_primitive::<Int64Type>().value(row).to_be_bytes()),
-            PgKind::Oid => out.extend_from_slice(&array.as_primitive::<UInt32Type>().value(row).to_be_bytes()),
-            PgKind::Float4 => out.extend_from_slice(&array.as_primitive::<Float32Type>().value(row).to_be_bytes()),
-            PgKind::Float8 => out.extend_from_slice(&array.as_primitive::<Float64Type>().value(row).to_be_bytes()),
+            PgKind::Int2 => {
+                out.extend_from_slice(&array.as_primitive::<Int16Type>().value(row).to_be_bytes())
+            }
+            PgKind::Int4 => {
+                out.extend_from_slice(&array.as_primitive::<Int32Type>().value(row).to_be_bytes())
+            }
+            PgKind::Int8 => {
+                out.extend_from_slice(&array.as_primitive::<Int64Type>().value(row).to_be_bytes())
+            }
+            PgKind::Oid => {
+                out.extend_from_slice(&array.as_primitive::<UInt32Type>().value(row).to_be_bytes())
+            }
+            PgKind::Float4 => {
+                out.extend_from_slice(&array.as_primitive::<Float32Type>().value(row).to_be_bytes())
+            }
+            PgKind::Float8 => {
+                out.extend_from_slice(&array.as_primitive::<Float64Type>().value(row).to_be_bytes())
+            }
             PgKind::Numeric(_) => {
                 let DataType::Decimal128(_, scale) = array.data_type() else {
                     return Err("a numeric column that is not Decimal128".into());
                 };
-                encode_numeric(out, array.as_primitive::<Decimal128Type>().value(row), *scale);
+                encode_numeric(
+                    out,
+                    array.as_primitive::<Decimal128Type>().value(row),
+                    *scale,
+                );
             }
-            PgKind::Text | PgKind::Json => out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes()),
+            PgKind::Text | PgKind::Json => {
+                out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes())
+            }
             PgKind::Jsonb => {
                 out.push(1);
                 out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes());
@@ -684,9 +766,15 @@ mod postgres_copy {
                 let days = array.as_primitive::<Date32Type>().value(row) - 10_957;
                 out.extend_from_slice(&days.to_be_bytes());
             }
-            PgKind::Time => out.extend_from_slice(&array.as_primitive::<Time64MicrosecondType>().value(row).to_be_bytes()),
+            PgKind::Time => out.extend_from_slice(
+                &array
+                    .as_primitive::<Time64MicrosecondType>()
+                    .value(row)
+                    .to_be_bytes(),
+            ),
             PgKind::Timestamp | PgKind::TimestampTz => {
-                let micros = array.as_primitive::<TimestampMicrosecondType>().value(row) - 946_684_800_000_000;
+                let micros = array.as_primitive::<TimestampMicrosecondType>().value(row)
+                    - 946_684_800_000_000;
                 out.extend_from_slice(&micros.to_be_bytes());
             }
             PgKind::Interval => {
@@ -713,51 +801,6 @@ mod postgres_copy {
         Ok(())
     }
 
-    /// PostgreSQL's binary numeric from an unscaled value and its scale.
-    pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
-        let negative = value < 0;
-        let digits = value.unsigned_abs().to_string();
-        let scale = usize::try_from(scale.max(0)).unwrap_or(0);
-        let (int_part, frac_part) = if digits.len() > scale {
-            digits.split_at(digits.len() - scale)
-        } else {
-            ("", digits.as_str())
-        };
-        let frac = format!("{:0>width$}", frac_part, width = scale);
-        // Group into base-10000 digits aligned on the decimal point.
-        let int_pad = (4 - int_part.len() % 4) % 4;
-        let int_digits = format!("{}{int_part}", "0".repeat(int_pad));
-        let frac_pad = (4 - frac.len() % 4) % 4;
-        let frac_digits = format!("{frac}{}", "0".repeat(frac_pad));
-        let group = |s: &str| -> Vec<u16> {
-            s.as_bytes()
-                .chunks(4)
-                .map(|c| std::str::from_utf8(c).ok().and_then(|t| t.parse().ok()).unwrap_or(0))
-                .collect()
-        };
-        let int_groups = group(&int_digits);
-        let mut groups: Vec<u16> = int_groups.iter().copied().chain(group(&frac_digits)).collect();
-        let mut weight = i16::try_from(int_groups.len()).unwrap_or(0) - 1;
-        while groups.first() == Some(&0) {
-            groups.remove(0);
-            weight -= 1;
-        }
-        while groups.last() == Some(&0) {
-            groups.pop();
-        }
-        if groups.is_empty() {
-            weight = 0;
-        }
-        let ndigits = u16::try_from(groups.len()).unwrap_or(0);
-        out.extend_from_slice(&ndigits.to_be_bytes());
-        out.extend_from_slice(&weight.to_be_bytes());
-        out.extend_from_slice(&(if negative { 0x4000u16 } else { 0 }).to_be_bytes());
-        out.extend_from_slice(&u16::try_from(scale).unwrap_or(0).to_be_bytes());
-        for g in groups {
-            out.extend_from_slice(&g.to_be_bytes());
-        }
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -773,8 +816,20 @@ mod postgres_copy {
 
         #[test]
         fn numerics_round_trip_through_the_wire_format() {
-            for (value, scale) in [(1_234_567, 2), (-5, 3), (0, 2), (1_000_000, 0), (12, 6), (-99_999_999, 4), (i128::from(i64::MAX), 0)] {
-                assert_eq!(roundtrip(value, scale), (value, scale), "{value} scale {scale}");
+            for (value, scale) in [
+                (1_234_567, 2),
+                (-5, 3),
+                (0, 2),
+                (1_000_000, 0),
+                (12, 6),
+                (-99_999_999, 4),
+                (i128::from(i64::MAX), 0),
+            ] {
+                assert_eq!(
+                    roundtrip(value, scale),
+                    (value, scale),
+                    "{value} scale {scale}"
+                );
             }
         }
     }
@@ -789,11 +844,25 @@ mod tests {
     #[test]
     fn sql_types_per_backend() {
         let field = Field::new("x", DataType::Decimal128(12, 2), true);
-        assert_eq!(sql_type(&field, Backend::Postgres).unwrap(), "NUMERIC(12, 2)");
+        assert_eq!(
+            sql_type(&field, Backend::Postgres).unwrap(),
+            "NUMERIC(12, 2)"
+        );
         assert_eq!(sql_type(&field, Backend::MySql).unwrap(), "DECIMAL(12, 2)");
-        let field = Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true);
+        let field = Field::new(
+            "t",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        );
         assert_eq!(sql_type(&field, Backend::Postgres).unwrap(), "TIMESTAMPTZ");
-        let field = Field::new("m", DataType::Map(std::sync::Arc::new(Field::new("e", DataType::Int32, false)), false), true);
+        let field = Field::new(
+            "m",
+            DataType::Map(
+                std::sync::Arc::new(Field::new("e", DataType::Int32, false)),
+                false,
+            ),
+            true,
+        );
         assert_eq!(
             sql_type(&field, Backend::Sqlite).unwrap_err().to_string(),
             "column \"m\": conn-sql cannot create a sqlite column for Arrow type Map(\"e\": non-null Int32, unsorted)"

@@ -302,7 +302,11 @@ mod tests {
         assert_eq!(array.data_type(), &DataType::Float64);
         assert!(array.is_null(1));
         column.push(DynamicValue::Int(3));
-        assert_eq!(column.finish().data_type(), &DataType::Float64, "fixed by the first batch");
+        assert_eq!(
+            column.finish().data_type(),
+            &DataType::Float64,
+            "fixed by the first batch"
+        );
 
         let mut mixed = DynamicColumn::default();
         mixed.push(DynamicValue::Int(1));

@@ -1,7 +1,6 @@
 //! Query results to Arrow, streamed in batches so memory stays near the Arrow size.
 
 pub(crate) mod decimal;
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub(crate) mod generic;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;

@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, FixedSizeBinaryBuilder,
-    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
-    IntervalMonthDayNanoBuilder, ListArray, StringBuilder, Time64MicrosecondBuilder,
-    TimestampMicrosecondBuilder, UInt32Builder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, FixedSizeBinaryBuilder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder,
+    ListArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt32Builder,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, TimeUnit};
@@ -18,9 +17,9 @@ use arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, TimeUnit
 use super::decimal::DecimalColumn;
 
 /// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's).
-const PG_EPOCH_DAYS: i32 = 10_957;
+pub(crate) const PG_EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+pub(crate) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// The PostgreSQL types conn maps, by OID.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,7 +186,12 @@ fn numeric(bytes: &[u8]) -> Result<(i128, i8), String> {
     if bytes.len() != 8 + 2 * ndigits {
         return Err("a numeric value of the wrong length".into());
     }
-    let overflow = || format!("a numeric value with more than {} digits", super::decimal::MAX_PRECISION);
+    let overflow = || {
+        format!(
+            "a numeric value with more than {} digits",
+            super::decimal::MAX_PRECISION
+        )
+    };
     let mut value: i128 = 0;
     for chunk in bytes[8..].chunks_exact(2) {
         let digit = i128::from(u16::from_be_bytes([chunk[0], chunk[1]]));
@@ -205,10 +209,67 @@ fn numeric(bytes: &[u8]) -> Result<(i128, i8), String> {
             .and_then(|p| value.checked_mul(p))
             .ok_or_else(overflow)?
     } else {
-        value / 10i128.checked_pow(exponent.unsigned_abs()).ok_or_else(overflow)?
+        value
+            / 10i128
+                .checked_pow(exponent.unsigned_abs())
+                .ok_or_else(overflow)?
     };
     let scale = i8::try_from(dscale).map_err(|_| overflow())?;
     Ok((if sign == 0x4000 { -scaled } else { scaled }, scale))
+}
+
+/// PostgreSQL's binary numeric from an unscaled value and its scale.
+pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
+    let negative = value < 0;
+    let digits = value.unsigned_abs().to_string();
+    let scale = usize::try_from(scale.max(0)).unwrap_or(0);
+    let (int_part, frac_part) = if digits.len() > scale {
+        digits.split_at(digits.len() - scale)
+    } else {
+        ("", digits.as_str())
+    };
+    let frac = format!("{:0>width$}", frac_part, width = scale);
+    // Group into base-10000 digits aligned on the decimal point.
+    let int_pad = (4 - int_part.len() % 4) % 4;
+    let int_digits = format!("{}{int_part}", "0".repeat(int_pad));
+    let frac_pad = (4 - frac.len() % 4) % 4;
+    let frac_digits = format!("{frac}{}", "0".repeat(frac_pad));
+    let group = |s: &str| -> Vec<u16> {
+        s.as_bytes()
+            .chunks(4)
+            .map(|c| {
+                std::str::from_utf8(c)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    let int_groups = group(&int_digits);
+    let mut groups: Vec<u16> = int_groups
+        .iter()
+        .copied()
+        .chain(group(&frac_digits))
+        .collect();
+    let mut weight = i16::try_from(int_groups.len()).unwrap_or(0) - 1;
+    while groups.first() == Some(&0) {
+        groups.remove(0);
+        weight -= 1;
+    }
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    let ndigits = u16::try_from(groups.len()).unwrap_or(0);
+    out.extend_from_slice(&ndigits.to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&(if negative { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&u16::try_from(scale).unwrap_or(0).to_be_bytes());
+    for g in groups {
+        out.extend_from_slice(&g.to_be_bytes());
+    }
 }
 
 impl Decoder {
@@ -436,8 +497,12 @@ impl ArrayDecoder {
         let values = self.values.finish()?;
         // The element type may only now be known (an unconstrained numeric's scale).
         self.item = Arc::new(
-            Field::new(Field::LIST_FIELD_DEFAULT_NAME, values.data_type().clone(), true)
-                .with_metadata(self.item.metadata().clone()),
+            Field::new(
+                Field::LIST_FIELD_DEFAULT_NAME,
+                values.data_type().clone(),
+                true,
+            )
+            .with_metadata(self.item.metadata().clone()),
         );
         let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
         let nulls = NullBuffer::from(std::mem::take(&mut self.validity));
@@ -491,7 +556,12 @@ mod tests {
         date.append(Some(&(-1i32).to_be_bytes())).unwrap();
         date.append(None).unwrap();
         let array = date.finish().unwrap();
-        assert_eq!(array.as_primitive::<arrow::datatypes::Date32Type>().value(0), PG_EPOCH_DAYS - 1);
+        assert_eq!(
+            array
+                .as_primitive::<arrow::datatypes::Date32Type>()
+                .value(0),
+            PG_EPOCH_DAYS - 1
+        );
         assert!(array.is_null(1));
     }
 
@@ -519,7 +589,10 @@ mod tests {
         assert!(list.is_null(1));
         let first = list.value(0);
         let first = first.as_primitive::<arrow::datatypes::Int32Type>();
-        assert_eq!(first.iter().collect::<Vec<_>>(), vec![Some(7), None, Some(9)]);
+        assert_eq!(
+            first.iter().collect::<Vec<_>>(),
+            vec![Some(7), None, Some(9)]
+        );
     }
 
     #[test]

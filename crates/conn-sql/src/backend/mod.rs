@@ -3,6 +3,8 @@
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
+mod pg_params;
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
@@ -122,7 +124,9 @@ impl Pool {
         let what = "begin transaction";
         Ok(match self {
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+            Pool::Postgres(pool) => {
+                Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(&e, what))?)
+            }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => Tx::MySql(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
             #[cfg(feature = "sqlite")]
@@ -265,13 +269,19 @@ mod tests {
     fn first_keyword_skips_comments_and_parentheses() {
         assert_eq!(first_keyword("  -- hi\n/* x */ SELECT 1"), "select");
         assert_eq!(first_keyword("(select 1) union (select 2)"), "select");
-        assert_eq!(first_keyword("WITH x AS (select 1) select * from x"), "with");
+        assert_eq!(
+            first_keyword("WITH x AS (select 1) select * from x"),
+            "with"
+        );
         assert_eq!(first_keyword("insert into t values (1)"), "insert");
     }
 
     #[test]
     fn identifiers_are_quoted_per_backend() {
-        assert_eq!(quote_name("public.my \"t\"", Backend::Postgres), "\"public\".\"my \"\"t\"\"\"");
+        assert_eq!(
+            quote_name("public.my \"t\"", Backend::Postgres),
+            "\"public\".\"my \"\"t\"\"\""
+        );
         assert_eq!(quote_name("t`x", Backend::MySql), "`t``x`");
     }
 }

@@ -11,13 +11,15 @@ use arrow::array::{
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use conn_core::{Error, Param, Result, Table};
 use futures::TryStreamExt;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo,
+};
 use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, TypeInfo};
 
 use super::Ctx;
+use crate::arrow::Batches;
 use crate::arrow::decimal::DecimalColumn;
 use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros, time_to_micros};
-use crate::arrow::Batches;
 use crate::config::SqlConfig;
 use crate::named::Prepared;
 
@@ -34,7 +36,10 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySql
                     .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.ssl_mode"))?,
             ),
             other => {
-                tracing::warn!(setting = other, "connect_args.{other} is not supported for MySQL and is ignored");
+                tracing::warn!(
+                    setting = other,
+                    "connect_args.{other} is not supported for MySQL and is ignored"
+                );
                 options
             }
         };
@@ -55,12 +60,21 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySql
     if let Some(b) = config.pool.test_before_acquire {
         pool = pool.test_before_acquire(b);
     }
-    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+    pool.connect_with(options)
+        .await
+        .map_err(|e| ctx.err(&e, "connect"))
 }
 
-/// The builder for a declared MySQL type (sqlx's type names).
-fn builder_for(column: &str, type_name: &str) -> Result<Builder> {
+/// The builder for a MySQL column type. Binary-looking types (`BLOB`, `VARBINARY`) are
+/// text when their collation is not `binary` (MariaDB reports `JSON` and `utf8mb4_bin`
+/// text that way).
+fn builder_for(column: &str, type_info: &MySqlTypeInfo) -> Result<Builder> {
+    let type_name = type_info.name();
+    let is_text = <String as sqlx::Type<MySql>>::compatible(type_info);
     Ok(match type_name {
+        "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" if is_text => {
+            Builder::Text(StringBuilder::new())
+        }
         "BOOLEAN" => Builder::Bool(BooleanBuilder::new()),
         "TINYINT" => Builder::Int8(Int8Builder::new()),
         "TINYINT UNSIGNED" => Builder::UInt8(UInt8Builder::new()),
@@ -110,12 +124,7 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
         Builder::Float64(b) => b.append_option(row.try_get::<Option<f64>, _>(i)?),
         Builder::Decimal(c) => {
             let value = row.try_get::<Option<rust_decimal::Decimal>, _>(i)?;
-            c.push(value.map(|d| {
-                (
-                    d.mantissa(),
-                    i8::try_from(d.scale()).unwrap_or(i8::MAX),
-                )
-            }));
+            c.push(value.map(|d| (d.mantissa(), i8::try_from(d.scale()).unwrap_or(i8::MAX))));
         }
         Builder::Text(b) | Builder::Json(b) => {
             b.append_option(row.try_get_unchecked::<Option<String>, _>(i)?);
@@ -154,28 +163,43 @@ fn bind<'q>(query: MySqlQuery<'q>, value: &Param) -> MySqlQuery<'q> {
 }
 
 /// Runs a query on `conn`.
-pub(crate) async fn fetch(conn: &mut MySqlConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+pub(crate) async fn fetch(
+    conn: &mut MySqlConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+) -> Result<Table> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
         .map_err(|e| ctx.err(&e, "query"))?;
-    let mut names = Vec::with_capacity(statement.columns().len());
-    let mut builders = Vec::with_capacity(statement.columns().len());
-    for column in statement.columns() {
-        names.push(column.name().to_owned());
-        builders.push(builder_for(column.name(), column.type_info().name())?);
-    }
-    let mut batches = Batches::new(names, builders, ctx.batch_size);
+    let builders = |columns: &[sqlx::mysql::MySqlColumn]| -> Result<Vec<Builder>> {
+        columns
+            .iter()
+            .map(|c| builder_for(c.name(), c.type_info()))
+            .collect()
+    };
+    let names = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    let mut batches = Batches::new(names, builders(statement.columns())?, ctx.batch_size);
+    let mut first = true;
     let mut query = statement.query();
     for value in &prepared.values {
         query = bind(query, value);
     }
     let mut rows = query.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        if first {
+            // The result's own column types can differ from what PREPARE announced
+            // (`? + 1` is DOUBLE there and BIGINT here): the result decides.
+            batches.decoders = builders(row.columns())?;
+            first = false;
+        }
         for index in 0..batches.decoders.len() {
-            append(&mut batches.decoders[index], &row, index).map_err(|e| {
-                Error::Data(format!("column \"{}\": {e}", batches.names[index]))
-            })?;
+            append(&mut batches.decoders[index], &row, index)
+                .map_err(|e| Error::Data(format!("column \"{}\": {e}", batches.names[index])))?;
         }
         batches.row_done()?;
     }
@@ -183,7 +207,18 @@ pub(crate) async fn fetch(conn: &mut MySqlConnection, prepared: Prepared, ctx: &
 }
 
 /// Runs a statement on `conn`; returns the rows it affected.
-pub(crate) async fn execute(conn: &mut MySqlConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+pub(crate) async fn execute(
+    conn: &mut MySqlConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+) -> Result<u64> {
+    if prepared.values.is_empty() {
+        return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| ctx.err(&e, "execute"));
+    }
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
     for value in &prepared.values {
         query = bind(query, value);

@@ -11,12 +11,13 @@ use conn_core::{Error, Param, Result, Table};
 use futures::TryStreamExt;
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
-    PgArgumentBuffer, PgConnectOptions, PgConnection, PgPoolOptions, PgTypeInfo, PgTypeKind,
-    PgValueFormat,
+    PgConnectOptions, PgConnection, PgPoolOptions, PgTypeInfo, PgTypeKind, PgValueFormat,
 };
-use sqlx::{AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
+use sqlx::{
+    AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+};
 
-use super::Ctx;
+use super::{Ctx, pg_params};
 use crate::arrow::Batches;
 use crate::arrow::postgres::{Decoder, PgKind};
 use crate::config::SqlConfig;
@@ -28,7 +29,13 @@ use crate::named::Prepared;
 pub(crate) struct Typmods(Arc<Mutex<HashMap<(u32, i16), i32>>>);
 
 impl Typmods {
-    async fn get(&self, conn: &mut PgConnection, table: Oid, column: i16, ctx: &Ctx) -> Result<i32> {
+    async fn get(
+        &self,
+        conn: &mut PgConnection,
+        table: Oid,
+        column: i16,
+        ctx: &Ctx,
+    ) -> Result<i32> {
         let key = (table.0, column);
         if let Some(typmod) = self.cached(key) {
             return Ok(typmod);
@@ -59,7 +66,8 @@ impl Typmods {
 
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPool> {
-    let mut options = PgConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
+    let mut options =
+        PgConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
             "sslmode" => options.ssl_mode(
@@ -75,7 +83,10 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPoo
                     .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())),
             ),
             other => {
-                tracing::warn!(setting = other, "connect_args.{other} is not supported for PostgreSQL and is ignored");
+                tracing::warn!(
+                    setting = other,
+                    "connect_args.{other} is not supported for PostgreSQL and is ignored"
+                );
                 options
             }
         };
@@ -96,7 +107,9 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPoo
     if let Some(b) = config.pool.test_before_acquire {
         pool = pool.test_before_acquire(b);
     }
-    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+    pool.connect_with(options)
+        .await
+        .map_err(|e| ctx.err(&e, "connect"))
 }
 
 /// The kind of a result column's type, looking through domains and enums.
@@ -122,36 +135,30 @@ fn unsupported(column: &str, type_name: &str) -> Error {
     ))
 }
 
-/// A NULL whose type the server infers from its use (OID 0): a NULL parameter may
-/// stand for any type.
-struct UntypedNull;
-
-impl sqlx::Type<Postgres> for UntypedNull {
-    fn type_info() -> PgTypeInfo {
-        PgTypeInfo::with_oid(Oid(0))
-    }
-}
-
-impl sqlx::Encode<'_, Postgres> for UntypedNull {
-    fn encode_by_ref(
-        &self,
-        _buf: &mut PgArgumentBuffer,
-    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        Ok(sqlx::encode::IsNull::Yes)
-    }
-}
-
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-fn bind<'q>(query: PgQuery<'q>, value: &Param) -> PgQuery<'q> {
-    match value {
-        Param::Bool(b) => query.bind(*b),
-        Param::Int(i) => query.bind(*i),
-        Param::Float(f) => query.bind(*f),
-        Param::Text(s) => query.bind(s.clone()),
-        Param::Bytes(b) => query.bind(b.clone()),
-        _ => query.bind(UntypedNull),
+/// Binds `values` to a prepared statement, each encoded as the type the server inferred
+/// for its placeholder.
+fn bind_all<'q>(
+    statement: &'q sqlx::postgres::PgStatement,
+    values: &[Param],
+) -> Result<PgQuery<'q>> {
+    let types: &[PgTypeInfo] = match statement.parameters() {
+        Some(sqlx::Either::Left(types)) => types,
+        _ => &[],
+    };
+    if types.len() != values.len() {
+        return Err(Error::InvalidArgument(format!(
+            "the statement has {} placeholders but {} values were given",
+            types.len(),
+            values.len()
+        )));
     }
+    let mut query = statement.query();
+    for (index, (value, target)) in values.iter().zip(types).enumerate() {
+        query = query.bind(pg_params::encode(value, target, index)?);
+    }
+    Ok(query)
 }
 
 /// Whether a statement can run inside `COPY (...) TO STDOUT`.
@@ -187,7 +194,9 @@ pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx
     if prepared.values.is_empty() && copyable(&prepared.sql) {
         match copy_out(conn, &prepared.sql, batches, ctx).await? {
             CopyOutcome::Done(table) => return Ok(table),
-            CopyOutcome::NotApplicable(batches) => return fetch_rows(conn, &statement, &prepared, batches, ctx).await,
+            CopyOutcome::NotApplicable(batches) => {
+                return fetch_rows(conn, &statement, &prepared, batches, ctx).await;
+            }
         }
     }
     fetch_rows(conn, &statement, &prepared, batches, ctx).await
@@ -236,11 +245,7 @@ async fn fetch_rows(
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
 ) -> Result<Table> {
-    let mut query = statement.query();
-    for value in &prepared.values {
-        query = bind(query, value);
-    }
-    let mut rows = query.fetch(&mut *conn);
+    let mut rows = bind_all(statement, &prepared.values)?.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
         for index in 0..batches.decoders.len() {
             let raw = row.try_get_raw(index).map_err(|e| ctx.err(&e, "query"))?;
@@ -264,13 +269,21 @@ fn column_error(name: &str, message: &str) -> Error {
     Error::Data(format!("column \"{name}\": {message}"))
 }
 
-/// Runs a statement on `conn`; returns the rows it affected.
+/// Runs a statement on `conn`; returns the rows it affected. Without parameters it
+/// goes through the simple protocol, so a script of several statements works.
 pub(crate) async fn execute(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
-    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
-    for value in &prepared.values {
-        query = bind(query, value);
+    if prepared.values.is_empty() {
+        return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| ctx.err(&e, "execute"));
     }
-    query
+    let statement = conn
+        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+        .await
+        .map_err(|e| ctx.err(&e, "execute"))?;
+    bind_all(&statement, &prepared.values)?
         .execute(&mut *conn)
         .await
         .map(|done| done.rows_affected())
@@ -317,7 +330,9 @@ impl CopyParser {
                 return Ok(0);
             }
             if &data[..SIGNATURE.len()] != SIGNATURE {
-                return Err(Error::Data("the COPY stream has no binary signature".into()));
+                return Err(Error::Data(
+                    "the COPY stream has no binary signature".into(),
+                ));
             }
             let extension = be_i32(data, SIGNATURE.len() + 4).unwrap_or(0);
             let extension = usize::try_from(extension).unwrap_or(0);
@@ -329,7 +344,10 @@ impl CopyParser {
         }
         let columns = batches.decoders.len();
         while !self.ended {
-            let Some(count) = data.get(at..at + 2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
+            let Some(count) = data
+                .get(at..at + 2)
+                .map(|b| i16::from_be_bytes([b[0], b[1]]))
+            else {
                 break;
             };
             if count == -1 {

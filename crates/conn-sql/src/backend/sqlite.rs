@@ -4,12 +4,16 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use conn_core::{Error, Param, Result, Table};
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Sqlite, Statement, TypeInfo, ValueRef};
+use sqlx::{
+    AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Sqlite, Statement, TypeInfo, ValueRef,
+};
 
 use super::Ctx;
 use crate::arrow::Batches;
@@ -26,11 +30,17 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
     let target = config.sqlite.clone().unwrap_or(SqliteTarget::Memory);
     let mut options = match &target {
         SqliteTarget::Memory => SqliteConnectOptions::new().in_memory(true),
-        SqliteTarget::File(path) => SqliteConnectOptions::new().filename(path).create_if_missing(true),
+        SqliteTarget::File(path) => SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true),
     };
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
-            "timeout" => match value.parse::<f64>().ok().and_then(|s| std::time::Duration::try_from_secs_f64(s).ok()) {
+            "timeout" => match value
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            {
                 Some(timeout) => options.busy_timeout(timeout),
                 None => {
                     return Err(Error::InvalidArgument(format!(
@@ -40,9 +50,13 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
                 }
             },
             // Python's sqlite3 settings with no meaning here.
-            "check_same_thread" | "detect_types" | "isolation_level" | "uri" | "cached_statements" => options,
+            "check_same_thread" | "detect_types" | "isolation_level" | "uri"
+            | "cached_statements" => options,
             other => {
-                tracing::warn!(setting = other, "connect_args.{other} is not supported for SQLite and is ignored");
+                tracing::warn!(
+                    setting = other,
+                    "connect_args.{other} is not supported for SQLite and is ignored"
+                );
                 options
             }
         };
@@ -71,7 +85,9 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
     if let Some(b) = config.pool.test_before_acquire {
         pool = pool.test_before_acquire(b);
     }
-    pool.connect_with(options).await.map_err(|e| ctx.err(&e, "connect"))
+    pool.connect_with(options)
+        .await
+        .map_err(|e| ctx.err(&e, "connect"))
 }
 
 fn builder_for(declared: &str) -> Builder {
@@ -98,7 +114,11 @@ fn dynamic_value(row: &SqliteRow, i: usize) -> std::result::Result<DynamicValue,
     })
 }
 
-fn append(builder: &mut Builder, row: &SqliteRow, i: usize) -> std::result::Result<(), sqlx::Error> {
+fn append(
+    builder: &mut Builder,
+    row: &SqliteRow,
+    i: usize,
+) -> std::result::Result<(), sqlx::Error> {
     match builder {
         Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
         Builder::Date(b) => {
@@ -131,12 +151,20 @@ fn bind<'q>(query: SqliteQuery<'q>, value: &Param) -> SqliteQuery<'q> {
 }
 
 /// Runs a query on `conn`.
-pub(crate) async fn fetch(conn: &mut SqliteConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+pub(crate) async fn fetch(
+    conn: &mut SqliteConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+) -> Result<Table> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
         .map_err(|e| ctx.err(&e, "query"))?;
-    let names: Vec<String> = statement.columns().iter().map(|c| c.name().to_owned()).collect();
+    let names: Vec<String> = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     let builders = statement
         .columns()
         .iter()
@@ -150,9 +178,8 @@ pub(crate) async fn fetch(conn: &mut SqliteConnection, prepared: Prepared, ctx: 
     let mut rows = query.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
         for index in 0..batches.decoders.len() {
-            append(&mut batches.decoders[index], &row, index).map_err(|e| {
-                Error::Data(format!("column \"{}\": {e}", batches.names[index]))
-            })?;
+            append(&mut batches.decoders[index], &row, index)
+                .map_err(|e| Error::Data(format!("column \"{}\": {e}", batches.names[index])))?;
         }
         batches.row_done()?;
     }
@@ -160,7 +187,18 @@ pub(crate) async fn fetch(conn: &mut SqliteConnection, prepared: Prepared, ctx: 
 }
 
 /// Runs a statement on `conn`; returns the rows it affected.
-pub(crate) async fn execute(conn: &mut SqliteConnection, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+pub(crate) async fn execute(
+    conn: &mut SqliteConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+) -> Result<u64> {
+    if prepared.values.is_empty() {
+        return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| ctx.err(&e, "execute"));
+    }
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
     for value in &prepared.values {
         query = bind(query, value);

@@ -1,0 +1,347 @@
+//! The `sql` type against the real MySQL/MariaDB server named by CONN_TEST_MYSQL_URL.
+//! Skipped with a message when it is unset; `.ci/run` sets it and makes it required.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Decimal128Type, TimeUnit};
+use common::{MYSQL_VAR, MySqlScratch, Project};
+use conn_core::{ErrorClass, Table, Ttl, arrow};
+use conn_sql::{SqlConnection, WriteMode};
+
+fn scratch() -> Option<(MySqlScratch, Project)> {
+    let base = conn_testkit::server_url(MYSQL_VAR, "MySQL/MariaDB")?;
+    let scratch = MySqlScratch::new(&base);
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\nretry = {{ attempts = 3, wait = \"50ms\" }}\n\
+         create_engine_kwargs = {{ pool_pre_ping = false }}\n",
+        scratch.url
+    ));
+    Some((scratch, project))
+}
+
+const ALL_TYPES: &str = "
+    CREATE TABLE everything (
+        b BOOLEAN, ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT,
+        miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+        f FLOAT, d DOUBLE, num DECIMAL(12, 2), vc VARCHAR(20), ch CHAR(3), tx TEXT,
+        en ENUM('sad', 'happy'), js JSON, bin VARBINARY(8), bl BLOB, dt DATE, tm TIME(6),
+        dtm DATETIME(6), ts TIMESTAMP(6) NULL, yr YEAR
+    );
+    INSERT INTO everything VALUES (
+        TRUE, -8, 250, -16, -8388608, 16777215, -2147483648, 4294967295,
+        -9223372036854775808, 18446744073709551615, 1.5, 2.25, 1234567890.12, 'varchar',
+        'ab', 'text', 'happy', '{\"a\": 1}', x'0102', x'ff', '2024-02-29',
+        '13:14:15.123456', '2024-02-29 13:14:15.5', '2024-02-29 13:14:15', 2024
+    );
+    INSERT INTO everything () VALUES ();
+";
+
+#[test]
+fn every_type_maps_faithfully() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    for statement in ALL_TYPES.split(';').filter(|s| !s.trim().is_empty()) {
+        conn.execute(statement).blocking().unwrap();
+    }
+    conn.execute("SET time_zone = '+00:00'").blocking().unwrap();
+    let table = conn
+        .query("SELECT * FROM everything ORDER BY i DESC")
+        .blocking()
+        .unwrap();
+    let types: Vec<DataType> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            DataType::Boolean,
+            DataType::Int8,
+            DataType::UInt8,
+            DataType::Int16,
+            DataType::Int32,
+            DataType::UInt32,
+            DataType::Int32,
+            DataType::UInt32,
+            DataType::Int64,
+            DataType::UInt64,
+            DataType::Float32,
+            DataType::Float64,
+            DataType::Decimal128(38, 2),
+            DataType::Utf8,
+            DataType::Utf8,
+            DataType::Utf8,
+            DataType::Utf8,
+            DataType::Utf8,
+            DataType::Binary,
+            DataType::Binary,
+            DataType::Date32,
+            DataType::Time64(TimeUnit::Microsecond),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            DataType::UInt16,
+        ]
+    );
+    assert_eq!(table.num_rows(), 2);
+    let batch = table.to_record_batch().unwrap();
+    let values_row = (0..2).find(|&r| !batch.column(0).is_null(r)).unwrap();
+    let null_row = 1 - values_row;
+    for column in batch.columns() {
+        assert!(column.is_null(null_row), "{column:?}");
+    }
+    let text = |name: &str| {
+        let array = table.column(name).unwrap();
+        arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
+            .unwrap()
+            .value(values_row)
+            .to_string()
+    };
+    assert_eq!(text("b"), "true");
+    assert_eq!(text("biu"), "18446744073709551615");
+    assert_eq!(text("bi"), "-9223372036854775808");
+    assert_eq!(text("num"), "1234567890.12");
+    assert_eq!(text("en"), "happy");
+    assert_eq!(text("bin"), "0102");
+    assert_eq!(text("dt"), "2024-02-29");
+    assert_eq!(text("tm"), "13:14:15.123456");
+    assert_eq!(text("dtm"), "2024-02-29T13:14:15.500");
+    assert_eq!(text("yr"), "2024");
+    let num = table.column("num").unwrap();
+    assert_eq!(
+        num.as_primitive::<Decimal128Type>().value(values_row),
+        123_456_789_012
+    );
+}
+
+#[test]
+fn named_parameters_and_backtick_identifiers() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    let table = conn
+        .query("SELECT :n + 1 AS `next:col`, ':skip' AS lit, :name AS name, :n AS again")
+        .param("n", 41)
+        .param("name", "Ada")
+        .blocking()
+        .unwrap();
+    let rows: Vec<(i64, String, String, i64)> = table.rows().unwrap();
+    assert_eq!(rows, vec![(42, ":skip".into(), "Ada".into(), 41)]);
+}
+
+#[test]
+fn a_killed_connection_is_recovered_without_the_caller_seeing_it() {
+    let Some((scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    let id = |conn: &SqlConnection| {
+        conn.query("SELECT CONNECTION_ID() AS id")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .expect("the caller never sees the killed connection")
+            .rows::<(u64,)>()
+            .unwrap()[0]
+            .0
+    };
+    let before = id(&conn);
+    scratch
+        .admin()
+        .execute(format!("KILL {before}"))
+        .blocking()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_ne!(id(&conn), before);
+    let stats = conn.stats();
+    assert_eq!((stats.retries, stats.connects), (1, 2), "{stats:?}");
+}
+
+#[test]
+fn syntax_errors_are_not_retried() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    let err = conn.query("SELEC 1").blocking().unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert_eq!(err.code(), Some("42000"));
+    assert!(
+        err.to_string()
+            .contains("You have an error in your SQL syntax"),
+        "{err}"
+    );
+    let stats = conn.stats();
+    assert_eq!((stats.queries, stats.retries), (1, 0));
+}
+
+#[test]
+fn write_table_round_trips_and_failures_change_nothing() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    conn.execute(
+        "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR(20), score DOUBLE, price DECIMAL(10,2), at DATETIME(6))",
+    )
+    .blocking()
+    .unwrap();
+    conn.execute(
+        "INSERT INTO src VALUES (1, 'a', 0.5, 1.25, '2024-01-01 10:00:00'), (2, NULL, NULL, NULL, NULL)",
+    )
+    .blocking()
+    .unwrap();
+    let source = conn
+        .query("SELECT * FROM src ORDER BY id")
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        conn.write_table_blocking("copied", &source, WriteMode::Create)
+            .unwrap(),
+        2
+    );
+    let back = conn
+        .query("SELECT * FROM copied ORDER BY id")
+        .blocking()
+        .unwrap();
+    assert_eq!(back.to_string(), source.to_string());
+
+    // A duplicate key in an append rolls the whole append back.
+    let clash = conn
+        .query("SELECT 3 AS id, 'new' AS name UNION ALL SELECT 1, 'dup'")
+        .blocking()
+        .unwrap();
+    let err = conn
+        .write_table_blocking(
+            "src",
+            &Table::from_batch(clash.to_record_batch().unwrap()),
+            WriteMode::Append,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), Some("23000"), "{err}");
+    // A replace that fails mid-fill (a year MySQL cannot store) keeps the old table.
+    let bad = conn
+        .query("SELECT CAST('9999-12-31 23:59:59' AS DATETIME(6)) AS at")
+        .blocking()
+        .unwrap();
+    let far = shift_years(&bad);
+    let err = conn
+        .write_table_blocking("src", &far, WriteMode::Replace)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at"), "{err}");
+    let rows = conn
+        .query("SELECT id FROM src ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i32,)>()
+        .unwrap();
+    assert_eq!(rows, vec![(1,), (2,)]);
+    let leftovers = conn
+        .query("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'src__conn%'")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap();
+    assert_eq!(
+        leftovers,
+        vec![(0,)],
+        "the half-filled new table was dropped"
+    );
+}
+
+/// The same timestamps 100 000 years later: valid Arrow, out of MySQL's range.
+fn shift_years(table: &Table) -> Table {
+    let batch = table.to_record_batch().unwrap();
+    let original = batch
+        .column(0)
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    let shifted: arrow::array::TimestampMicrosecondArray = original
+        .iter()
+        .map(|v| v.map(|micros| micros + 100_000 * 365 * 86_400 * 1_000_000))
+        .collect();
+    Table::from_batch(
+        arrow::array::RecordBatch::try_new(batch.schema(), vec![Arc::new(shifted)]).unwrap(),
+    )
+}
+
+#[test]
+fn passwords_with_url_characters_work_and_never_show() {
+    let Some((scratch, _project)) = scratch() else {
+        return;
+    };
+    let user = conn_testkit::unique_name("u");
+    let user = &user[..user.len().min(30)];
+    let password = "p@ss/w#rd?:%";
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        ))
+        .blocking()
+        .unwrap();
+    let project = Project::new(&format!(
+        "[connections.parts]\ntype = \"sql\"\ndialect = \"mysql\"\nhost = \"127.0.0.1\"\n\
+         port = 3306\nusername = \"{user}\"\npassword = \"{password}\"\n\
+         [connections.wrong]\ntype = \"sql\"\ndialect = \"mysql\"\nhost = \"127.0.0.1\"\n\
+         username = \"{user}\"\npassword = \"not-{password}\"\n"
+    ));
+    let conn = project.sql("parts");
+    let who = conn.query("SELECT CURRENT_USER() AS u").blocking().unwrap();
+    assert!(who.rows::<(String,)>().unwrap()[0].0.starts_with(user));
+    assert!(!format!("{conn:?}").contains(password));
+    let err = project
+        .sql("wrong")
+        .query("SELECT 1")
+        .blocking()
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("Access denied"), "{shown}");
+    assert!(
+        !shown.contains(password) && !shown.contains("p%40ss"),
+        "{shown}"
+    );
+    assert_eq!(
+        err.class(),
+        ErrorClass::Permanent,
+        "a bad password is not retried"
+    );
+    drop(project);
+    scratch
+        .admin()
+        .execute(format!("DROP USER '{user}'@'%'"))
+        .blocking()
+        .unwrap();
+}
+
+#[test]
+fn conformance() {
+    let Some((scratch, _project)) = scratch() else {
+        return;
+    };
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\n\
+         [connections.wrong]\ntype = \"sql\"\nurl = \"mysql://root:Sup3rS3cret@127.0.0.1:3306/test\"\n",
+        scratch.url
+    ));
+    conn_testkit::Conformance::<SqlConnection> {
+        factory: Arc::clone(&project.factory),
+        name: "my".into(),
+        read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
+        stats: SqlConnection::stats,
+        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        secret: Some("Sup3rS3cret".into()),
+        failing_name: Some("wrong".into()),
+    }
+    .run();
+}

@@ -1,0 +1,161 @@
+//! A small pool of DuckDB connections to one database.
+//!
+//! A `duckdb::Connection` may move between threads but not be shared by them, and
+//! DuckDB runs queries from different connections in parallel. So each query checks a
+//! connection out (reusing an idle one, or cloning a new one onto the same database),
+//! and returns it afterwards: many threads query at once, none waits on a mutex
+//! around a single connection.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use conn_core::{Error, ErrorClass, Redactor, Result};
+use duckdb::{Config, Connection};
+use parking_lot::Mutex;
+
+use crate::config::DuckDbConfig;
+
+/// A DuckDB error as a conn error (DuckDB is in-process: nothing is stale, nothing
+/// is worth a retry).
+pub(crate) fn to_conn_error(err: &duckdb::Error, name: &str, what: &str, redactor: &Redactor) -> Error {
+    Error::driver(
+        format!("duckdb connection \"{name}\", {what}"),
+        ErrorClass::Permanent,
+        redactor.redact(&err.to_string()),
+    )
+}
+
+/// The pool of one database.
+pub struct DuckPool {
+    base: Mutex<Connection>,
+    idle: Mutex<Vec<Connection>>,
+    config: Arc<DuckDbConfig>,
+    opened: AtomicUsize,
+    name: Arc<str>,
+    redactor: Redactor,
+}
+
+impl std::fmt::Debug for DuckPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuckPool")
+            .field("connection", &self.name)
+            .field("opened", &self.opened.load(Ordering::Relaxed))
+            .field("idle", &self.idle.lock().len())
+            .finish()
+    }
+}
+
+impl DuckPool {
+    /// Opens the database.
+    pub(crate) fn open(config: Arc<DuckDbConfig>, name: Arc<str>, redactor: Redactor) -> Result<Self> {
+        let err = |e: duckdb::Error| to_conn_error(&e, &name, "open", &redactor);
+        let mut settings = Config::default();
+        for (key, value) in &config.settings {
+            settings = settings.with(key, value).map_err(err)?;
+        }
+        let base = match &config.database {
+            Some(path) => Connection::open_with_flags(path, settings),
+            None => Connection::open_in_memory_with_flags(settings),
+        }
+        .map_err(err)?;
+        let pool = DuckPool {
+            base: Mutex::new(base),
+            idle: Mutex::new(Vec::new()),
+            config,
+            opened: AtomicUsize::new(0),
+            name,
+            redactor,
+        };
+        // Check the setup once, so a bad extension or init statement fails the connect.
+        let first = pool.new_connection()?;
+        pool.idle.lock().push(first);
+        Ok(pool)
+    }
+
+    fn error(&self, err: &duckdb::Error, what: &str) -> Error {
+        to_conn_error(err, &self.name, what, &self.redactor)
+    }
+
+    fn new_connection(&self) -> Result<Connection> {
+        let conn = self
+            .base
+            .lock()
+            .try_clone()
+            .map_err(|e| self.error(&e, "connect"))?;
+        for extension in &self.config.extensions {
+            let statement = format!("LOAD {}", quote_identifier(extension));
+            conn.execute_batch(&statement)
+                .map_err(|e| self.error(&e, &format!("loading extension {extension}")))?;
+        }
+        for statement in &self.config.init {
+            conn.execute_batch(statement)
+                .map_err(|e| self.error(&e, "running an init statement"))?;
+        }
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        Ok(conn)
+    }
+
+    /// A connection for one piece of work; it returns itself to the pool when dropped.
+    pub(crate) fn checkout(self: &Arc<Self>) -> Result<Pooled> {
+        let reused = self.idle.lock().pop();
+        let conn = match reused {
+            Some(conn) => conn,
+            None => self.new_connection()?,
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            pool: Arc::clone(self),
+        })
+    }
+
+    /// How many connections have been opened onto the database.
+    pub fn connections_opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// The connection's name, for errors.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Converts a DuckDB error raised while doing `what`.
+    pub(crate) fn err(&self, err: &duckdb::Error, what: &str) -> Error {
+        self.error(err, what)
+    }
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A checked-out connection.
+pub(crate) struct Pooled {
+    conn: Option<Connection>,
+    pool: Arc<DuckPool>,
+}
+
+impl Deref for Pooled {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        // Present from checkout until drop.
+        self.conn.as_ref().unwrap_or_else(|| unreachable_connection())
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_connection() -> ! {
+    panic!("a pooled DuckDB connection was used after it was returned")
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.pool.idle.lock();
+            if idle.len() < self.pool.config.max_idle {
+                idle.push(conn);
+            }
+        }
+    }
+}

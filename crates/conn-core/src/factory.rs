@@ -368,10 +368,10 @@ impl ConnectionFactory {
         let secrets = self.secrets()?;
         let native = info.native_config(name, &self.env)?;
         let values = self.merged_layers(&secrets, name, options, native)?;
-        let mut config = ConnectionConfig::new(name, info.name, values)
-            .with_searched(self.searched(&secrets, name));
-        config.remove("type");
-        Ok(config)
+        // `type` stays: Streamlit counts it as configuration, and a GCS service account
+        // key has its own `type` field.
+        Ok(ConnectionConfig::new(name, info.name, values)
+            .with_searched(self.searched(&secrets, name)))
     }
 
     /// The type a dynamic request resolves to: an explicit type, else the `type` key

@@ -127,14 +127,17 @@ impl<V: CacheValue> ResultCache<V> {
     /// The stored value for `key` if it is younger than `ttl`. Counts a hit or a miss.
     pub fn lookup(&self, key: &str, ttl: Ttl) -> Option<V> {
         let hit = self.lookup_versioned(key, ttl).map(|hit| hit.value);
-        if hit.is_none() {
+        if hit.is_some() {
+            self.inner.stats.record_cache_hit();
+            tracing::trace!("conn.cache.hit");
+        } else {
             self.inner.stats.record_cache_miss();
         }
         hit
     }
 
     /// Like [`lookup`](Self::lookup), with the version stored beside the value, and
-    /// counting only hits (the caller decides whether a stale version is a miss).
+    /// counting nothing: the caller decides whether a changed version is a miss.
     pub fn lookup_versioned(&self, key: &str, ttl: Ttl) -> Option<Hit<V>> {
         if ttl.is_zero() {
             return None;
@@ -146,8 +149,6 @@ impl<V: CacheValue> ResultCache<V> {
             return None;
         }
         slot.last_used.store(self.now(), Ordering::Relaxed);
-        self.inner.stats.record_cache_hit();
-        tracing::trace!("conn.cache.hit");
         Some(Hit {
             value: stored.value.clone(),
             version: stored.version.clone(),

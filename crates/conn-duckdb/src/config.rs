@@ -68,9 +68,11 @@ impl DuckDbConfig {
         if read_only {
             settings.insert("access_mode".into(), "READ_ONLY".into());
         }
-        let max_idle = config.get_as::<usize>("max_idle_connections")?.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(4, std::num::NonZero::get) * 2
-        });
+        let max_idle = config
+            .get_as::<usize>("max_idle_connections")?
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(4, std::num::NonZero::get) * 2
+            });
         Ok(DuckDbConfig {
             database,
             settings,
@@ -111,7 +113,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.database.as_deref(), Some("f.duckdb"));
         assert_eq!(c.settings.get("threads").map(String::as_str), Some("2"));
-        assert_eq!(c.settings.get("access_mode").map(String::as_str), Some("READ_ONLY"));
+        assert_eq!(
+            c.settings.get("access_mode").map(String::as_str),
+            Some("READ_ONLY")
+        );
         assert_eq!(c.extensions, vec!["json".to_owned()]);
         assert_eq!(c.init, vec!["SET x = 1".to_owned()]);
     }

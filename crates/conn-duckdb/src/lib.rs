@@ -37,7 +37,7 @@ use std::sync::Arc;
 use conn_core::arrow::array::RecordBatch;
 use conn_core::{
     ConnectionConfig, ConnectionType, Connector, Error, Execute, Handle, Param, Params, Query,
-    ResultCache, Result, StatsSnapshot, Table, runtime,
+    Result, ResultCache, StatsSnapshot, Table, runtime,
 };
 use duckdb::types::Value;
 
@@ -85,7 +85,8 @@ impl Connector for DuckConnector {
         let pool = Arc::clone(pool);
         runtime::run_blocking(move || {
             let conn = pool.checkout()?;
-            conn.execute_batch("SELECT 1").map_err(|e| pool.err(&e, "health check"))
+            conn.execute_batch("SELECT 1")
+                .map_err(|e| pool.err(&e, "health check"))
         })
         .await
     }
@@ -332,7 +333,8 @@ impl Session {
     pub async fn execute_batch(&mut self, sql: impl Into<String>) -> Result<()> {
         let sql = sql.into();
         self.on_connection(move |conn, pool| {
-            conn.execute_batch(&sql).map_err(|e| pool.err(&e, "execute"))
+            conn.execute_batch(&sql)
+                .map_err(|e| pool.err(&e, "execute"))
         })
         .await
     }
@@ -370,7 +372,8 @@ impl Session {
     pub async fn commit(mut self) -> Result<()> {
         let result = self
             .on_connection(|conn, pool| {
-                conn.execute_batch("COMMIT").map_err(|e| pool.err(&e, "commit"))
+                conn.execute_batch("COMMIT")
+                    .map_err(|e| pool.err(&e, "commit"))
             })
             .await;
         self.conn = None;
@@ -394,7 +397,12 @@ impl Drop for Session {
 
 /// Runs `sql` on `conn` with positional or named parameters and collects DuckDB's
 /// own Arrow batches.
-fn query_on(conn: &duckdb::Connection, pool: &DuckPool, sql: &str, params: &Params) -> Result<Table> {
+fn query_on(
+    conn: &duckdb::Connection,
+    pool: &DuckPool,
+    sql: &str,
+    params: &Params,
+) -> Result<Table> {
     let mut statement = conn.prepare(sql).map_err(|e| pool.err(&e, "query"))?;
     let positional: Vec<Value> = params.positional().iter().map(to_value).collect();
     let named: Vec<(String, Value)> = params
@@ -419,8 +427,8 @@ fn query_on(conn: &duckdb::Connection, pool: &DuckPool, sql: &str, params: &Para
     .map_err(|e| pool.err(&e, "query"))?;
     let schema = arrow.get_schema();
     // duckdb-rs panics if a chunk cannot be fetched; keep that a conn error.
-    let batches: Vec<RecordBatch> = catch_unwind(AssertUnwindSafe(|| arrow.collect()))
-        .map_err(|_| {
+    let batches: Vec<RecordBatch> =
+        catch_unwind(AssertUnwindSafe(|| arrow.collect())).map_err(|_| {
             Error::Data(format!(
                 "duckdb connection \"{}\", query: DuckDB failed while producing Arrow batches",
                 pool.name()

@@ -18,7 +18,12 @@ use crate::config::DuckDbConfig;
 
 /// A DuckDB error as a conn error (DuckDB is in-process: nothing is stale, nothing
 /// is worth a retry).
-pub(crate) fn to_conn_error(err: &duckdb::Error, name: &str, what: &str, redactor: &Redactor) -> Error {
+pub(crate) fn to_conn_error(
+    err: &duckdb::Error,
+    name: &str,
+    what: &str,
+    redactor: &Redactor,
+) -> Error {
     Error::driver(
         format!("duckdb connection \"{name}\", {what}"),
         ErrorClass::Permanent,
@@ -48,7 +53,11 @@ impl std::fmt::Debug for DuckPool {
 
 impl DuckPool {
     /// Opens the database.
-    pub(crate) fn open(config: Arc<DuckDbConfig>, name: Arc<str>, redactor: Redactor) -> Result<Self> {
+    pub(crate) fn open(
+        config: Arc<DuckDbConfig>,
+        name: Arc<str>,
+        redactor: Redactor,
+    ) -> Result<Self> {
         let err = |e: duckdb::Error| to_conn_error(&e, &name, "open", &redactor);
         let mut settings = Config::default();
         for (key, value) in &config.settings {
@@ -140,7 +149,9 @@ impl Deref for Pooled {
 
     fn deref(&self) -> &Connection {
         // Present from checkout until drop.
-        self.conn.as_ref().unwrap_or_else(|| unreachable_connection())
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable_connection())
     }
 }
 

@@ -82,7 +82,10 @@ pub(crate) fn write_table(
         Some(schema) => format!("{}.{}", quote(schema), quote(bare)),
         None => quote(bare),
     };
-    let run = |sql: &str| conn.execute_batch(sql).map_err(|e| pool.err(&e, "write_table"));
+    let run = |sql: &str| {
+        conn.execute_batch(sql)
+            .map_err(|e| pool.err(&e, "write_table"))
+    };
     if mode == WriteMode::Replace {
         run(&format!("DROP TABLE IF EXISTS {quoted}"))?;
     }

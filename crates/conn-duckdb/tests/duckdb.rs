@@ -13,7 +13,10 @@ fn factory(dir: &Path, secrets: &str) -> Arc<ConnectionFactory> {
     std::fs::write(dir.join(".streamlit/secrets.toml"), secrets).unwrap();
     Arc::new(
         ConnectionFactory::builder()
-            .env(Env::from_pairs([("HOME", dir.join("home").display().to_string())]))
+            .env(Env::from_pairs([(
+                "HOME",
+                dir.join("home").display().to_string(),
+            )]))
             .project_dir(dir)
             .build(),
     )
@@ -58,11 +61,19 @@ fn a_file_database_persists_across_reset_and_processes() {
     )
     .unwrap();
     conn.reset();
-    assert_eq!(count(&conn, "birds"), 3, "after reset the file reopens with its data");
+    assert_eq!(
+        count(&conn, "birds"),
+        3,
+        "after reset the file reopens with its data"
+    );
     factory.clear();
     drop(conn);
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "a_file_database_persists_across_reset_and_processes", "--nocapture"])
+        .args([
+            "--exact",
+            "a_file_database_persists_across_reset_and_processes",
+            "--nocapture",
+        ])
         .env("CONN_DUCKDB_CHILD_DB", dir.path().join("ducks.duckdb"))
         .status()
         .unwrap();
@@ -86,7 +97,12 @@ fn in_memory_databases_are_shared_by_the_pool() {
         .query("SELECT 1::INTEGER AS i, 2.5::DOUBLE AS d, 'x' AS s, DATE '2024-02-29' AS day, 12.34::DECIMAL(10,2) AS price")
         .blocking()
         .unwrap();
-    let types: Vec<&DataType> = typed.schema().fields().iter().map(|f| f.data_type()).collect();
+    let types: Vec<&DataType> = typed
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type())
+        .collect();
     assert_eq!(
         types,
         vec![
@@ -104,16 +120,32 @@ fn parameters_positional_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
     let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    let positional = conn.query("SELECT ? + 1 AS x, ? AS s").bind(41).bind("a").blocking().unwrap();
-    assert_eq!(positional.rows::<(i64, String)>().unwrap(), vec![(42, "a".into())]);
+    let positional = conn
+        .query("SELECT ? + 1 AS x, ? AS s")
+        .bind(41)
+        .bind("a")
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        positional.rows::<(i64, String)>().unwrap(),
+        vec![(42, "a".into())]
+    );
     let named = conn
         .query("SELECT $n * 2 AS x, $n AS again")
         .param("n", 21)
         .blocking()
         .unwrap();
     assert_eq!(named.rows::<(i64, i64)>().unwrap(), vec![(42, 21)]);
-    let err = conn.query("SELECT $n").param("m", 1).blocking().unwrap_err().to_string();
-    assert!(err.starts_with("duckdb connection \"mem\", query: "), "{err}");
+    let err = conn
+        .query("SELECT $n")
+        .param("m", 1)
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("duckdb connection \"mem\", query: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,12 +153,16 @@ fn a_read_only_database_refuses_writes_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let factory = file_db(dir.path());
     let conn = factory.get::<DuckDbConnection>("ducks").unwrap();
-    conn.execute_batch_blocking("CREATE TABLE t (x INTEGER)").unwrap();
+    conn.execute_batch_blocking("CREATE TABLE t (x INTEGER)")
+        .unwrap();
     factory.clear();
     drop(conn);
     let ro = factory.get::<DuckDbConnection>("ducks_ro").unwrap();
     assert_eq!(count(&ro, "t"), 0);
-    let err = ro.execute_batch_blocking("INSERT INTO t VALUES (1)").unwrap_err().to_string();
+    let err = ro
+        .execute_batch_blocking("INSERT INTO t VALUES (1)")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("duckdb connection \"ducks_ro\", execute: "),
         "{err}"
@@ -163,7 +199,10 @@ fn sixteen_threads_query_in_parallel() {
         assert_eq!(*sum, n * (n - 1) / 2);
     }
     let pool = futures::executor::block_on(conn.pool()).unwrap();
-    assert!(pool.connections_opened() > 1, "queries ran on several connections");
+    assert!(
+        pool.connections_opened() > 1,
+        "queries ran on several connections"
+    );
     assert_eq!(conn.stats().connects, 1, "one database opened once");
 }
 
@@ -187,11 +226,23 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
         .query("SELECT range AS id, 'n' || range AS name, range * 1.5 AS score FROM range(5000)")
         .blocking()
         .unwrap();
-    assert_eq!(conn.write_table_blocking("copied", &source, WriteMode::Create).unwrap(), 5000);
+    assert_eq!(
+        conn.write_table_blocking("copied", &source, WriteMode::Create)
+            .unwrap(),
+        5000
+    );
     assert_eq!(count(&conn, "copied"), 5000);
-    assert_eq!(conn.write_table_blocking("copied", &source, WriteMode::Append).unwrap(), 5000);
+    assert_eq!(
+        conn.write_table_blocking("copied", &source, WriteMode::Append)
+            .unwrap(),
+        5000
+    );
     assert_eq!(count(&conn, "copied"), 10_000);
-    assert_eq!(conn.write_table_blocking("copied", &source, WriteMode::Replace).unwrap(), 5000);
+    assert_eq!(
+        conn.write_table_blocking("copied", &source, WriteMode::Replace)
+            .unwrap(),
+        5000
+    );
     assert_eq!(count(&conn, "copied"), 5000);
 
     conn.execute_batch_blocking(

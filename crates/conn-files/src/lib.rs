@@ -1,1 +1,633 @@
-//! placeholder
+//! The `files` connection type of conn: st-files-connection's `FilesConnection` on
+//! object_store, reading CSV, Parquet and JSON lines straight into Arrow.
+//!
+//! ```toml
+//! [connections.s3]                  # a connection named after a protocol uses it
+//! key = "AKIA..."                   # s3fs-style keys, as Streamlit users have them
+//! secret = "..."
+//! client_kwargs = { region_name = "eu-west-1" }
+//!
+//! [connections.data]
+//! type = "files"
+//! protocol = "file"                 # file, memory, s3, gcs, azure, http
+//! root = "/srv/data"                # every path is under it
+//! ```
+//!
+//! ```no_run
+//! use conn_files::FilesConnection;
+//! # fn main() -> conn_core::Result<()> {
+//! let s3 = conn_core::connection::<FilesConnection>("s3")?;
+//! let pets = s3.read("my-bucket/pets.csv").blocking()?;          // a Table
+//! let config = s3.read_json("my-bucket/config.json").blocking()?; // a serde_json::Value
+//! # Ok(()) }
+//! ```
+//!
+//! A cached read is served only while the object is unchanged (one `HEAD` compares
+//! its ETag), so an overwritten file is never served stale; the ttl still applies.
+#![deny(missing_docs)]
+
+mod config;
+mod format;
+mod io;
+mod read;
+mod store;
+mod write;
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use conn_core::{
+    CacheValue, ConnectionConfig, ConnectionType, Connector, Env, Error, Handle, Map, Result,
+    ResultCache, StatsSnapshot, Table, Ttl, Value, runtime,
+};
+use futures::TryStreamExt;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+pub use config::Protocol;
+pub use format::{Compression, Format};
+pub use io::{BlockingReader, BlockingWriter, ObjectReader};
+pub use object_store;
+pub use store::Stores;
+
+use config::FilesConfig;
+
+conn_core::register_connection_type!(FilesConnection);
+
+/// One cached read: a table, a JSON document or a text.
+#[derive(Clone, Debug)]
+pub enum ReadValue {
+    /// CSV, Parquet or JSON lines.
+    Table(Table),
+    /// A JSON document.
+    Json(Arc<serde_json::Value>),
+    /// Text.
+    Text(Arc<str>),
+}
+
+impl CacheValue for ReadValue {
+    fn memory_size(&self) -> usize {
+        match self {
+            ReadValue::Table(t) => t.memory_size(),
+            ReadValue::Json(j) => j.to_string().len(),
+            ReadValue::Text(t) => t.len(),
+        }
+    }
+}
+
+/// A connection to files in one place: a folder, a bucket, a base URL.
+///
+/// Cheap to clone (shared). Builds its object stores on first use.
+#[derive(Clone)]
+pub struct FilesConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Arc<str>,
+    protocol: Protocol,
+    handle: Handle<FilesConnector>,
+    results: ResultCache<ReadValue>,
+}
+
+struct FilesConnector {
+    config: FilesConfig,
+    name: Arc<str>,
+    redactor: conn_core::Redactor,
+}
+
+impl Connector for FilesConnector {
+    type Raw = Arc<Stores>;
+
+    async fn connect(&self) -> Result<Arc<Stores>> {
+        Ok(Arc::new(Stores::new(
+            self.config.clone(),
+            Arc::clone(&self.name),
+            self.redactor.clone(),
+        )))
+    }
+}
+
+impl ConnectionType for FilesConnection {
+    const NAME: &'static str = "files";
+    const ALIASES: &'static [&'static str] = &[
+        "st_files_connection.FilesConnection",
+        "st_files_connection.connection.FilesConnection",
+    ];
+    const DESCRIPTION: &'static str =
+        "local, memory, S3, GCS, Azure and HTTP files through object_store";
+    const EXAMPLE_TOML: &'static str =
+        "[connections.data]\ntype = \"files\"\nprotocol = \"s3\"\nroot = \"my-bucket/data\"\n";
+
+    fn from_config(config: ConnectionConfig) -> Result<Self> {
+        let files = FilesConfig::from_config(&config)?;
+        let name: Arc<str> = Arc::from(config.name());
+        let protocol = files.protocol;
+        let retry = files.retry;
+        let handle = Handle::new(
+            config.name(),
+            Self::NAME,
+            FilesConnector {
+                config: files,
+                name: Arc::clone(&name),
+                redactor: config.redactor(),
+            },
+        );
+        handle.set_retry_policy(retry);
+        let results = ResultCache::new(Arc::clone(handle.stats()));
+        Ok(FilesConnection {
+            inner: Arc::new(Inner {
+                name,
+                protocol,
+                handle,
+                results,
+            }),
+        })
+    }
+
+    fn native_config(_name: &str, env: &Env) -> Result<Map> {
+        Ok(config::native_layer(env))
+    }
+
+    fn reset(&self) {
+        self.inner.handle.reset();
+        self.inner.results.clear();
+    }
+
+    fn close(&self) {
+        self.inner.handle.close();
+        self.inner.results.clear();
+    }
+}
+
+/// An object in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The path, in the form `read` takes.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When it was last written.
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+    /// Its ETag, when the store gives one.
+    pub e_tag: Option<String>,
+}
+
+/// The version of an object a cached read is checked against.
+fn version_of(meta: &ObjectMeta) -> Arc<str> {
+    match &meta.e_tag {
+        Some(tag) => Arc::from(tag.as_str()),
+        None => Arc::from(format!("{}|{}", meta.last_modified.to_rfc3339(), meta.size)),
+    }
+}
+
+impl FilesConnection {
+    /// Reads a CSV, Parquet or JSON lines file into a [`Table`]. The format comes from
+    /// the extension (case-insensitive, through `.gz`, `.zst` and `.bz2`) unless given.
+    pub fn read(&self, path: impl Into<String>) -> Read<Table> {
+        Read::new(self.clone(), path.into())
+    }
+
+    /// Reads a JSON document.
+    pub fn read_json(&self, path: impl Into<String>) -> Read<serde_json::Value> {
+        Read::new(self.clone(), path.into()).format(Format::Json)
+    }
+
+    /// Reads a text file.
+    pub fn read_text(&self, path: impl Into<String>) -> Read<String> {
+        Read::new(self.clone(), path.into()).format(Format::Text)
+    }
+
+    async fn stores(&self) -> Result<Arc<Stores>> {
+        self.inner.handle.connect().await
+    }
+
+    /// Writes `table` to `path` as CSV, Parquet or JSON lines; returns the rows
+    /// written. (Cached reads of `path` notice the change through its ETag.)
+    pub async fn write(&self, path: &str, table: &Table, format: Format) -> Result<u64> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(path)?;
+        let table = table.clone();
+        let written =
+            runtime::run(async move { write::write(store, &location, &table, format).await })
+                .await?;
+        Ok(written)
+    }
+
+    /// [`write`](Self::write) from synchronous code.
+    pub fn write_blocking(&self, path: &str, table: &Table, format: Format) -> Result<u64> {
+        runtime::block_on_borrowed(self.write(path, table, format))
+    }
+
+    /// Opens an object for a streaming read (`tokio::io::AsyncRead`).
+    pub async fn open(&self, path: &str) -> Result<ObjectReader> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(path)?;
+        let name = Arc::clone(&self.inner.name);
+        runtime::run(async move { io::open(store, location, &name).await }).await
+    }
+
+    /// Opens an object for a streaming read from synchronous code (`std::io::Read`).
+    pub fn open_blocking(&self, path: &str) -> Result<BlockingReader> {
+        runtime::block_on_borrowed(self.open(path)).map(BlockingReader::new)
+    }
+
+    /// Creates (or overwrites) an object for a streaming write
+    /// (`tokio::io::AsyncWrite`; finish with `shutdown().await`).
+    pub async fn create(&self, path: &str) -> Result<object_store::buffered::BufWriter> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(path)?;
+        Ok(object_store::buffered::BufWriter::new(store, location))
+    }
+
+    /// Creates an object for a streaming write from synchronous code
+    /// (`std::io::Write`; finish with [`BlockingWriter::finish`]).
+    pub fn create_blocking(&self, path: &str) -> Result<BlockingWriter> {
+        runtime::block_on_borrowed(self.create(path)).map(BlockingWriter::new)
+    }
+
+    /// Whether an object exists at `path`.
+    pub async fn exists(&self, path: &str) -> Result<bool> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(path)?;
+        runtime::run(async move {
+            match store.head(&location).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(err) => Err(stores.error(&err, "exists")),
+            }
+        })
+        .await
+    }
+
+    /// [`exists`](Self::exists) from synchronous code.
+    pub fn exists_blocking(&self, path: &str) -> Result<bool> {
+        runtime::block_on_borrowed(self.exists(path))
+    }
+
+    /// Deletes the object at `path`.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(path)?;
+        runtime::run(async move {
+            store
+                .delete(&location)
+                .await
+                .map_err(|err| stores.error(&err, "delete"))
+        })
+        .await
+    }
+
+    /// [`delete`](Self::delete) from synchronous code.
+    pub fn delete_blocking(&self, path: &str) -> Result<()> {
+        runtime::block_on_borrowed(self.delete(path))
+    }
+
+    /// Every object under `prefix` (recursively), sorted by path; paths come back in
+    /// the form `prefix` was given.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<FileInfo>> {
+        let stores = self.stores().await?;
+        let (store, location) = stores.resolve(prefix)?;
+        let prefix = prefix.to_owned();
+        runtime::run(async move {
+            let listed: Vec<ObjectMeta> = store
+                .list(Some(&location))
+                .try_collect()
+                .await
+                .map_err(|err| stores.error(&err, "list"))?;
+            let base = location.as_ref().trim_end_matches('/');
+            let mut files: Vec<FileInfo> = listed
+                .into_iter()
+                .map(|meta| {
+                    let rest = meta
+                        .location
+                        .as_ref()
+                        .strip_prefix(base)
+                        .unwrap_or(meta.location.as_ref())
+                        .trim_start_matches('/');
+                    FileInfo {
+                        path: join(&prefix, rest),
+                        size: meta.size,
+                        last_modified: meta.last_modified,
+                        e_tag: meta.e_tag,
+                    }
+                })
+                .collect();
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(files)
+        })
+        .await
+    }
+
+    /// [`list`](Self::list) from synchronous code.
+    pub fn list_blocking(&self, prefix: &str) -> Result<Vec<FileInfo>> {
+        runtime::block_on_borrowed(self.list(prefix))
+    }
+
+    /// The objects matching a glob (`data/*.csv`, `logs/**/2024-*.jsonl`), sorted.
+    pub async fn glob(&self, pattern: &str) -> Result<Vec<FileInfo>> {
+        let wildcard = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+        let prefix = &pattern[..pattern[..wildcard].rfind('/').map_or(0, |i| i + 1)];
+        let matcher = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("invalid glob \"{pattern}\": {e}")))?
+            .compile_matcher();
+        let listed = self.list(prefix).await?;
+        Ok(listed
+            .into_iter()
+            .filter(|f| matcher.is_match(&f.path))
+            .collect())
+    }
+
+    /// [`glob`](Self::glob) from synchronous code.
+    pub fn glob_blocking(&self, pattern: &str) -> Result<Vec<FileInfo>> {
+        runtime::block_on_borrowed(self.glob(pattern))
+    }
+
+    /// The protocol in use.
+    pub fn protocol(&self) -> Protocol {
+        self.inner.protocol
+    }
+
+    /// The object stores, for anything conn does not wrap.
+    pub async fn stores_handle(&self) -> Result<Arc<Stores>> {
+        self.stores().await
+    }
+
+    /// Checks that the stores can be built; a failure resets the connection.
+    pub async fn health_check(&self) -> Result<()> {
+        self.inner.handle.check().await
+    }
+
+    /// Drops the stores and cached reads; the next use rebuilds them.
+    pub fn reset(&self) {
+        ConnectionType::reset(self);
+    }
+
+    /// Counters: connects, reads, cache hits and misses, retries, resets.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.handle.stats_snapshot()
+    }
+
+    /// The cache of reads.
+    pub fn results(&self) -> &ResultCache<ReadValue> {
+        &self.inner.results
+    }
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        prefix.to_owned()
+    } else if prefix.is_empty() || prefix.ends_with('/') {
+        format!("{prefix}{rest}")
+    } else {
+        format!("{prefix}/{rest}")
+    }
+}
+
+impl fmt::Debug for FilesConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilesConnection")
+            .field("name", &self.inner.name)
+            .field("protocol", &self.inner.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a read produces: a [`Table`], a JSON value or a `String`.
+pub trait ReadOutput: Sized + Send + 'static {
+    /// Takes the value out of a cached read.
+    #[doc(hidden)]
+    fn from_value(value: ReadValue) -> Option<Self>;
+}
+
+impl ReadOutput for Table {
+    fn from_value(value: ReadValue) -> Option<Self> {
+        match value {
+            ReadValue::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl ReadOutput for serde_json::Value {
+    fn from_value(value: ReadValue) -> Option<Self> {
+        match value {
+            ReadValue::Json(j) => Some((*j).clone()),
+            _ => None,
+        }
+    }
+}
+
+impl ReadOutput for String {
+    fn from_value(value: ReadValue) -> Option<Self> {
+        match value {
+            ReadValue::Text(t) => Some(t.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A read of one file: set its format, options and ttl, then await it or call
+/// [`blocking`](Self::blocking).
+#[must_use = "a read does nothing until it is awaited or run with .blocking()"]
+pub struct Read<T> {
+    conn: FilesConnection,
+    path: String,
+    format: Option<Format>,
+    options: Map,
+    ttl: Ttl,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Read<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Read")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ReadOutput> Read<T> {
+    fn new(conn: FilesConnection, path: String) -> Self {
+        Read {
+            conn,
+            path,
+            format: None,
+            options: Map::new(),
+            ttl: Ttl::Forever,
+            _output: PhantomData,
+        }
+    }
+
+    /// The format, instead of the one the extension says.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// A format option: CSV `delimiter` (or `sep`), `header`, `quote`, `escape`,
+    /// `comment`, `infer_rows`; Parquet and JSON lines `columns`; all `batch_size`.
+    pub fn option(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.options.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// How long the result stays cached (default forever; zero turns caching off).
+    pub fn ttl(mut self, ttl: impl Into<Ttl>) -> Self {
+        self.ttl = ttl.into();
+        self
+    }
+
+    fn cache_key(&self, format: Format) -> String {
+        let mut key = format!("{}\u{0}{format}\u{0}", self.path);
+        key.push_str(&Value::from(self.options.clone()).canonical_key());
+        key
+    }
+
+    async fn run(self) -> Result<T> {
+        let inferred = format::infer(&self.path);
+        let (format, compression, tab) = match (self.format, inferred) {
+            (Some(format), inferred) => (
+                format,
+                format::compression_of(&self.path),
+                inferred.map(|i| i.tab_separated).unwrap_or(false),
+            ),
+            (None, Ok(i)) => (i.format, i.compression, i.tab_separated),
+            (None, Err(err)) => return Err(err),
+        };
+        let wants_table = std::any::TypeId::of::<T>() == std::any::TypeId::of::<Table>();
+        if wants_table != format.is_tabular() {
+            return Err(Error::InvalidArgument(if wants_table {
+                format!(
+                    "{} is {format}, which is not a table: use read_json or read_text",
+                    self.path
+                )
+            } else {
+                format!("{} is {format}: use read for tables", self.path)
+            }));
+        }
+        let options = read::ReadOptions::parse(format, tab, &self.options)?;
+        let key = self.cache_key(format);
+        let Read {
+            conn, path, ttl, ..
+        } = self;
+        let value = runtime::run(async move {
+            let inner = &conn.inner;
+            inner
+                .handle
+                .with_retry(|stores| {
+                    read_fresh(
+                        inner,
+                        stores,
+                        &path,
+                        &key,
+                        format,
+                        compression,
+                        &options,
+                        ttl,
+                    )
+                })
+                .await
+        })
+        .await?;
+        T::from_value(value)
+            .ok_or_else(|| Error::Data("a cached read had another kind of value".into()))
+    }
+
+    /// Runs the read from synchronous code.
+    pub fn blocking(self) -> Result<T> {
+        runtime::block_on_borrowed(self.run())
+    }
+}
+
+impl<T: ReadOutput> IntoFuture for Read<T> {
+    type Output = Result<T>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// A read through the cache that is never stale: a cached value is returned only if
+/// the object's version is unchanged (one `HEAD`).
+#[allow(clippy::too_many_arguments)]
+async fn read_fresh(
+    inner: &Inner,
+    stores: Arc<Stores>,
+    path: &str,
+    key: &str,
+    format: Format,
+    compression: Option<Compression>,
+    options: &read::ReadOptions,
+    ttl: Ttl,
+) -> Result<ReadValue> {
+    let (store, location) = stores.resolve(path)?;
+    let cached = inner.results.lookup_versioned(key, ttl);
+    if let Some(hit) = &cached {
+        let meta = store
+            .head(&location)
+            .await
+            .map_err(|e| stores.error(&e, "read"))?;
+        if hit.version.as_deref() == Some(&*version_of(&meta)) {
+            inner.handle.stats().record_cache_hit();
+            return Ok(hit.value.clone());
+        }
+        tracing::debug!(path, "conn.files: object changed since it was cached");
+    }
+    inner.handle.stats().record_cache_miss();
+    inner
+        .results
+        .in_flight(key, || async {
+            inner.handle.stats().record_query();
+            let (value, version) =
+                read_object(&stores, store, &location, format, compression, options).await?;
+            inner.results.store(key, value.clone(), Some(version), ttl);
+            Ok(value)
+        })
+        .await
+}
+
+async fn read_object(
+    stores: &Stores,
+    store: Arc<dyn ObjectStore>,
+    location: &object_store::path::Path,
+    format: Format,
+    compression: Option<Compression>,
+    options: &read::ReadOptions,
+) -> Result<(ReadValue, Arc<str>)> {
+    if format == Format::Parquet {
+        if compression.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "{location}: Parquet compresses inside the file; a compressed .parquet file \
+                 cannot be read"
+            )));
+        }
+        let meta = store
+            .head(location)
+            .await
+            .map_err(|e| stores.error(&e, "read"))?;
+        let table = read::parquet(store, &meta, options).await?;
+        return Ok((ReadValue::Table(table), version_of(&meta)));
+    }
+    let result = store
+        .get(location)
+        .await
+        .map_err(|e| stores.error(&e, "read"))?;
+    let version = version_of(&result.meta);
+    let reader = read::byte_reader(result, compression);
+    let value = match format {
+        Format::Csv => ReadValue::Table(read::csv(reader, options, location).await?),
+        Format::Jsonl => ReadValue::Table(read::jsonl(reader, options, location).await?),
+        Format::Json => ReadValue::Json(Arc::new(read::json(reader, location).await?)),
+        Format::Text => ReadValue::Text(Arc::from(read::text(reader, location).await?)),
+        Format::Parquet => return Err(Error::Data("parquet is read above".into())),
+    };
+    Ok((value, version))
+}

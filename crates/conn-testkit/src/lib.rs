@@ -259,3 +259,80 @@ fn check(ok: bool, message: &str) {
         fail(message);
     }
 }
+
+/// The variable naming moto's `moto_server` executable (scripts/setup-python installs
+/// it into a venv).
+pub const MOTO_SERVER_VAR: &str = "CONN_TEST_MOTO_SERVER";
+
+/// A moto S3-compatible server on 127.0.0.1, started for one test and stopped when
+/// dropped.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl MotoServer {
+    /// Starts moto if [`MOTO_SERVER_VAR`] is set (see [`server_url`] for what happens
+    /// when it is not). With `enforce_auth`, every request must carry credentials moto
+    /// knows, so any made-up key is refused the way AWS refuses it.
+    #[allow(clippy::panic)]
+    pub fn start(enforce_auth: bool) -> Option<MotoServer> {
+        let program = server_url(MOTO_SERVER_VAR, "S3-compatible server (moto)")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port for moto: {e}"));
+        let mut command = std::process::Command::new(&program);
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if enforce_auth {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let server = MotoServer { child, port };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("moto did not start listening on 127.0.0.1:{port} within 10 s")
+    }
+
+    /// The endpoint URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a bucket (moto accepts unsigned requests unless auth is enforced).
+    #[allow(clippy::panic)]
+    pub fn create_bucket(&self, bucket: &str) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
+            .unwrap_or_else(|e| panic!("cannot reach moto: {e}"));
+        let request = format!(
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        stream
+            .write_all(request.as_bytes())
+            .unwrap_or_else(|e| panic!("cannot create bucket {bucket}: {e}"));
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        if !response.starts_with("HTTP/1.1 200") {
+            panic!("moto refused to create bucket {bucket}: {response}");
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -377,11 +377,6 @@ impl ConnectionConfig {
     pub fn redactor(&self) -> Redactor {
         Redactor::from_map(&self.values)
     }
-
-    /// Removes a key (the factory removes `type` before handing the config over).
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.values.remove(key)
-    }
 }
 
 #[cfg(test)]

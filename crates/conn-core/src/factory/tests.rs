@@ -425,9 +425,10 @@ fn layers_merge_with_code_over_env_over_project_over_global() {
     );
     // Streamlit's shallow merge: the project file's [connections] replaces the global one.
     assert!(config.get("user").is_none());
-    assert!(
-        config.get("type").is_none(),
-        "type is consumed by the factory"
+    // `type` stays in the configuration, as in Streamlit.
+    assert_eq!(
+        config.get_as::<String>("type").unwrap().as_deref(),
+        Some("probe")
     );
 }
 

@@ -1,0 +1,119 @@
+//! Writing a [`Table`] as CSV, Parquet or JSON lines, streamed to the store in parts.
+
+use std::sync::Arc;
+
+use conn_core::{Error, Result, Table};
+use object_store::ObjectStore;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use parquet::arrow::AsyncArrowWriter;
+use tokio::io::AsyncWriteExt;
+
+use crate::format::Format;
+
+fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
+    Error::Data(format!("writing {path}: {err}"))
+}
+
+fn io_error(path: &ObjectPath, err: &std::io::Error) -> Error {
+    Error::Io {
+        context: format!("writing {path}"),
+        message: err.to_string(),
+    }
+}
+
+/// Writes `table` to `path` in `format`. The object appears whole or not at all: a
+/// multipart upload that fails is aborted.
+pub(crate) async fn write(
+    store: Arc<dyn ObjectStore>,
+    path: &ObjectPath,
+    table: &Table,
+    format: Format,
+) -> Result<u64> {
+    let mut writer = BufWriter::new(store, path.clone());
+    // Parquet's writer completes the upload itself when it finishes the file.
+    let outcome = match format {
+        Format::Parquet => write_parquet(&mut writer, path, table).await,
+        Format::Csv => write_text_batches(&mut writer, path, table, csv_bytes, true).await,
+        Format::Jsonl => write_text_batches(&mut writer, path, table, jsonl_bytes, false).await,
+        other => Err(Error::InvalidArgument(format!(
+            "write takes a table as csv, parquet or jsonl, not {other}"
+        ))),
+    };
+    let completed = match outcome {
+        Ok(()) if format == Format::Parquet => Ok(()),
+        Ok(()) => writer.shutdown().await.map_err(|e| io_error(path, &e)),
+        Err(err) => Err(err),
+    };
+    match completed {
+        Ok(()) => Ok(u64::try_from(table.num_rows()).unwrap_or(u64::MAX)),
+        Err(err) => {
+            let _ = writer.abort().await;
+            Err(err)
+        }
+    }
+}
+
+async fn write_parquet(writer: &mut BufWriter, path: &ObjectPath, table: &Table) -> Result<()> {
+    let mut parquet = AsyncArrowWriter::try_new(writer, Arc::clone(table.schema()), None)
+        .map_err(|e| data_error(path, e))?;
+    for batch in table.batches() {
+        parquet
+            .write(batch)
+            .await
+            .map_err(|e| data_error(path, e))?;
+    }
+    parquet.finish().await.map_err(|e| data_error(path, e))?;
+    Ok(())
+}
+
+fn csv_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    {
+        let mut writer = arrow_csv::WriterBuilder::new()
+            .with_header(index == 0)
+            .build(&mut out);
+        writer
+            .write(&table.batches()[index])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+fn jsonl_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    {
+        let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
+        writer
+            .write(&table.batches()[index])
+            .map_err(|e| e.to_string())?;
+        writer.finish().map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// Encodes one batch at a time and writes it, so only one batch's text is in memory.
+async fn write_text_batches(
+    writer: &mut BufWriter,
+    path: &ObjectPath,
+    table: &Table,
+    encode: fn(&Table, usize) -> std::result::Result<Vec<u8>, String>,
+    header_when_empty: bool,
+) -> Result<()> {
+    if table.batches().is_empty() && header_when_empty {
+        // An empty CSV still has its header line.
+        let header: Vec<&str> = table.column_names();
+        writer
+            .write_all(format!("{}\n", header.join(",")).as_bytes())
+            .await
+            .map_err(|e| io_error(path, &e))?;
+    }
+    for index in 0..table.batches().len() {
+        let bytes = encode(table, index).map_err(|e| data_error(path, e))?;
+        writer
+            .write_all(&bytes)
+            .await
+            .map_err(|e| io_error(path, &e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,487 @@
+//! The `files` type against local files, the memory store, and a real S3-compatible
+//! server (moto, started by the test when CONN_TEST_MOTO_SERVER names it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+
+use conn_core::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use conn_core::arrow::datatypes::DataType;
+use conn_core::{ConnectionFactory, Env, Table, Ttl};
+use conn_files::{FilesConnection, Format};
+use serde::Deserialize;
+
+fn factory(dir: &Path, secrets: &str, env: &[(&str, &str)]) -> Arc<ConnectionFactory> {
+    std::fs::create_dir_all(dir.join(".streamlit")).unwrap();
+    std::fs::write(dir.join(".streamlit/secrets.toml"), secrets).unwrap();
+    let env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain([("HOME".to_owned(), dir.join("home").display().to_string())]);
+    Arc::new(
+        ConnectionFactory::builder()
+            .env(Env::from_pairs(env))
+            .project_dir(dir)
+            .build(),
+    )
+}
+
+const PETS_CSV: &str = "name,kind,age\nRex,dog,3\nTom,cat,5\nNemo,fish,\n";
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Pet {
+    name: String,
+    kind: String,
+    age: Option<i64>,
+}
+
+fn local(dir: &Path) -> Arc<FilesConnection> {
+    let factory = factory(
+        dir,
+        &format!(
+            "[connections.data]\ntype = \"files\"\nprotocol = \"file\"\nroot = \"{}\"\n",
+            dir.join("data").display()
+        ),
+        &[],
+    );
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    factory.get::<FilesConnection>("data").unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn local_files_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let data = dir.path().join("data");
+    std::fs::write(data.join("pets.csv"), PETS_CSV).unwrap();
+    std::fs::write(data.join("PETS.CSV.GZ"), gzip(PETS_CSV.as_bytes())).unwrap();
+    std::fs::write(data.join("pets.tsv"), PETS_CSV.replace(',', "\t")).unwrap();
+    std::fs::write(
+        data.join("pets.jsonl"),
+        "{\"name\": \"Rex\", \"kind\": \"dog\", \"age\": 3}\n{\"name\": \"Tom\", \"kind\": \"cat\", \"age\": 5}\n{\"name\": \"Nemo\", \"kind\": \"fish\", \"age\": null}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("config.json"),
+        "{\"owner\": \"Ada\", \"pets\": 3}",
+    )
+    .unwrap();
+    std::fs::write(data.join("notes.txt"), "hello\nworld\n").unwrap();
+
+    let expected = vec![
+        Pet {
+            name: "Rex".into(),
+            kind: "dog".into(),
+            age: Some(3),
+        },
+        Pet {
+            name: "Tom".into(),
+            kind: "cat".into(),
+            age: Some(5),
+        },
+        Pet {
+            name: "Nemo".into(),
+            kind: "fish".into(),
+            age: None,
+        },
+    ];
+    for path in ["pets.csv", "PETS.CSV.GZ", "pets.tsv", "pets.jsonl"] {
+        let table = conn.read(path).blocking().unwrap();
+        assert_eq!(table.rows::<Pet>().unwrap(), expected, "{path}");
+    }
+    let json = conn.read_json("config.json").blocking().unwrap();
+    assert_eq!(json["owner"], "Ada");
+    assert_eq!(
+        conn.read_text("notes.txt").blocking().unwrap(),
+        "hello\nworld\n"
+    );
+
+    // Parquet, written by conn and read back with a projection.
+    let table = conn.read("pets.csv").blocking().unwrap();
+    conn.write_blocking("pets.parquet", &table, Format::Parquet)
+        .unwrap();
+    let projected = conn
+        .read("pets.parquet")
+        .option("columns", vec!["age", "name"])
+        .blocking()
+        .unwrap();
+    assert_eq!(projected.column_names(), vec!["name", "age"]);
+    assert_eq!(projected.schema().field(1).data_type(), &DataType::Int64);
+}
+
+#[test]
+fn options_and_format_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let data = dir.path().join("data");
+    std::fs::write(data.join("semi.csv"), "a;b\n1;2\n").unwrap();
+    std::fs::write(data.join("book.xlsx"), "x").unwrap();
+    std::fs::write(data.join("x.json"), "{}").unwrap();
+    let table = conn.read("semi.csv").option("sep", ";").blocking().unwrap();
+    assert_eq!(table.column_names(), vec!["a", "b"]);
+    let no_header = conn
+        .read("semi.csv")
+        .option("delimiter", ";")
+        .option("header", false)
+        .blocking()
+        .unwrap();
+    assert_eq!(no_header.num_rows(), 2);
+
+    let err = conn.read("book.xlsx").blocking().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot tell the format of \"book.xlsx\" from its extension \".xlsx\"; give one of csv, \
+         parquet, jsonl, json, text with .format(...)"
+    );
+    let err = conn.read("x.json").blocking().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "x.json is json, which is not a table: use read_json or read_text"
+    );
+    let err = conn
+        .read("semi.csv")
+        .option("delimeter", ";")
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "read option `delimeter` does not apply to csv (did you mean `delimiter`?); csv takes: \
+         delimiter, sep, header, quote, escape, comment, infer_rows, batch_size, columns"
+    );
+    let err = conn.read("missing.csv").blocking().unwrap_err().to_string();
+    assert!(
+        err.starts_with("files connection \"data\", read: Object at location"),
+        "{err}"
+    );
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn an_overwritten_file_is_never_served_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let file = dir.path().join("data/pets.csv");
+    std::fs::write(&file, PETS_CSV).unwrap();
+    let first = conn.read("pets.csv").blocking().unwrap();
+    let again = conn.read("pets.csv").blocking().unwrap();
+    assert!(
+        again.shares_data_with(&first),
+        "unchanged: served from the cache"
+    );
+    assert_eq!(conn.stats().cache_hits, 1);
+    std::fs::write(&file, "name,kind,age\nRex,dog,3\n").unwrap();
+    let fresh = conn.read("pets.csv").blocking().unwrap();
+    assert_eq!(fresh.num_rows(), 1, "the new content, not the cached copy");
+    let zero = conn.read("pets.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert!(!zero.shares_data_with(&fresh));
+}
+
+#[test]
+fn memory_store_write_list_glob_open_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(dir.path(), "", &[]);
+    let conn = factory.get::<FilesConnection>("memory").unwrap();
+    assert_eq!(conn.protocol(), conn_files::Protocol::Memory);
+    let table = Table::from_batch(
+        RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef)])
+            .unwrap(),
+    );
+    for (path, format) in [
+        ("out/a.csv", Format::Csv),
+        ("out/b.parquet", Format::Parquet),
+        ("out/c.jsonl", Format::Jsonl),
+        ("out/sub/d.csv", Format::Csv),
+    ] {
+        assert_eq!(conn.write_blocking(path, &table, format).unwrap(), 3);
+        let back = conn.read(path).blocking().unwrap();
+        assert_eq!(
+            back.rows::<(i64,)>().unwrap(),
+            vec![(1,), (2,), (3,)],
+            "{path}"
+        );
+    }
+    let listed: Vec<String> = conn
+        .list_blocking("out")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        listed,
+        vec!["out/a.csv", "out/b.parquet", "out/c.jsonl", "out/sub/d.csv"]
+    );
+    let globbed: Vec<String> = conn
+        .glob_blocking("out/*.csv")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(globbed, vec!["out/a.csv"]);
+    let deep: Vec<String> = conn
+        .glob_blocking("out/**/*.csv")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(deep, vec!["out/a.csv", "out/sub/d.csv"]);
+
+    let mut text = String::new();
+    conn.open_blocking("out/a.csv")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "n\n1\n2\n3\n");
+    let mut writer = conn.create_blocking("streamed.txt").unwrap();
+    for i in 0..1000 {
+        writeln!(writer, "line {i}").unwrap();
+    }
+    writer.finish().unwrap();
+    assert_eq!(
+        conn.read_text("streamed.txt")
+            .blocking()
+            .unwrap()
+            .lines()
+            .count(),
+        1000
+    );
+
+    assert!(conn.exists_blocking("out/a.csv").unwrap());
+    conn.delete_blocking("out/a.csv").unwrap();
+    assert!(!conn.exists_blocking("out/a.csv").unwrap());
+}
+
+#[test]
+fn async_reads_from_any_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    std::fs::write(dir.path().join("data/pets.csv"), PETS_CSV).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table = rt.block_on(async { conn.read("pets.csv").await }).unwrap();
+    assert_eq!(table.num_rows(), 3);
+    let mut reader = rt.block_on(conn.open("pets.csv")).unwrap();
+    let mut bytes = Vec::new();
+    rt.block_on(tokio::io::AsyncReadExt::read_to_end(
+        &mut reader,
+        &mut bytes,
+    ))
+    .unwrap();
+    assert_eq!(bytes, PETS_CSV.as_bytes());
+}
+
+#[test]
+fn conformance_on_local_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("one.csv"), "one\n1\n").unwrap();
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.data]\ntype = \"files\"\nroot = \"{}\"\n",
+            data.display()
+        ),
+        &[],
+    );
+    conn_testkit::Conformance::<FilesConnection> {
+        factory,
+        name: "data".into(),
+        read: |conn, ttl| conn.read("one.csv").ttl(ttl).blocking(),
+        stats: FilesConnection::stats,
+        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        secret: None,
+        failing_name: None,
+    }
+    .run();
+}
+
+/// Everything against a real S3-compatible server: every format, write then read,
+/// overwrite then read, missing object and bucket, listing.
+#[test]
+fn s3_end_to_end() {
+    let Some(moto) = conn_testkit::MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket("pets");
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.s3]\nkey = \"AKIAMOTO\"\nsecret = \"moto-Secret-123\"\n\
+             endpoint_url = \"{}\"\nclient_kwargs = {{ region_name = \"us-east-1\" }}\n\
+             [connections.scoped]\ntype = \"st_files_connection.FilesConnection\"\nprotocol = \"s3\"\n\
+             root = \"s3://pets/scoped\"\nendpoint_url = \"{}\"\n",
+            moto.endpoint(),
+            moto.endpoint()
+        ),
+        // The source's own configuration: AWS_* variables, lowest precedence.
+        &[
+            ("AWS_ACCESS_KEY_ID", "FROM-ENV"),
+            ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    let s3 = factory.get::<FilesConnection>("s3").unwrap();
+    let expected = vec![
+        Pet {
+            name: "Rex".into(),
+            kind: "dog".into(),
+            age: Some(3),
+        },
+        Pet {
+            name: "Tom".into(),
+            kind: "cat".into(),
+            age: Some(5),
+        },
+        Pet {
+            name: "Nemo".into(),
+            kind: "fish".into(),
+            age: None,
+        },
+    ];
+    let put = |path: &str, bytes: &[u8]| {
+        let mut writer = s3.create_blocking(path).unwrap();
+        writer.write_all(bytes).unwrap();
+        writer.finish().unwrap();
+    };
+    put("pets/raw/pets.csv", PETS_CSV.as_bytes());
+    put("s3://pets/raw/pets.csv.gz", &gzip(PETS_CSV.as_bytes()));
+    put("pets/raw/config.json", b"{\"owner\": \"Ada\"}");
+    put("pets/raw/notes.txt", b"hi");
+    let table = s3.read("pets/raw/pets.csv").blocking().unwrap();
+    assert_eq!(table.rows::<Pet>().unwrap(), expected);
+    assert_eq!(
+        s3.read("pets/raw/pets.csv.gz")
+            .blocking()
+            .unwrap()
+            .rows::<Pet>()
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        s3.read_json("pets/raw/config.json").blocking().unwrap()["owner"],
+        "Ada"
+    );
+    assert_eq!(s3.read_text("pets/raw/notes.txt").blocking().unwrap(), "hi");
+
+    // Write every tabular format, read it back.
+    for (path, format) in [
+        ("pets/out/p.parquet", Format::Parquet),
+        ("pets/out/p.jsonl", Format::Jsonl),
+        ("pets/out/p.csv", Format::Csv),
+    ] {
+        s3.write_blocking(path, &table, format).unwrap();
+        assert_eq!(
+            s3.read(path).blocking().unwrap().rows::<Pet>().unwrap(),
+            expected,
+            "{path}"
+        );
+    }
+    let listed: Vec<String> = s3
+        .list_blocking("pets/out")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        listed,
+        vec!["pets/out/p.csv", "pets/out/p.jsonl", "pets/out/p.parquet"]
+    );
+
+    // Overwrite, then read: the new object, not the cached one.
+    let before = s3.read("pets/raw/pets.csv").blocking().unwrap();
+    assert!(before.shares_data_with(&table), "unchanged: cached");
+    put("pets/raw/pets.csv", b"name,kind,age\nRex,dog,3\n");
+    assert_eq!(
+        s3.read("pets/raw/pets.csv").blocking().unwrap().num_rows(),
+        1
+    );
+
+    // A scoped connection writes under its root.
+    let scoped = factory.get::<FilesConnection>("scoped").unwrap();
+    scoped.write_blocking("x.csv", &table, Format::Csv).unwrap();
+    assert!(s3.exists_blocking("pets/scoped/x.csv").unwrap());
+
+    // Missing object and missing bucket: clear, permanent errors (not retried).
+    let missing = s3.read("pets/nope.csv").blocking().unwrap_err();
+    assert!(missing.to_string().contains("not found"), "{missing}");
+    let retries = s3.stats().retries;
+    let no_bucket = s3.read("no-such-bucket/x.csv").blocking().unwrap_err();
+    let text = no_bucket.to_string();
+    assert!(
+        text.starts_with("files connection \"s3\", read: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("NoSuchBucket") || text.contains("not found"),
+        "{text}"
+    );
+    assert_eq!(
+        s3.stats().retries,
+        retries,
+        "a missing bucket is not retried"
+    );
+    assert!(!text.contains("moto-Secret-123"));
+
+    // Secrets beat the environment: the key in secrets.toml is used.
+    let config = factory
+        .connection("s3")
+        .type_name("files")
+        .config()
+        .unwrap();
+    assert_eq!(
+        config
+            .get("aws_access_key_id")
+            .unwrap()
+            .source()
+            .to_string(),
+        "AWS_ACCESS_KEY_ID"
+    );
+    assert!(config.get("key").is_some());
+
+    conn_testkit::Conformance::<FilesConnection> {
+        factory: Arc::clone(&factory),
+        name: "s3".into(),
+        read: |conn, ttl| conn.read("pets/raw/pets.csv").ttl(ttl).blocking(),
+        stats: FilesConnection::stats,
+        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        secret: Some("moto-Secret-123".into()),
+        failing_name: None,
+    }
+    .run();
+}
+
+/// Wrong credentials against a server that checks them: the error says so, without
+/// the secret.
+#[test]
+fn s3_wrong_credentials() {
+    let Some(moto) = conn_testkit::MotoServer::start(true) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.s3]\nkey = \"AKIAWRONG\"\nsecret = \"Wr0ng-Secret-456\"\n\
+             endpoint_url = \"{}\"\nregion = \"us-east-1\"\n",
+            moto.endpoint()
+        ),
+        &[],
+    );
+    let s3 = factory.get::<FilesConnection>("s3").unwrap();
+    let err = s3.read("pets/pets.csv").blocking().unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("InvalidAccessKeyId"), "{shown}");
+    assert!(!shown.contains("Wr0ng-Secret-456"), "{shown}");
+    assert_eq!(s3.stats().retries, 0, "bad credentials are not retried");
+}

@@ -253,10 +253,10 @@ async fn drive<D: PushDecoder>(
         let decoded = decoder.decode(buffer).map_err(|e| data_error(path, e))?;
         input.consume(decoded);
         let at_end = available == 0;
-        if at_end || decoded < available {
-            if let Some(batch) = decoder.flush().map_err(|e| data_error(path, e))? {
-                batches.push(batch);
-            }
+        if (at_end || decoded < available)
+            && let Some(batch) = decoder.flush().map_err(|e| data_error(path, e))?
+        {
+            batches.push(batch);
         }
         if at_end {
             break;

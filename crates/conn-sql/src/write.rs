@@ -726,22 +726,26 @@ mod postgres_copy {
         match kind {
             PgKind::Bool => out.push(u8::from(array.as_boolean().value(row))),
             PgKind::Int2 => {
-                out.extend_from_slice(&array.as_primitive::<Int16Type>().value(row).to_be_bytes())
+                out.extend_from_slice(&array.as_primitive::<Int16Type>().value(row).to_be_bytes());
             }
             PgKind::Int4 => {
-                out.extend_from_slice(&array.as_primitive::<Int32Type>().value(row).to_be_bytes())
+                out.extend_from_slice(&array.as_primitive::<Int32Type>().value(row).to_be_bytes());
             }
             PgKind::Int8 => {
-                out.extend_from_slice(&array.as_primitive::<Int64Type>().value(row).to_be_bytes())
+                out.extend_from_slice(&array.as_primitive::<Int64Type>().value(row).to_be_bytes());
             }
             PgKind::Oid => {
-                out.extend_from_slice(&array.as_primitive::<UInt32Type>().value(row).to_be_bytes())
+                out.extend_from_slice(&array.as_primitive::<UInt32Type>().value(row).to_be_bytes());
             }
             PgKind::Float4 => {
-                out.extend_from_slice(&array.as_primitive::<Float32Type>().value(row).to_be_bytes())
+                out.extend_from_slice(
+                    &array.as_primitive::<Float32Type>().value(row).to_be_bytes(),
+                );
             }
             PgKind::Float8 => {
-                out.extend_from_slice(&array.as_primitive::<Float64Type>().value(row).to_be_bytes())
+                out.extend_from_slice(
+                    &array.as_primitive::<Float64Type>().value(row).to_be_bytes(),
+                );
             }
             PgKind::Numeric(_) => {
                 let DataType::Decimal128(_, scale) = array.data_type() else {
@@ -754,7 +758,7 @@ mod postgres_copy {
                 );
             }
             PgKind::Text | PgKind::Json => {
-                out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes())
+                out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes());
             }
             PgKind::Jsonb => {
                 out.push(1);

@@ -70,11 +70,11 @@ pub mod files {
 pub fn enabled_types() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = vec![
         #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-        <conn_sql::SqlConnection as conn_core::ConnectionType>::NAME,
+        <conn_sql::SqlConnection as ConnectionType>::NAME,
         #[cfg(feature = "duckdb-system")]
-        <conn_duckdb::DuckDbConnection as conn_core::ConnectionType>::NAME,
+        <conn_duckdb::DuckDbConnection as ConnectionType>::NAME,
         #[cfg(feature = "files-local")]
-        <conn_files::FilesConnection as conn_core::ConnectionType>::NAME,
+        <conn_files::FilesConnection as ConnectionType>::NAME,
     ];
     names.sort_unstable();
     names

@@ -163,7 +163,7 @@ fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
         .map_err(|_| format!("expected {N} bytes for a {what} value, got {}", bytes.len()))
 }
 
-fn utf8<'a>(bytes: &'a [u8]) -> Result<&'a str, String> {
+fn utf8(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|_| "text that is not valid UTF-8".to_owned())
 }
 
@@ -228,7 +228,7 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
     } else {
         ("", digits.as_str())
     };
-    let frac = format!("{:0>width$}", frac_part, width = scale);
+    let frac = format!("{frac_part:0>scale$}");
     // Group into base-10000 digits aligned on the decimal point.
     let int_pad = (4 - int_part.len() % 4) % 4;
     let int_digits = format!("{}{int_part}", "0".repeat(int_pad));

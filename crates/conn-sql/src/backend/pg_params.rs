@@ -250,21 +250,21 @@ pub(crate) fn encode(value: &Param, target: &PgTypeInfo, index: usize) -> Result
 mod tests {
     use super::*;
 
-    fn bytes(value: Param, oid: u32) -> Result<Option<Vec<u8>>> {
-        encode(&value, &PgTypeInfo::with_oid(Oid(oid)), 0).map(|raw| raw.bytes)
+    fn bytes(value: &Param, oid: u32) -> Result<Option<Vec<u8>>> {
+        encode(value, &PgTypeInfo::with_oid(Oid(oid)), 0).map(|raw| raw.bytes)
     }
 
     #[test]
     fn integers_fit_the_placeholder() {
         assert_eq!(
-            bytes(Param::Int(41), 23).unwrap(),
+            bytes(&Param::Int(41), 23).unwrap(),
             Some(41i32.to_be_bytes().to_vec())
         );
         assert_eq!(
-            bytes(Param::Text("7".into()), 21).unwrap(),
+            bytes(&Param::Text("7".into()), 21).unwrap(),
             Some(7i16.to_be_bytes().to_vec())
         );
-        let err = bytes(Param::Int(1 << 40), 23).unwrap_err().to_string();
+        let err = bytes(&Param::Int(1 << 40), 23).unwrap_err().to_string();
         assert_eq!(
             err,
             "parameter 1 is an integer that does not convert to the INT4 the statement expects \
@@ -275,17 +275,17 @@ mod tests {
     #[test]
     fn text_converts_to_dates_and_timestamps() {
         assert_eq!(
-            bytes(Param::Text("2000-01-02".into()), 1082).unwrap(),
+            bytes(&Param::Text("2000-01-02".into()), 1082).unwrap(),
             Some(1i32.to_be_bytes().to_vec())
         );
         assert_eq!(
-            bytes(Param::Text("2000-01-01 00:00:01".into()), 1114).unwrap(),
+            bytes(&Param::Text("2000-01-01 00:00:01".into()), 1114).unwrap(),
             Some(1_000_000i64.to_be_bytes().to_vec())
         );
         assert_eq!(
-            bytes(Param::Text("2000-01-01T01:00:00+01:00".into()), 1184).unwrap(),
+            bytes(&Param::Text("2000-01-01T01:00:00+01:00".into()), 1184).unwrap(),
             Some(0i64.to_be_bytes().to_vec())
         );
-        assert_eq!(bytes(Param::Null, 1082).unwrap(), None);
+        assert_eq!(bytes(&Param::Null, 1082).unwrap(), None);
     }
 }

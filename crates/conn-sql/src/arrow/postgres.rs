@@ -90,6 +90,31 @@ impl PgKind {
         })
     }
 
+    /// The type's SQL name, for messages.
+    pub(crate) fn sql_name(&self) -> &'static str {
+        match self {
+            PgKind::Bool => "boolean",
+            PgKind::Int2 => "smallint",
+            PgKind::Int4 => "integer",
+            PgKind::Int8 => "bigint",
+            PgKind::Oid => "oid",
+            PgKind::Float4 => "real",
+            PgKind::Float8 => "double precision",
+            PgKind::Numeric(_) => "numeric",
+            PgKind::Text => "text",
+            PgKind::Json => "json",
+            PgKind::Jsonb => "jsonb",
+            PgKind::Bytea => "bytea",
+            PgKind::Uuid => "uuid",
+            PgKind::Date => "date",
+            PgKind::Time => "time",
+            PgKind::Timestamp => "timestamp",
+            PgKind::TimestampTz => "timestamptz",
+            PgKind::Interval => "interval",
+            PgKind::Array(_) => "array",
+        }
+    }
+
     /// Applies a `numeric(p, s)` type modifier.
     pub(crate) fn with_typmod(self, typmod: i32) -> PgKind {
         match self {

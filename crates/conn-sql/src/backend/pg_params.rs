@@ -135,7 +135,10 @@ pub(crate) fn encode(value: &Param, target: &PgTypeInfo, index: usize) -> Result
         return Ok(PgRaw { oid, bytes: None });
     }
     let kind = PgKind::from_oid(oid);
-    let name = sqlx::TypeInfo::name(target).to_owned();
+    let name = kind.as_ref().map_or_else(
+        || sqlx::TypeInfo::name(target).to_owned(),
+        |k| k.sql_name().to_owned(),
+    );
     let fail = || mismatch(index, value, &name);
     let bytes: Vec<u8> = match kind {
         Some(PgKind::Bool) => {
@@ -267,7 +270,7 @@ mod tests {
         let err = bytes(&Param::Int(1 << 40), 23).unwrap_err().to_string();
         assert_eq!(
             err,
-            "parameter 1 is an integer that does not convert to the INT4 the statement expects \
+            "parameter 1 is an integer that does not convert to the integer the statement expects \
              there; cast the placeholder in the query (for example $1::text) or pass another type"
         );
     }

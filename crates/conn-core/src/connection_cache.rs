@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use arc_swap::ArcSwapOption;
 use dashmap::DashMap;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use crate::connection::DynConnection;
 use crate::error::Result;
@@ -39,12 +40,34 @@ pub(crate) struct Cached {
 struct Entry {
     cached: Cached,
     created: Instant,
-    ttl: Ttl,
+    /// The ttl in nanoseconds, `u64::MAX` for forever; the latest request sets it.
+    ttl_nanos: AtomicU64,
+}
+
+fn ttl_to_nanos(ttl: Ttl) -> u64 {
+    match ttl {
+        Ttl::Forever => u64::MAX,
+        Ttl::After(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1),
+    }
+}
+
+impl Entry {
+    fn ttl(&self) -> Ttl {
+        match self.ttl_nanos.load(Ordering::Relaxed) {
+            u64::MAX => Ttl::Forever,
+            nanos => Ttl::After(std::time::Duration::from_nanos(nanos)),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.ttl().is_expired(self.created.elapsed())
+    }
 }
 
 #[derive(Default)]
 struct Slot {
-    entry: RwLock<Option<Entry>>,
+    /// Read without locking on every hit.
+    entry: ArcSwapOption<Entry>,
     /// Held while building, so that concurrent misses build once.
     build: Mutex<()>,
     /// Nanoseconds since the cache's epoch of the last use, for LRU eviction.
@@ -79,31 +102,31 @@ impl ConnectionCache {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// The cached connection for `key`, building it with `build` on a miss.
-    pub(crate) fn get_or_build(
+    /// The cached connection for `key`, building it with `build` on a miss. `pick`
+    /// takes what the caller needs out of the entry, so a hit clones one `Arc`.
+    pub(crate) fn get_or_build<R>(
         &self,
         key: &CacheKey,
         ttl: Ttl,
         max_entries: Option<usize>,
         reuse: Reuse,
+        pick: impl Fn(&Cached) -> R,
         build: impl FnOnce() -> Result<Cached>,
-    ) -> Result<Cached> {
-        let slot = match self.slots.get(key) {
-            Some(slot) => Arc::clone(&slot),
-            None => Arc::clone(&self.slots.entry(key.clone()).or_default()),
-        };
+    ) -> Result<R> {
         if reuse == Reuse::IfFresh
-            && let Some(cached) = self.fresh(&slot, ttl)
+            && let Some(slot) = self.slots.get(key)
+            && let Some(hit) = self.fresh(&slot, ttl, max_entries.is_some(), &pick)
         {
             tracing::trace!(connection = %key.name, "connection cache hit");
-            return Ok(cached);
+            return Ok(hit);
         }
+        let slot = Arc::clone(&self.slots.entry(key.clone()).or_default());
 
         let _building = slot.build.lock();
         if reuse == Reuse::IfFresh
-            && let Some(cached) = self.fresh(&slot, ttl)
+            && let Some(hit) = self.fresh(&slot, ttl, max_entries.is_some(), &pick)
         {
-            return Ok(cached);
+            return Ok(hit);
         }
         tracing::debug!(connection = %key.name, "connection cache miss: building");
         let cached = match build() {
@@ -113,11 +136,11 @@ impl ConnectionCache {
                 return Err(err);
             }
         };
-        let previous = slot.entry.write().replace(Entry {
+        let previous = slot.entry.swap(Some(Arc::new(Entry {
             cached: cached.clone(),
             created: Instant::now(),
-            ttl,
-        });
+            ttl_nanos: AtomicU64::new(ttl_to_nanos(ttl)),
+        })));
         slot.last_used.store(self.now(), Ordering::Relaxed);
         if let Some(previous) = previous {
             previous.cached.conn.close();
@@ -126,37 +149,40 @@ impl ConnectionCache {
             self.evict_beyond(&key.name, max, key);
         }
         self.sweep_expired(key);
-        Ok(cached)
+        Ok(pick(&cached))
     }
 
     /// The slot's entry if it exists and has not expired. A later call's ttl replaces
     /// the entry's, so the most recent request decides how long a connection lives.
-    fn fresh(&self, slot: &Slot, ttl: Ttl) -> Option<Cached> {
-        {
-            let guard = slot.entry.read();
-            let entry = guard.as_ref()?;
-            if entry.ttl == ttl {
-                if ttl.is_expired(entry.created.elapsed()) {
-                    return None;
-                }
-                slot.last_used.store(self.now(), Ordering::Relaxed);
-                return Some(entry.cached.clone());
-            }
+    ///
+    /// Recency (for `max_entries`) is recorded only by requests that set `max_entries`:
+    /// the others skip the write, so concurrent hits do not fight over the cache line.
+    fn fresh<R>(
+        &self,
+        slot: &Slot,
+        ttl: Ttl,
+        record_use: bool,
+        pick: impl Fn(&Cached) -> R,
+    ) -> Option<R> {
+        let guard = slot.entry.load();
+        let entry = guard.as_ref()?;
+        let nanos = ttl_to_nanos(ttl);
+        if entry.ttl_nanos.load(Ordering::Relaxed) != nanos {
+            entry.ttl_nanos.store(nanos, Ordering::Relaxed);
         }
-        let mut guard = slot.entry.write();
-        let entry = guard.as_mut()?;
-        entry.ttl = ttl;
-        if ttl.is_expired(entry.created.elapsed()) {
+        if ttl != Ttl::Forever && ttl.is_expired(entry.created.elapsed()) {
             return None;
         }
-        slot.last_used.store(self.now(), Ordering::Relaxed);
-        Some(entry.cached.clone())
+        if record_use {
+            slot.last_used.store(self.now(), Ordering::Relaxed);
+        }
+        Some(pick(&entry.cached))
     }
 
     fn forget_if_empty(&self, key: &CacheKey, slot: &Arc<Slot>) {
-        if slot.entry.read().is_none() {
+        if slot.entry.load().is_none() {
             self.slots
-                .remove_if(key, |_, s| Arc::ptr_eq(s, slot) && s.entry.read().is_none());
+                .remove_if(key, |_, s| Arc::ptr_eq(s, slot) && s.entry.load().is_none());
         }
     }
 
@@ -165,7 +191,7 @@ impl ConnectionCache {
         let mut same_name: Vec<(CacheKey, u64)> = self
             .slots
             .iter()
-            .filter(|e| &*e.key().name == name && e.value().entry.read().is_some())
+            .filter(|e| &*e.key().name == name && e.value().entry.load().is_some())
             .map(|e| (e.key().clone(), e.value().last_used.load(Ordering::Relaxed)))
             .collect();
         if same_name.len() <= max {
@@ -190,9 +216,9 @@ impl ConnectionCache {
                 e.key() != keep
                     && e.value()
                         .entry
-                        .read()
+                        .load()
                         .as_ref()
-                        .is_some_and(|entry| entry.ttl.is_expired(entry.created.elapsed()))
+                        .is_some_and(|entry| entry.expired())
             })
             .map(|e| e.key().clone())
             .collect();
@@ -203,7 +229,7 @@ impl ConnectionCache {
 
     fn remove(&self, key: &CacheKey) {
         if let Some((_, slot)) = self.slots.remove(key)
-            && let Some(entry) = slot.entry.write().take()
+            && let Some(entry) = slot.entry.swap(None)
         {
             entry.cached.conn.close();
         }
@@ -238,7 +264,7 @@ impl ConnectionCache {
         self.slots
             .iter()
             .filter_map(|e| {
-                let entry = e.value().entry.read();
+                let entry = e.value().entry.load();
                 entry
                     .as_ref()
                     .map(|entry| (e.key().name.clone(), entry.cached.clone()))
@@ -250,7 +276,7 @@ impl ConnectionCache {
     pub(crate) fn len(&self) -> usize {
         self.slots
             .iter()
-            .filter(|e| e.value().entry.read().is_some())
+            .filter(|e| e.value().entry.load().is_some())
             .count()
     }
 }

@@ -391,8 +391,7 @@ impl ConnectionFactory {
             });
         }
         let secrets = self.secrets()?;
-        let values = self.merged_layers(&secrets, name, options, Map::new())?;
-        if let Some(value) = values.get("type") {
+        if let Some(value) = self.type_key(&secrets, name, options) {
             let Some(type_name) = value.as_str() else {
                 return Err(ConfigError::InvalidValue {
                     connection: name.to_owned(),
@@ -408,6 +407,7 @@ impl ConnectionFactory {
             return self.registry.lookup(name);
         }
         let searched = self.searched(&secrets, name);
+        let values = self.merged_layers(&secrets, name, options, Map::new())?;
         if values.is_empty() {
             return Err(ConfigError::NotConfigured {
                 connection: name.to_owned(),
@@ -426,6 +426,23 @@ impl ConnectionFactory {
             registered: self.registry.names(),
         }
         .into())
+    }
+
+    /// The `type` key from the highest layer that has one: code, environment, secrets.
+    /// Direct lookups, no merge: this runs on every dynamic request, hits included.
+    fn type_key(&self, secrets: &Secrets, name: &str, options: &Map) -> Option<Value> {
+        if let Some(value) = options.get("type") {
+            return Some(value.clone());
+        }
+        let var = format!("{}TYPE", env_prefix(name));
+        if let Some(text) = self.env.get(&var) {
+            return Some(Value::from(text).with_source(&Source::env(&var)));
+        }
+        secrets
+            .connection_section(name)
+            .and_then(Value::as_table)
+            .and_then(|section| section.get("type"))
+            .cloned()
     }
 
     fn lookup(&self, name: &str, type_name: &str) -> Result<&'static ConnectionTypeInfo> {
@@ -518,9 +535,13 @@ impl ConnectionRequest<'_> {
             options: canonical_options(&self.options).into(),
         };
         let factory = self.factory;
-        let cached = factory
-            .cache
-            .get_or_build(&key, ttl, self.max_entries, self.reuse, || {
+        let any = factory.cache.get_or_build(
+            &key,
+            ttl,
+            self.max_entries,
+            self.reuse,
+            |cached| Arc::clone(&cached.any),
+            || {
                 let info = ConnectionTypeInfo::of::<T>(std::any::type_name::<T>());
                 let config = factory.resolve_config(&name, &info, &self.options)?;
                 let conn = Arc::new(T::from_config(config)?);
@@ -528,8 +549,9 @@ impl ConnectionRequest<'_> {
                     any: conn.clone(),
                     conn,
                 })
-            })?;
-        cached.any.downcast::<T>().map_err(|_| Error::TypeMismatch {
+            },
+        )?;
+        any.downcast::<T>().map_err(|_| Error::TypeMismatch {
             name,
             expected: T::NAME,
             actual: "another type",
@@ -551,21 +573,22 @@ impl ConnectionRequest<'_> {
             options: canonical_options(&self.options).into(),
         };
         let factory = self.factory;
-        let cached = factory
-            .cache
-            .get_or_build(&key, ttl, self.max_entries, self.reuse, || {
+        let conn = factory.cache.get_or_build(
+            &key,
+            ttl,
+            self.max_entries,
+            self.reuse,
+            |cached| Arc::clone(&cached.conn),
+            || {
                 let config = factory.resolve_config(&name, info, &self.options)?;
                 let conn = info.build(config)?;
                 Ok(Cached {
                     any: Arc::clone(&conn).into_any(),
                     conn,
                 })
-            })?;
-        Ok(AnyConnection::new(
-            Arc::from(name.as_str()),
-            info,
-            cached.conn,
-        ))
+            },
+        )?;
+        Ok(AnyConnection::new(Arc::from(name.as_str()), info, conn))
     }
 
     /// The resolved configuration this request would build from, without building

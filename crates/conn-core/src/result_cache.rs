@@ -132,6 +132,7 @@ impl<V: CacheValue> ResultCache<V> {
             tracing::trace!("conn.cache.hit");
         } else {
             self.inner.stats.record_cache_miss();
+            tracing::debug!("conn.cache.miss");
         }
         hit
     }

@@ -1,0 +1,17 @@
+"""connectorx into Arrow. Usage: pg_connectorx.py URL SQL RUNS."""
+import sys
+import time
+
+import connectorx as cx
+
+url, sql, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url = url.replace("postgres://", "postgresql://", 1)
+cx.read_sql(url, "SELECT 1", return_type="arrow")
+best, rows = float("inf"), 0
+for _ in range(runs):
+    start = time.perf_counter()
+    table = cx.read_sql(url, sql, return_type="arrow")
+    best = min(best, time.perf_counter() - start)
+    rows = table.num_rows
+    del table
+print(f"{best:.6f} {rows}")

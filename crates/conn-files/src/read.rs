@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arrow_csv::reader::Format as CsvFormat;
-use conn_core::arrow::array::RecordBatch;
+use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
 use conn_core::arrow::datatypes::SchemaRef;
 use conn_core::arrow::error::ArrowError;
 use conn_core::{Error, Kind, Map, Result, Table, Value};
@@ -393,6 +393,121 @@ pub(crate) async fn parquet(
         .await
         .map_err(|e| data_error(path, e))?;
     Table::new(schema, batches)
+}
+
+/// Readers over a local file: the same decoding, with plain file I/O.
+pub(crate) mod local {
+    use std::fs::File;
+    use std::io::{BufReader, Seek};
+    use std::path::Path;
+
+    use super::*;
+
+    fn open(path: &Path) -> Result<File> {
+        File::open(path).map_err(|e| Error::Io {
+            context: format!("reading {}", path.display()),
+            message: e.to_string(),
+        })
+    }
+
+    fn failed(path: &Path, err: impl std::fmt::Display) -> Error {
+        Error::Data(format!("{}: {err}", path.display()))
+    }
+
+    fn rewind(file: &mut File, path: &Path) -> Result<()> {
+        file.rewind().map_err(|e| failed(path, e))
+    }
+
+    /// CSV from a local file.
+    pub(crate) fn csv(path: &Path, options: &ReadOptions) -> Result<Table> {
+        let mut file = open(path)?;
+        let mut format = CsvFormat::default()
+            .with_header(options.header)
+            .with_delimiter(options.delimiter);
+        if let Some(quote) = options.quote {
+            format = format.with_quote(quote);
+        }
+        if let Some(escape) = options.escape {
+            format = format.with_escape(escape);
+        }
+        if let Some(comment) = options.comment {
+            format = format.with_comment(comment);
+        }
+        let (schema, _) = format
+            .infer_schema(BufReader::new(&mut file), Some(options.infer_rows))
+            .map_err(|e| failed(path, e))?;
+        rewind(&mut file, path)?;
+        let schema = Arc::new(schema);
+        let object = ObjectPath::from(path.display().to_string().as_str());
+        let projected = projection(&schema, options.columns.as_ref(), &object)?;
+        let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
+            .with_format(format)
+            .with_batch_size(options.batch_size);
+        let out_schema = match &projected {
+            Some(indices) => Arc::new(schema.project(indices).map_err(|e| failed(path, e))?),
+            None => schema,
+        };
+        if let Some(indices) = projected {
+            builder = builder.with_projection(indices);
+        }
+        let batches: Vec<RecordBatch> = builder
+            .build(file)
+            .map_err(|e| failed(path, e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| failed(path, e))?;
+        Table::new(out_schema, batches)
+    }
+
+    /// JSON lines from a local file.
+    pub(crate) fn jsonl(path: &Path, options: &ReadOptions) -> Result<Table> {
+        let mut file = open(path)?;
+        let (schema, _) = arrow_json::reader::infer_json_schema(
+            BufReader::new(&mut file),
+            Some(options.infer_rows),
+        )
+        .map_err(|e| failed(path, e))?;
+        rewind(&mut file, path)?;
+        let schema = Arc::new(schema);
+        let batches: Vec<RecordBatch> = arrow_json::ReaderBuilder::new(Arc::clone(&schema))
+            .with_batch_size(options.batch_size)
+            .build(BufReader::new(file))
+            .map_err(|e| failed(path, e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| failed(path, e))?;
+        let table = Table::new(schema, batches)?;
+        let object = ObjectPath::from(path.display().to_string().as_str());
+        match projection(table.schema(), options.columns.as_ref(), &object)? {
+            None => Ok(table),
+            Some(indices) => {
+                let schema = Arc::new(table.schema().project(&indices).map_err(|e| failed(path, e))?);
+                let batches = table
+                    .batches()
+                    .iter()
+                    .map(|b| b.project(&indices).map_err(|e| failed(path, e)))
+                    .collect::<Result<Vec<_>>>()?;
+                Table::new(schema, batches)
+            }
+        }
+    }
+
+    /// Parquet from a local file, with the projection pushed into the reader.
+    pub(crate) fn parquet(path: &Path, options: &ReadOptions) -> Result<Table> {
+        let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+            .map_err(|e| failed(path, e))?
+            .with_batch_size(options.batch_size);
+        if let Some(names) = &options.columns {
+            let object = ObjectPath::from(path.display().to_string().as_str());
+            let indices = projection(builder.schema(), Some(names), &object)?.unwrap_or_default();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(|e| failed(path, e))?;
+        let schema = RecordBatchReader::schema(&reader);
+        let batches: Vec<RecordBatch> = reader
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| failed(path, e))?;
+        Table::new(schema, batches)
+    }
 }
 
 /// The whole object, decompressed.

@@ -160,7 +160,13 @@ impl Stores {
         })
     }
 
-    fn local(&self, path: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    /// The file system path of `path`, for a local connection: local files are read
+    /// with plain file I/O, which object_store's local store only wraps.
+    pub(crate) fn local_path(&self, path: &str) -> Result<Option<std::path::PathBuf>> {
+        if self.config.protocol != Protocol::Local {
+            return Ok(None);
+        }
+        let path = path.strip_prefix("file://").unwrap_or(path);
         let root = if self.config.prefix.is_empty() {
             std::env::current_dir().map_err(|e| Error::Io {
                 context: "finding the working directory".into(),
@@ -170,7 +176,11 @@ impl Stores {
             std::path::PathBuf::from(&self.config.prefix)
         };
         let full = root.join(path);
-        let absolute = std::path::absolute(&full).unwrap_or(full);
+        Ok(Some(std::path::absolute(&full).unwrap_or(full)))
+    }
+
+    fn local(&self, path: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+        let absolute = self.local_path(path)?.unwrap_or_default();
         let store = self.bucket_store("")?;
         let location = ObjectPath::from_absolute_path(&absolute).map_err(|e| {
             Error::InvalidArgument(format!("\"{path}\" is not a valid file path: {e}"))

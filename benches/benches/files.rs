@@ -62,6 +62,9 @@ fn csv_direct(path: &std::path::Path) -> Vec<RecordBatch> {
         .unwrap()
 }
 
+/// Reads a file with a format crate alone.
+type DirectReader = fn(&std::path::Path) -> Vec<RecordBatch>;
+
 fn bench(c: &mut Criterion) {
     write_data();
     let dir = data_dir();
@@ -70,7 +73,7 @@ fn bench(c: &mut Criterion) {
         dir.display()
     ));
     let conn = factory.get::<FilesConnection>("data").unwrap();
-    let cases: [(&str, fn(&std::path::Path) -> Vec<RecordBatch>, &str); 2] = [
+    let cases: [(&str, DirectReader, &str); 2] = [
         ("files-1m.parquet", parquet_direct, "parquet_crate"),
         ("files-1m.csv", csv_direct, "arrow_csv_crate"),
     ];

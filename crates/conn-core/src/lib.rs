@@ -31,6 +31,7 @@ mod table;
 mod test_support;
 mod ttl;
 mod watch;
+mod write_mode;
 
 pub use config::{
     ConnectionConfig, DeError, Env, Kind, Map, Redactor, Searched, Source, Value, env_layer,
@@ -48,6 +49,7 @@ pub use query::{Execute, Query};
 pub use result_cache::{CacheValue, Hit, ResultCache};
 pub use table::{DisplayOptions, Table};
 pub use watch::SecretsWatcher;
+pub use write_mode::WriteMode;
 
 /// The Arrow crate conn is built on (one major version for the whole workspace).
 pub use arrow;

@@ -41,8 +41,8 @@ use conn_core::{
 };
 use duckdb::types::Value;
 
+pub use conn_core::WriteMode;
 pub use pool::DuckPool;
-pub use write::WriteMode;
 
 use config::DuckDbConfig;
 

@@ -1,23 +1,10 @@
 //! `write_table` through DuckDB's Arrow appender.
 
 use conn_core::arrow::datatypes::{DataType, Field};
-use conn_core::{Error, Result, Table};
+use conn_core::{Error, Result, Table, WriteMode};
 use duckdb::Connection;
 
 use crate::pool::DuckPool;
-
-/// What [`write_table`](crate::DuckDbConnection::write_table) does with an existing
-/// table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WriteMode {
-    /// Create the table; an existing table is an error.
-    Create,
-    /// Add rows to an existing table (columns matched by name).
-    Append,
-    /// Drop the table if it exists, create it anew, and fill it.
-    Replace,
-}
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

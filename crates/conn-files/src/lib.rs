@@ -587,9 +587,16 @@ async fn read_fresh(
         .in_flight(key, || async {
             inner.handle.stats().record_query();
             let local = stores.local_path(path)?;
-            let (value, version) =
-                read_object(&stores, store, &location, local, format, compression, options)
-                    .await?;
+            let (value, version) = read_object(
+                &stores,
+                store,
+                &location,
+                local,
+                format,
+                compression,
+                options,
+            )
+            .await?;
             inner.results.store(key, value.clone(), Some(version), ttl);
             Ok(value)
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_csv::reader::Format as CsvFormat;
 use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
-use conn_core::arrow::datatypes::SchemaRef;
+use conn_core::arrow::datatypes::{Schema, SchemaRef};
 use conn_core::arrow::error::ArrowError;
 use conn_core::{Error, Kind, Map, Result, Table, Value};
 use futures::TryStreamExt;
@@ -292,13 +292,8 @@ fn projection(
         .transpose()
 }
 
-/// CSV: infers the schema from a sample, then decodes the whole stream.
-pub(crate) async fn csv(
-    mut reader: Reader,
-    options: &ReadOptions,
-    path: &ObjectPath,
-) -> Result<Table> {
-    let head = sample(&mut reader, options.infer_rows + 1, path).await?;
+/// The CSV dialect the options describe.
+fn csv_format(options: &ReadOptions) -> CsvFormat {
     let mut format = CsvFormat::default()
         .with_header(options.header)
         .with_delimiter(options.delimiter);
@@ -311,9 +306,17 @@ pub(crate) async fn csv(
     if let Some(comment) = options.comment {
         format = format.with_comment(comment);
     }
-    let (schema, _) = format
-        .infer_schema(Cursor::new(&head), Some(options.infer_rows))
-        .map_err(|e| data_error(path, e))?;
+    format
+}
+
+/// A CSV reader builder for an inferred schema, with the options' projection; also
+/// the schema of what it reads.
+fn csv_builder(
+    schema: Schema,
+    format: CsvFormat,
+    options: &ReadOptions,
+    path: &ObjectPath,
+) -> Result<(arrow_csv::ReaderBuilder, SchemaRef)> {
     let schema = Arc::new(schema);
     let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
         .with_format(format)
@@ -326,6 +329,21 @@ pub(crate) async fn csv(
     if let Some(indices) = projected {
         builder = builder.with_projection(indices);
     }
+    Ok((builder, out_schema))
+}
+
+/// CSV: infers the schema from a sample, then decodes the whole stream.
+pub(crate) async fn csv(
+    mut reader: Reader,
+    options: &ReadOptions,
+    path: &ObjectPath,
+) -> Result<Table> {
+    let head = sample(&mut reader, options.infer_rows + 1, path).await?;
+    let format = csv_format(options);
+    let (schema, _) = format
+        .infer_schema(Cursor::new(&head), Some(options.infer_rows))
+        .map_err(|e| data_error(path, e))?;
+    let (builder, out_schema) = csv_builder(schema, format, options, path)?;
     let batches = drive(head, reader, builder.build_decoder(), path).await?;
     Table::new(out_schema, batches)
 }
@@ -421,35 +439,13 @@ pub(crate) mod local {
     /// CSV from a local file.
     pub(crate) fn csv(path: &Path, options: &ReadOptions) -> Result<Table> {
         let mut file = open(path)?;
-        let mut format = CsvFormat::default()
-            .with_header(options.header)
-            .with_delimiter(options.delimiter);
-        if let Some(quote) = options.quote {
-            format = format.with_quote(quote);
-        }
-        if let Some(escape) = options.escape {
-            format = format.with_escape(escape);
-        }
-        if let Some(comment) = options.comment {
-            format = format.with_comment(comment);
-        }
+        let format = csv_format(options);
         let (schema, _) = format
             .infer_schema(BufReader::new(&mut file), Some(options.infer_rows))
             .map_err(|e| failed(path, e))?;
         rewind(&mut file, path)?;
-        let schema = Arc::new(schema);
         let object = ObjectPath::from(path.display().to_string().as_str());
-        let projected = projection(&schema, options.columns.as_ref(), &object)?;
-        let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
-            .with_format(format)
-            .with_batch_size(options.batch_size);
-        let out_schema = match &projected {
-            Some(indices) => Arc::new(schema.project(indices).map_err(|e| failed(path, e))?),
-            None => schema,
-        };
-        if let Some(indices) = projected {
-            builder = builder.with_projection(indices);
-        }
+        let (builder, out_schema) = csv_builder(schema, format, options, &object)?;
         let batches: Vec<RecordBatch> = builder
             .build(file)
             .map_err(|e| failed(path, e))?
@@ -479,7 +475,12 @@ pub(crate) mod local {
         match projection(table.schema(), options.columns.as_ref(), &object)? {
             None => Ok(table),
             Some(indices) => {
-                let schema = Arc::new(table.schema().project(&indices).map_err(|e| failed(path, e))?);
+                let schema = Arc::new(
+                    table
+                        .schema()
+                        .project(&indices)
+                        .map_err(|e| failed(path, e))?,
+                );
                 let batches = table
                     .batches()
                     .iter()
@@ -492,9 +493,10 @@ pub(crate) mod local {
 
     /// Parquet from a local file, with the projection pushed into the reader.
     pub(crate) fn parquet(path: &Path, options: &ReadOptions) -> Result<Table> {
-        let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-            .map_err(|e| failed(path, e))?
-            .with_batch_size(options.batch_size);
+        let mut builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+                .map_err(|e| failed(path, e))?
+                .with_batch_size(options.batch_size);
         if let Some(names) = &options.columns {
             let object = ObjectPath::from(path.display().to_string().as_str());
             let indices = projection(builder.schema(), Some(names), &object)?.unwrap_or_default();

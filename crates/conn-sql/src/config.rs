@@ -82,6 +82,28 @@ pub(crate) struct PoolSettings {
     pub(crate) connect_args: BTreeMap<String, String>,
 }
 
+impl PoolSettings {
+    /// Applies the pool settings to a sqlx pool builder.
+    pub(crate) fn apply<DB: sqlx::Database>(
+        &self,
+        mut pool: sqlx::pool::PoolOptions<DB>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        if let Some(n) = self.max_connections {
+            pool = pool.max_connections(n);
+        }
+        if let Some(t) = self.acquire_timeout {
+            pool = pool.acquire_timeout(t);
+        }
+        if let Some(t) = self.max_lifetime {
+            pool = pool.max_lifetime(t);
+        }
+        if let Some(b) = self.test_before_acquire {
+            pool = pool.test_before_acquire(b);
+        }
+        pool
+    }
+}
+
 /// The resolved configuration of one `sql` connection.
 #[derive(Debug, Clone)]
 pub(crate) struct SqlConfig {

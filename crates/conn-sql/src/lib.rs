@@ -51,8 +51,8 @@ use conn_core::{
 
 pub use backend::Pool as SqlPool;
 pub use config::Backend;
+pub use conn_core::WriteMode;
 pub use session::{Session, SessionStatement};
-pub use write::WriteMode;
 
 use backend::Ctx;
 use config::SqlConfig;

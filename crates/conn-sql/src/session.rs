@@ -8,7 +8,8 @@ use conn_core::{Error, Param, Params, Result, Table, runtime};
 
 use crate::backend::{Ctx, Tx};
 use crate::named;
-use crate::write::{self, WriteMode};
+use crate::write;
+use conn_core::WriteMode;
 
 /// An open transaction. Statements run in it with [`execute`](Self::execute) and
 /// [`query`](Self::query) (never cached); [`commit`](Self::commit) makes them

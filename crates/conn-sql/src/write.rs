@@ -10,23 +10,11 @@
 use arrow::array::ArrayRef;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field};
-use conn_core::{Error, Result, Table};
+use conn_core::{Error, Result, Table, WriteMode};
 
 use crate::backend::{Ctx, Pool, Tx, quote_name};
 use crate::config::Backend;
 use crate::named::Prepared;
-
-/// What [`write_table`](crate::SqlConnection::write_table) does with an existing table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WriteMode {
-    /// Create the table; an existing table is an error.
-    Create,
-    /// Add rows to an existing table.
-    Append,
-    /// Drop the table if it exists, create it anew, and fill it.
-    Replace,
-}
 
 /// Casting that fails on overflow instead of writing NULL.
 fn strict() -> CastOptions<'static> {
@@ -298,6 +286,9 @@ async fn write_mysql(
             }
             Ok(written)
         }
+        other => Err(Error::InvalidArgument(format!(
+            "write mode {other:?} is not supported by conn-sql"
+        ))),
     }
 }
 

@@ -94,20 +94,10 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPoo
     if config.pool.log_statements {
         options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
     }
-    let mut pool = PgPoolOptions::new();
-    if let Some(n) = config.pool.max_connections {
-        pool = pool.max_connections(n);
-    }
-    if let Some(t) = config.pool.acquire_timeout {
-        pool = pool.acquire_timeout(t);
-    }
-    if let Some(t) = config.pool.max_lifetime {
-        pool = pool.max_lifetime(t);
-    }
-    if let Some(b) = config.pool.test_before_acquire {
-        pool = pool.test_before_acquire(b);
-    }
-    pool.connect_with(options)
+    config
+        .pool
+        .apply(PgPoolOptions::new())
+        .connect_with(options)
         .await
         .map_err(|e| ctx.err(&e, "connect"))
 }

@@ -64,26 +64,13 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
     if config.pool.log_statements {
         options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
     }
-    let mut pool = SqlitePoolOptions::new();
+    let mut pool = config.pool.apply(SqlitePoolOptions::new());
     if target == SqliteTarget::Memory {
         pool = pool
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None);
-    } else {
-        if let Some(n) = config.pool.max_connections {
-            pool = pool.max_connections(n);
-        }
-        if let Some(t) = config.pool.max_lifetime {
-            pool = pool.max_lifetime(t);
-        }
-    }
-    if let Some(t) = config.pool.acquire_timeout {
-        pool = pool.acquire_timeout(t);
-    }
-    if let Some(b) = config.pool.test_before_acquire {
-        pool = pool.test_before_acquire(b);
     }
     pool.connect_with(options)
         .await

@@ -175,10 +175,16 @@ fn default_ttl_from(env: &Env, cwd: &Path) -> std::result::Result<Ttl, String> {
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
             Ttl::from_secs_f64(seconds).map_err(|e| e.to_string())
         }
-        _ => Err(format!(
+        // Streamlit prints the value's repr: numbers bare, text quoted.
+        parsed => Err(format!(
             "Invalid `runner.connectionDefaultTTL` value. Use a finite, non-negative number \
              of seconds, or leave the option unset to keep connections cached until they \
-             are cleared. Received '{text}'."
+             are cleared. Received {}.",
+            if parsed.is_ok() {
+                text.trim().to_owned()
+            } else {
+                format!("'{text}'")
+            }
         )),
     }
 }

@@ -258,6 +258,11 @@ impl Stores {
                 #[cfg(feature = "http")]
                 Protocol::Http => {
                     let mut builder = object_store::http::HttpBuilder::new().with_url(bucket);
+                    // A plain-HTTP base URL says plain HTTP is intended.
+                    if bucket.starts_with("http://") {
+                        builder =
+                            builder.with_config(object_store::ClientConfigKey::AllowHttp, "true");
+                    }
                     for (key, value) in options {
                         if let Ok(key) = key.parse() {
                             builder = builder.with_config(key, value);

@@ -485,3 +485,57 @@ fn s3_wrong_credentials() {
     assert!(!shown.contains("Wr0ng-Secret-456"), "{shown}");
     assert_eq!(s3.stats().retries, 0, "bad credentials are not retried");
 }
+
+/// Plain HTTP: Python's http.server (CONN_TEST_PYTHON) serves a folder.
+#[test]
+fn http_reads() {
+    let Some(python) = conn_testkit::server_url("CONN_TEST_PYTHON", "Python (for http.server)")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pets.csv"), PETS_CSV).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(python)
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.web]\ntype = \"files\"\nprotocol = \"http\"\nroot = \"http://127.0.0.1:{port}\"\n"
+        ),
+        &[],
+    );
+    let web = factory.get::<FilesConnection>("web").unwrap();
+    let relative = web.read("pets.csv").blocking();
+    let absolute = web
+        .read(format!("http://127.0.0.1:{port}/pets.csv"))
+        .blocking();
+    let missing = web.read("nope.csv").blocking();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(relative.unwrap().rows::<Pet>().unwrap().len(), 3);
+    assert_eq!(absolute.unwrap().num_rows(), 3);
+    let err = missing.unwrap_err().to_string();
+    assert!(err.starts_with("files connection \"web\", read: "), "{err}");
+}

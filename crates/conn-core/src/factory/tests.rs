@@ -496,6 +496,14 @@ fn invalid_default_ttl_uses_streamlits_message() {
 }
 
 #[test]
+fn negative_default_ttl_is_refused_like_streamlit() {
+    let project = Project::new(Some(""), None);
+    let factory = project.factory(&[(DEFAULT_TTL_VAR, "-1")]);
+    let err = factory.get::<Probe>("dttl_neg").unwrap_err().to_string();
+    assert!(err.ends_with("Received -1."), "{err}");
+}
+
+#[test]
 fn default_ttl_from_streamlit_config_toml() {
     let project = Project::new(Some(""), None);
     std::fs::write(

@@ -569,15 +569,25 @@ async fn read_fresh(
     ttl: Ttl,
 ) -> Result<ReadValue> {
     let (store, location) = stores.resolve(path)?;
-    let cached = inner.results.lookup_versioned(key, ttl);
-    if let Some(hit) = &cached {
-        let meta = store
+    // The object's current version, if a cached value may be served.
+    let current_version = || async {
+        store
             .head(&location)
             .await
-            .map_err(|e| stores.error(&e, "read"))?;
-        if hit.version.as_deref() == Some(&*version_of(&meta)) {
+            .map(|meta| version_of(&meta))
+            .map_err(|e| stores.error(&e, "read"))
+    };
+    let fresh_hit = |version: &Arc<str>| {
+        inner
+            .results
+            .lookup_versioned(key, ttl)
+            .filter(|hit| hit.version.as_deref() == Some(&**version))
+            .map(|hit| hit.value)
+    };
+    if inner.results.lookup_versioned(key, ttl).is_some() {
+        if let Some(value) = fresh_hit(&current_version().await?) {
             inner.handle.stats().record_cache_hit();
-            return Ok(hit.value.clone());
+            return Ok(value);
         }
         tracing::debug!(path, "conn.files: object changed since it was cached");
     }
@@ -585,11 +595,17 @@ async fn read_fresh(
     inner
         .results
         .in_flight(key, || async {
+            // A concurrent read of the same key may have just stored it.
+            if inner.results.lookup_versioned(key, ttl).is_some()
+                && let Some(value) = fresh_hit(&current_version().await?)
+            {
+                return Ok(value);
+            }
             inner.handle.stats().record_query();
             let local = stores.local_path(path)?;
             let (value, version) = read_object(
                 &stores,
-                store,
+                Arc::clone(&store),
                 &location,
                 local,
                 format,

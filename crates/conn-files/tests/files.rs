@@ -539,3 +539,18 @@ fn http_reads() {
     let err = missing.unwrap_err().to_string();
     assert!(err.starts_with("files connection \"web\", read: "), "{err}");
 }
+
+#[test]
+fn concurrent_identical_reads_fetch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    std::fs::write(dir.path().join("data/pets.csv"), PETS_CSV).unwrap();
+    let tables: Vec<Table> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| conn.read("pets.csv").blocking().unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(conn.stats().queries, 1, "{:?}", conn.stats());
+    assert!(tables.iter().all(|t| t.shares_data_with(&tables[0])));
+}

@@ -299,15 +299,33 @@ fn init_statements_and_extension_errors() {
 #[test]
 fn conformance() {
     let dir = tempfile::tempdir().unwrap();
-    let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
+    // The value of a secret-named setting shows in no Debug output and no error, even
+    // when DuckDB's own message repeats it.
+    let factory = factory(
+        dir.path(),
+        "[connections.mem]\ntype = \"duckdb\"\nconfig = { secret_directory = \"/tmp/Duck-S3cret-1\" }\n\
+         [connections.failing]\ntype = \"duckdb\"\nconfig = { secret_directory = \"/tmp/Duck-S3cret-1\" }\n\
+         init = [\"SELECT * FROM read_csv('/tmp/Duck-S3cret-1/missing.csv')\"]\n",
+    );
+    let err = factory
+        .get::<DuckDbConnection>("failing")
+        .unwrap()
+        .query("SELECT 1")
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("***/missing.csv"),
+        "the secret was removed from: {err}"
+    );
     conn_testkit::Conformance::<DuckDbConnection> {
         factory,
         name: "mem".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: DuckDbConnection::stats,
         health_check: |conn| futures::executor::block_on(conn.health_check()),
-        secret: None,
-        failing_name: None,
+        secret: Some("/tmp/Duck-S3cret-1".into()),
+        failing_name: Some("failing".into()),
     }
     .run();
 }

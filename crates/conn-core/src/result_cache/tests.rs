@@ -45,11 +45,11 @@ async fn ttl_expires_and_zero_disables() {
         runs.fetch_add(1, Ordering::SeqCst);
         Ok(table(1))
     };
-    let ttl = Ttl::After(Duration::from_millis(40));
+    let ttl = Ttl::After(Duration::from_millis(300));
     cache.get_or_read("q", ttl, read).await.unwrap();
     cache.get_or_read("q", ttl, read).await.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     cache.get_or_read("q", ttl, read).await.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     cache.get_or_read("z", Ttl::ZERO, read).await.unwrap();

@@ -65,7 +65,7 @@ fn no_secret_in_any_log_line() {
         .ttl(Ttl::ZERO)
         .blocking()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
     conn.query("SELECT 1 AS one").blocking().unwrap();
     conn.query("SELECT 1 AS one").blocking().unwrap();
     let _ = conn.query("SELEC broken").blocking();

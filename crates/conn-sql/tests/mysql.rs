@@ -159,7 +159,7 @@ fn a_killed_connection_is_recovered_without_the_caller_seeing_it() {
         .execute(format!("KILL {before}"))
         .blocking()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
     assert_ne!(id(&conn), before);
     let stats = conn.stats();
     assert_eq!((stats.retries, stats.connects), (1, 2), "{stats:?}");

@@ -199,7 +199,7 @@ fn terminate_then_query(scratch: &PgScratch, conn: &SqlConnection) -> conn_core:
         .blocking()
         .unwrap();
     assert_eq!(killed.rows::<(bool,)>().unwrap(), vec![(true,)]);
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
     assert_ne!(pid(conn), before);
     conn.stats()
 }

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 use std::fmt::Debug;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub fn servers_required() -> bool {
 ///
 /// Unset: prints why the test is skipped and returns `None`, or panics when
 /// [`servers_required`].
-#[allow(clippy::print_stderr, clippy::panic)]
+#[allow(clippy::panic)]
 pub fn server_url(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url),
@@ -35,7 +36,12 @@ pub fn server_url(var: &str, what: &str) -> Option<String> {
             panic!("{what} is required ({REQUIRE_SERVERS_VAR}=1) but {var} is not set")
         }
         _ => {
-            eprintln!("skipped: set {var} to run this test against a real {what}");
+            // Straight to stderr, past the test harness's capture, so the skip shows.
+            let test = std::thread::current().name().unwrap_or("a test").to_owned();
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped {test}: set {var} to run it against a real {what}"
+            );
             None
         }
     }

@@ -364,26 +364,27 @@ pub(crate) async fn jsonl(
         .build_decoder()
         .map_err(|e| data_error(path, e))?;
     let batches = drive(head, reader, decoder, path).await?;
-    let table = Table::new(schema, batches)?;
-    match projection(table.schema(), options.columns.as_ref(), path)? {
-        None => Ok(table),
-        Some(indices) => {
-            let schema = Arc::new(
-                table
-                    .schema()
-                    .project(&indices)
-                    .map_err(|e| data_error(path, e))?,
-            );
-            let batches = table
-                .batches()
-                .iter()
-                .map(|b| b.project(&indices).map_err(|e| data_error(path, e)))
-                .collect::<Result<Vec<_>>>()?;
-            Table::new(schema, batches)
-        }
-    }
+    project(Table::new(schema, batches)?, options.columns.as_ref(), path)
 }
 
+/// The table with only `columns`, in that order (no copy: batches share their arrays).
+fn project(table: Table, columns: Option<&Vec<String>>, path: &ObjectPath) -> Result<Table> {
+    let Some(indices) = projection(table.schema(), columns, path)? else {
+        return Ok(table);
+    };
+    let schema = Arc::new(
+        table
+            .schema()
+            .project(&indices)
+            .map_err(|e| data_error(path, e))?,
+    );
+    let batches = table
+        .batches()
+        .iter()
+        .map(|b| b.project(&indices).map_err(|e| data_error(path, e)))
+        .collect::<Result<Vec<_>>>()?;
+    Table::new(schema, batches)
+}
 /// Parquet: row groups streamed through the object store's range reads, with column
 /// projection pushed into the reader.
 pub(crate) async fn parquet(
@@ -470,25 +471,12 @@ pub(crate) mod local {
             .map_err(|e| failed(path, e))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| failed(path, e))?;
-        let table = Table::new(schema, batches)?;
         let object = ObjectPath::from(path.display().to_string().as_str());
-        match projection(table.schema(), options.columns.as_ref(), &object)? {
-            None => Ok(table),
-            Some(indices) => {
-                let schema = Arc::new(
-                    table
-                        .schema()
-                        .project(&indices)
-                        .map_err(|e| failed(path, e))?,
-                );
-                let batches = table
-                    .batches()
-                    .iter()
-                    .map(|b| b.project(&indices).map_err(|e| failed(path, e)))
-                    .collect::<Result<Vec<_>>>()?;
-                Table::new(schema, batches)
-            }
-        }
+        project(
+            Table::new(schema, batches)?,
+            options.columns.as_ref(),
+            &object,
+        )
     }
 
     /// Parquet from a local file, with the projection pushed into the reader.

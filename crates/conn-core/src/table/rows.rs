@@ -75,8 +75,7 @@ impl<'de, 'a> de::Deserializer<'de> for RowDeserializer<'a> {
     type Error = RowError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
-        visitor.visit_map(RowMap {
-            row: self,
+        visitor.visit_map(ColumnsMap {
             fields: self
                 .batch
                 .schema_ref()
@@ -84,6 +83,8 @@ impl<'de, 'a> de::Deserializer<'de> for RowDeserializer<'a> {
                 .iter()
                 .map(AsRef::as_ref)
                 .collect(),
+            columns: self.batch.columns(),
+            row: self.row,
             index: 0,
         })
     }
@@ -124,45 +125,6 @@ impl<'de, 'a> de::Deserializer<'de> for RowDeserializer<'a> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         option unit unit_struct newtype_struct map struct enum identifier ignored_any
-    }
-}
-
-struct RowMap<'a> {
-    row: RowDeserializer<'a>,
-    fields: Vec<&'a Field>,
-    index: usize,
-}
-
-impl<'de> MapAccess<'de> for RowMap<'_> {
-    type Error = RowError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, RowError> {
-        match self.fields.get(self.index) {
-            Some(field) => seed
-                .deserialize(field.name().as_str().into_deserializer())
-                .map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, RowError> {
-        let index = self.index;
-        self.index += 1;
-        let column = self.row.batch.column(index);
-        seed.deserialize(Cell {
-            array: column,
-            index: self.row.row,
-        })
-        .map_err(|err| RowError {
-            column: Some(
-                err.column
-                    .unwrap_or_else(|| self.fields[index].name().clone()),
-            ),
-            message: err.message,
-        })
     }
 }
 
@@ -270,7 +232,7 @@ impl<'de> de::Deserializer<'de> for Cell<'_> {
             DataType::LargeList(_) => visit_list(array.as_list::<i64>(), index, visitor),
             DataType::Struct(fields) => {
                 let structs = array.as_struct();
-                visitor.visit_map(StructMap {
+                visitor.visit_map(ColumnsMap {
                     fields: fields.iter().map(AsRef::as_ref).collect(),
                     columns: structs.columns(),
                     row: index,
@@ -409,14 +371,16 @@ impl<'de> SeqAccess<'de> for ListSeq<'_> {
     }
 }
 
-struct StructMap<'a> {
+/// A row of a set of columns (a batch's, or a struct column's) as a map from column
+/// name to cell; a cell that does not fit names its column.
+struct ColumnsMap<'a> {
     fields: Vec<&'a Field>,
     columns: &'a [ArrayRef],
     row: usize,
     index: usize,
 }
 
-impl<'de> MapAccess<'de> for StructMap<'_> {
+impl<'de> MapAccess<'de> for ColumnsMap<'_> {
     type Error = RowError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -432,11 +396,18 @@ impl<'de> MapAccess<'de> for StructMap<'_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, RowError> {
+        let index = self.index;
+        self.index += 1;
         let cell = Cell {
-            array: &self.columns[self.index],
+            array: &self.columns[index],
             index: self.row,
         };
-        self.index += 1;
-        seed.deserialize(cell)
+        seed.deserialize(cell).map_err(|err| RowError {
+            column: Some(
+                err.column
+                    .unwrap_or_else(|| self.fields[index].name().clone()),
+            ),
+            message: err.message,
+        })
     }
 }

@@ -51,6 +51,20 @@ impl<D: ColumnDecoder> Batches<D> {
         Ok(())
     }
 
+    /// Appends one row, each column through `append`; a value that does not decode is an
+    /// error naming its column.
+    pub(crate) fn push_row<R, E: std::fmt::Display>(
+        &mut self,
+        row: &R,
+        append: impl Fn(&mut D, &R, usize) -> std::result::Result<(), E>,
+    ) -> Result<()> {
+        for (index, decoder) in self.decoders.iter_mut().enumerate() {
+            append(decoder, row, index)
+                .map_err(|e| Error::Data(format!("column \"{}\": {e}", self.names[index])))?;
+        }
+        self.row_done()
+    }
+
     fn flush(&mut self) -> Result<()> {
         let mut columns = Vec::with_capacity(self.decoders.len());
         for (decoder, name) in self.decoders.iter_mut().zip(&self.names) {

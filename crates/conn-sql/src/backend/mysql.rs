@@ -187,11 +187,7 @@ pub(crate) async fn fetch(
             batches.decoders = builders(row.columns())?;
             first = false;
         }
-        for index in 0..batches.decoders.len() {
-            append(&mut batches.decoders[index], &row, index)
-                .map_err(|e| Error::Data(format!("column \"{}\": {e}", batches.names[index])))?;
-        }
-        batches.row_done()?;
+        batches.push_row(&row, append)?;
     }
     batches.finish()
 }

@@ -11,7 +11,7 @@ use conn_core::{Error, Param, Result, Table};
 use futures::TryStreamExt;
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
-    PgConnectOptions, PgConnection, PgPoolOptions, PgTypeInfo, PgTypeKind, PgValueFormat,
+    PgConnectOptions, PgConnection, PgPoolOptions, PgRow, PgTypeInfo, PgTypeKind, PgValueFormat,
 };
 use sqlx::{
     AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
@@ -237,20 +237,17 @@ async fn fetch_rows(
 ) -> Result<Table> {
     let mut rows = bind_all(statement, &prepared.values)?.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
-        for index in 0..batches.decoders.len() {
-            let raw = row.try_get_raw(index).map_err(|e| ctx.err(&e, "query"))?;
+        batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
+            let raw = row.try_get_raw(index).map_err(|e| e.to_string())?;
             let value = if raw.is_null() {
                 None
             } else if raw.format() == PgValueFormat::Binary {
-                Some(raw.as_bytes().map_err(|e| Error::Data(e.to_string()))?)
+                Some(raw.as_bytes().map_err(|e| e.to_string())?)
             } else {
-                return Err(Error::Data("the server sent a text-format value".into()));
+                return Err("the server sent a text-format value".to_owned());
             };
-            batches.decoders[index]
-                .append(value)
-                .map_err(|e| column_error(&batches.names[index], &e))?;
-        }
-        batches.row_done()?;
+            decoder.append(value)
+        })?;
     }
     batches.finish()
 }

@@ -164,11 +164,7 @@ pub(crate) async fn fetch(
     }
     let mut rows = query.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
-        for index in 0..batches.decoders.len() {
-            append(&mut batches.decoders[index], &row, index)
-                .map_err(|e| Error::Data(format!("column \"{}\": {e}", batches.names[index])))?;
-        }
-        batches.row_done()?;
+        batches.push_row(&row, append)?;
     }
     batches.finish()
 }

@@ -231,6 +231,41 @@ impl Tx {
     }
 }
 
+/// Binds a parameter by its own type, for drivers that convert on the server
+/// (MySQL, SQLite); a NULL goes as a text NULL, which they accept for any column.
+pub(crate) fn bind_loose<'q, DB>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    value: &conn_core::Param,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    bool: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    f64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    use conn_core::Param;
+    match value {
+        Param::Bool(b) => query.bind(*b),
+        Param::Int(i) => query.bind(*i),
+        Param::Float(f) => query.bind(*f),
+        Param::Text(s) => query.bind(s.clone()),
+        Param::Bytes(b) => query.bind(b.clone()),
+        _ => query.bind(Option::<String>::None),
+    }
+}
+
+/// Logs, once per connect, a `connect_args` setting the driver has no use for.
+pub(crate) fn ignored_connect_arg(backend: Backend, setting: &str) {
+    tracing::warn!(
+        setting,
+        "connect_args.{setting} is not supported for {} and is ignored",
+        backend.name()
+    );
+}
+
 /// The first keyword of a statement, lower-cased, after whitespace and comments.
 pub(crate) fn first_keyword(sql: &str) -> String {
     let mut rest = sql.trim_start();

@@ -9,7 +9,7 @@ use arrow::array::{
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use conn_core::{Error, Param, Result, Table};
+use conn_core::{Error, Result, Table};
 use futures::TryStreamExt;
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo,
@@ -36,10 +36,7 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySql
                     .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.ssl_mode"))?,
             ),
             other => {
-                tracing::warn!(
-                    setting = other,
-                    "connect_args.{other} is not supported for MySQL and is ignored"
-                );
+                super::ignored_connect_arg(crate::config::Backend::MySql, other);
                 options
             }
         };
@@ -139,18 +136,7 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
     Ok(())
 }
 
-type MySqlQuery<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
-
-fn bind<'q>(query: MySqlQuery<'q>, value: &Param) -> MySqlQuery<'q> {
-    match value {
-        Param::Bool(b) => query.bind(*b),
-        Param::Int(i) => query.bind(*i),
-        Param::Float(f) => query.bind(*f),
-        Param::Text(s) => query.bind(s.clone()),
-        Param::Bytes(b) => query.bind(b.clone()),
-        _ => query.bind(Option::<String>::None),
-    }
-}
+use super::bind_loose as bind;
 
 /// Runs a query on `conn`.
 pub(crate) async fn fetch(

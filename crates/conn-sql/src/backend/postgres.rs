@@ -83,10 +83,7 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPoo
                     .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())),
             ),
             other => {
-                tracing::warn!(
-                    setting = other,
-                    "connect_args.{other} is not supported for PostgreSQL and is ignored"
-                );
+                super::ignored_connect_arg(crate::config::Backend::Postgres, other);
                 options
             }
         };

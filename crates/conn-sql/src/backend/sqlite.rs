@@ -8,12 +8,10 @@ use arrow::array::{
     BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use conn_core::{Error, Param, Result, Table};
+use conn_core::{Error, Result, Table};
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteRow};
-use sqlx::{
-    AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Sqlite, Statement, TypeInfo, ValueRef,
-};
+use sqlx::{AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
 
 use super::Ctx;
 use crate::arrow::Batches;
@@ -53,10 +51,7 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
             "check_same_thread" | "detect_types" | "isolation_level" | "uri"
             | "cached_statements" => options,
             other => {
-                tracing::warn!(
-                    setting = other,
-                    "connect_args.{other} is not supported for SQLite and is ignored"
-                );
+                super::ignored_connect_arg(crate::config::Backend::Sqlite, other);
                 options
             }
         };
@@ -124,18 +119,7 @@ fn append(
     Ok(())
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
-
-fn bind<'q>(query: SqliteQuery<'q>, value: &Param) -> SqliteQuery<'q> {
-    match value {
-        Param::Bool(b) => query.bind(*b),
-        Param::Int(i) => query.bind(*i),
-        Param::Float(f) => query.bind(*f),
-        Param::Text(s) => query.bind(s.clone()),
-        Param::Bytes(b) => query.bind(b.clone()),
-        _ => query.bind(Option::<String>::None),
-    }
-}
+use super::bind_loose as bind;
 
 /// Runs a query on `conn`.
 pub(crate) async fn fetch(

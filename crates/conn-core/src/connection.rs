@@ -5,9 +5,10 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::config::{ConnectionConfig, Env, Map};
+use crate::config::ConnectionConfig;
 use crate::error::Result;
 use crate::registry::ConnectionTypeInfo;
+use crate::value::{Env, Map};
 
 /// A kind of data connection: `sql`, `duckdb`, `files`, or a third party's.
 ///

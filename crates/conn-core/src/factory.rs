@@ -22,10 +22,7 @@ use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwap;
 
-use crate::config::value_canonical_map;
-use crate::config::{
-    ConnectionConfig, Env, Kind, Map, Searched, Source, Value, env_layer, env_prefix, merge_over,
-};
+use crate::config::{ConnectionConfig, Searched, env_layer, env_prefix};
 use crate::connection::{AnyConnection, ConnectionType};
 use crate::connection_cache::{CacheKey, Cached, ConnectionCache, Reuse};
 use crate::error::{ConfigError, Error, Result};
@@ -33,6 +30,8 @@ use crate::registry::{ConnectionTypeInfo, Registry};
 use crate::secrets::{Secrets, SecretsError, SecretsLocations};
 use crate::suggest;
 use crate::ttl::Ttl;
+use crate::value::write_canonical_map as value_canonical_map;
+use crate::value::{Env, Kind, Map, Source, Value, merge_over};
 use crate::watch::SecretsWatcher;
 
 /// The variable that sets the default connection ttl (Streamlit's

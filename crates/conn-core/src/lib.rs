@@ -19,6 +19,7 @@ mod factory;
 mod handle;
 mod params;
 mod query;
+mod redact;
 mod registry;
 mod result_cache;
 mod retry;
@@ -30,15 +31,16 @@ mod table;
 #[cfg(test)]
 mod test_support;
 mod ttl;
+mod value;
 mod watch;
 mod write_mode;
 
-pub use config::{
-    ConnectionConfig, DeError, Env, Kind, Map, Redactor, Searched, Source, Value, env_layer,
-    env_prefix, map_to_json, merge_over,
-};
+pub use config::{ConnectionConfig, Searched, env_layer, env_prefix};
 pub use connection::{AnyConnection, ConnectionType, DynConnection};
-pub use error::{ConfigError, Error, ErrorClass, FeatureHint, Result};
+pub use error::{
+    ConfigError, DriverError, Error, ErrorClass, ErrorKind, FeatureHint, Limit, Result,
+    TimeoutError,
+};
 pub use factory::{
     ConnectionFactory, ConnectionRequest, DEFAULT_TTL_VAR, FactoryBuilder, connection,
     connection_dyn,
@@ -46,8 +48,10 @@ pub use factory::{
 pub use handle::{Connector, Handle};
 pub use params::{Param, Params};
 pub use query::{Execute, Query};
+pub use redact::Redactor;
 pub use result_cache::{CacheValue, Hit, ResultCache};
 pub use table::{DisplayOptions, Table};
+pub use value::{DeError, Env, Kind, Map, Source, Value, map_to_json, merge_over};
 pub use watch::SecretsWatcher;
 pub use write_mode::WriteMode;
 

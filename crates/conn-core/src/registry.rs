@@ -19,10 +19,11 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
 
-use crate::config::{ConnectionConfig, Env, Map};
+use crate::config::ConnectionConfig;
 use crate::connection::{ConnectionType, DynConnection};
 use crate::error::{Error, FeatureHint, Result};
 use crate::suggest;
+use crate::value::{Env, Map};
 
 /// Everything the registry knows of one connection type.
 pub struct ConnectionTypeInfo {
@@ -259,6 +260,7 @@ impl Registry {
                 .find(|(name, _)| *name == first_party)
                 .map(|(_, hint)| hint.clone()),
             registered,
+            at: None,
         })
     }
 

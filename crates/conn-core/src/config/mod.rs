@@ -10,25 +10,14 @@
 //!
 //! Tables merge key by key; every value keeps its [`Source`].
 
-mod de;
-mod env;
-mod redact;
-mod source;
-mod value;
-
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 
-pub use de::DeError;
-pub use env::Env;
-pub use redact::Redactor;
-pub use source::Source;
-pub(crate) use value::write_canonical_map as value_canonical_map;
-pub use value::{Kind, Map, Value, map_to_json, merge_over};
-
 use crate::error::{ConfigError, Error, Result};
+use crate::redact::Redactor;
 use crate::suggest;
+use crate::value::{Env, Kind, Map, PathError, Source, Value, deserialize_value};
 
 /// The environment variable prefix for a connection: `CONN_<NAME>__`, with the name
 /// upper-cased and every character other than a letter or digit turned into `_`.
@@ -117,50 +106,6 @@ fn insert_path(map: &mut Map, path: &[String], value: Value, source: &Source) {
             }
         }
     }
-}
-
-/// A deserialization failure with the path inside the value and that spot's source.
-#[derive(Debug)]
-pub(crate) struct PathError {
-    /// Dotted path inside the value (`""` for the value itself).
-    pub(crate) path: String,
-    /// Source of the innermost value on the path that exists.
-    pub(crate) source: Option<Source>,
-    /// What went wrong.
-    pub(crate) message: String,
-}
-
-/// Deserializes a value, reporting where inside it a failure happened.
-pub(crate) fn deserialize_value<T: DeserializeOwned>(value: &Value) -> Result<T, PathError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path: Vec<String> = err
-            .path()
-            .iter()
-            .filter_map(|segment| match segment {
-                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
-                serde_path_to_error::Segment::Unknown => None,
-            })
-            .collect();
-        let mut node = value;
-        for key in &path {
-            let next = match node.kind() {
-                Kind::Table(map) => map.get(key),
-                Kind::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            };
-            match next {
-                Some(next) => node = next,
-                None => break,
-            }
-        }
-        PathError {
-            path: path.join("."),
-            source: Some(node.source().clone()),
-            message: err.into_inner().0,
-        }
-    })
 }
 
 /// Where a connection's configuration was looked for, for error messages.

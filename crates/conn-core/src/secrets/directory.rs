@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::SecretsError;
-use crate::config::{Kind, Map, Source, Value};
+use crate::value::{Kind, Map, Source, Value};
 
 /// Reads `dir`. Returns the secrets and whether at least one file was read.
 pub(crate) fn read(dir: &Path) -> Result<(Map, bool), SecretsError> {

@@ -4,7 +4,7 @@
 //! not fail the load: the value becomes [`Kind::Unresolved`] and fails only when read,
 //! so a production-only password does not stop a local run that never uses it.
 
-use crate::config::{Env, Kind};
+use crate::value::{Env, Kind};
 
 /// Expands the references in `text`. Returns the unset variable's name when one has no
 /// default.

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::config::{Env, Kind, Map, Source, Value, deserialize_value};
 use crate::suggest;
+use crate::value::{Env, Kind, Map, Source, Value, deserialize_value};
 
 /// The environment variable that replaces the list of secrets locations.
 pub const SECRETS_FILES_VAR: &str = "CONN_SECRETS_FILES";

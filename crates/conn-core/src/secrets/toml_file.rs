@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::SecretsError;
 use super::interpolate::interpolate;
-use crate::config::{Env, Kind, Map, Source, Value};
+use crate::value::{Env, Kind, Map, Source, Value};
 
 /// Byte offsets of line starts, to turn a span into a line and column.
 struct Lines<'a> {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::value::{Kind, Map, Value};
+use crate::value::{Kind, Map, Value};
 
 /// Key names whose values are secrets, matched case-insensitively as substrings.
 const SECRET_KEY_PARTS: &[&str] = &[

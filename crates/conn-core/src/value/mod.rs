@@ -1,9 +1,22 @@
-//! Configuration values that remember where they came from.
+//! Configuration values that remember where they came from: the leaf layer every
+//! other module builds on (it depends on nothing else in the crate).
+//!
+//! [`Value`] and [`Kind`] hold a value and its [`Source`]; [`Env`] is the environment
+//! they are resolved against; the `Deserializer` in `de` turns them into typed settings
+//! with errors that never echo a value.
+
+mod de;
+mod env;
+mod path;
+mod source;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
-use super::source::Source;
+pub use de::DeError;
+pub use env::Env;
+pub(crate) use path::{PathError, deserialize_value};
+pub use source::Source;
 
 /// A table of configuration values, sorted by key.
 pub type Map = BTreeMap<String, Value>;

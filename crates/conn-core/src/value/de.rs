@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
-use super::value::{Kind, Value};
+use super::{Kind, Value};
 
 /// An error from deserializing a [`Value`]. Its message never contains the value itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +310,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::config::Source;
+    use crate::value::Source;
 
     #[derive(Debug, Deserialize, PartialEq)]
     struct Sample {

@@ -1,0 +1,49 @@
+//! A time limit that fired, saying which one.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::value::Source;
+
+/// Which time limit fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The limit given to one call in code (`.timeout(...)` on a query or read).
+    Call,
+    /// A connection setting (`timeout`, `connect_timeout`, `pool_timeout`, ...).
+    Setting {
+        /// The key.
+        key: &'static str,
+        /// Where it was set ([`Source::Default`] for the type's default).
+        at: Source,
+    },
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Call => f.write_str("the limit given to this call with .timeout()"),
+            Limit::Setting {
+                key,
+                at: Source::Default,
+            } => write!(f, "the default `{key}`"),
+            Limit::Setting { key, at } => write!(f, "`{key}` set at {at}"),
+        }
+    }
+}
+
+/// Work that did not finish within a time limit. The work was stopped: the read or
+/// write future was dropped, which cancels it on the server where the type can.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connection \"{connection}\": {operation} timed out after {} ({limit})", crate::ttl::describe_duration(*after))]
+pub struct TimeoutError {
+    /// The connection name.
+    pub connection: String,
+    /// What was being done: "query", "connect", "read", ...
+    pub operation: String,
+    /// The limit's length.
+    pub after: Duration,
+    /// Which limit it was.
+    pub limit: Limit,
+}

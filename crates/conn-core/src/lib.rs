@@ -11,19 +11,18 @@
 //! crate alone.
 #![deny(missing_docs)]
 
+mod cache;
 mod config;
 mod connection;
-mod connection_cache;
 mod error;
 mod factory;
-mod handle;
 mod params;
+pub mod plugin;
 mod query;
 mod redact;
 mod registry;
-mod result_cache;
 mod retry;
-pub mod runtime;
+mod secret;
 mod secrets;
 mod stats;
 mod suggest;
@@ -35,34 +34,38 @@ mod value;
 mod watch;
 mod write_mode;
 
-pub use config::{ConnectionConfig, Searched, env_layer, env_prefix};
-pub use connection::{AnyConnection, ConnectionType, DynConnection};
+use plugin::runtime;
+
+// The application API: what the `conn` facade exports. What connection type authors
+// need besides lives in `plugin`.
+
+/// The Arrow crate conn is built on (one major version for the whole workspace).
+pub use arrow;
+pub use cache::Budget;
+pub use cache::budget::RESULT_CACHE_BUDGET_VAR;
+pub use config::ConnectionConfig;
+pub use connection::{AnyConnection, ConnectionType};
 pub use error::{
     ConfigError, DriverError, Error, ErrorClass, ErrorKind, FeatureHint, Limit, Result,
     TimeoutError,
 };
 pub use factory::{
-    ConnectionFactory, ConnectionRequest, DEFAULT_TTL_VAR, FactoryBuilder, connection,
-    connection_dyn,
+    ConnectionFactory, ConnectionRequest, DEFAULT_TTL_VAR, FactoryBuilder, INTERPOLATE_VAR,
+    connection, connection_dyn,
 };
-pub use handle::{Connector, Handle};
 pub use params::{Param, Params};
-pub use query::{Execute, Query};
-pub use redact::Redactor;
-pub use result_cache::{CacheValue, Hit, ResultCache};
-pub use table::{DisplayOptions, Table};
-pub use value::{DeError, Env, Kind, Map, Source, Value, map_to_json, merge_over};
-pub use watch::SecretsWatcher;
-pub use write_mode::WriteMode;
-
-/// The Arrow crate conn is built on (one major version for the whole workspace).
-pub use arrow;
+pub use plugin::Call;
+pub use query::Query;
 pub use registry::{ConnectionTypeInfo, Registry};
 pub use retry::RetryPolicy;
+pub use secret::Secret;
 pub use secrets::{SECRETS_FILES_VAR, Secrets, SecretsError, SecretsLocations};
-pub use stats::{Stats, StatsSnapshot};
-pub use suggest::nearest as did_you_mean;
+pub use stats::StatsSnapshot;
+pub use table::{DisplayOptions, Table};
 pub use ttl::Ttl;
+pub use value::{Env, Kind, Map, Source, Value};
+pub use watch::{SecretsWatcher, watched_folders};
+pub use write_mode::WriteMode;
 
 /// Re-exports for the macros; not public API.
 #[doc(hidden)]

@@ -1,9 +1,10 @@
 //! Statement parameters: positional (`?`, `$1`) and named (`:name`).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-/// One parameter value.
-#[derive(Clone, Debug, PartialEq)]
+/// One parameter value. `Debug` shows its type, never its value (a parameter may be a
+/// password).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Param {
     /// SQL `NULL`.
@@ -55,6 +56,19 @@ impl<T: Into<Param>> From<Option<T>> for Param {
 }
 
 impl Param {
+    /// The value's type, for messages: `"null"`, `"bool"`, `"int"`, `"float"`, `"text"`,
+    /// `"bytes"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Param::Null => "null",
+            Param::Bool(_) => "bool",
+            Param::Int(_) => "int",
+            Param::Float(_) => "float",
+            Param::Text(_) => "text",
+            Param::Bytes(_) => "bytes",
+        }
+    }
+
     fn write_canonical(&self, out: &mut String) {
         let _ = match self {
             Param::Null => write!(out, "N"),
@@ -70,8 +84,15 @@ impl Param {
     }
 }
 
-/// The parameters of one statement: positional values, named values, or both.
-#[derive(Clone, Debug, Default, PartialEq)]
+impl fmt::Debug for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.type_name())
+    }
+}
+
+/// The parameters of one statement: positional values, named values, or both. `Debug`
+/// shows names and types, never values.
+#[derive(Clone, Default, PartialEq)]
 pub struct Params {
     positional: Vec<Param>,
     named: Vec<(String, Param)>,
@@ -135,6 +156,17 @@ impl Params {
     }
 }
 
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(&self.positional);
+        for (name, value) in &self.named {
+            list.entry(&format_args!(":{name} {value:?}"));
+        }
+        list.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +194,16 @@ mod tests {
         q.push(2);
         q.push(1);
         assert_ne!(key(&p), key(&q));
+    }
+
+    #[test]
+    fn debug_shows_types_not_values() {
+        let mut params = Params::new();
+        params.push("hunter2");
+        params.push(7);
+        params.set("token", "s3cr3t");
+        let text = format!("{params:?}");
+        assert_eq!(text, "[<text>, <int>, :token <text>]");
     }
 
     #[test]

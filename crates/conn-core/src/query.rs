@@ -1,4 +1,4 @@
-//! A query builder shared by every connection type that runs statements.
+//! The query builder of every connection type that runs statements.
 //!
 //! ```ignore
 //! // async
@@ -7,62 +7,75 @@
 //!     .ttl(Duration::from_secs(600))
 //!     .await?;
 //! // blocking, from plain code or inside a runtime
-//! let pets = conn.query("select * from pet").blocking()?;
+//! let pets = conn.query("select * from pet").timeout(Duration::from_secs(5)).blocking()?;
 //! ```
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-
-use tracing::Instrument;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::params::{Param, Params};
-use crate::result_cache::ResultCache;
-use crate::runtime;
+use crate::plugin::{Base, Call, Connector, Idempotence, statement};
 use crate::table::Table;
 use crate::ttl::Ttl;
 
-/// What a connection type provides to run a [`Query`].
-pub trait Execute: Clone + Send + Sync + 'static {
-    /// The connection's result cache.
-    fn results(&self) -> &ResultCache;
+/// A connector that runs statements: what a connection type writes to get
+/// [`Query`] (cached, retried, with time limits and cancellation) for free.
+pub trait Queryable: Connector {
+    /// One attempt of `sql` with `params` on a live raw connection, into a table.
+    fn fetch(
+        self: Arc<Self>,
+        raw: Self::Raw,
+        sql: Arc<str>,
+        params: Arc<Params>,
+    ) -> impl Future<Output = Result<Table>> + Send + 'static;
 
-    /// Runs one statement (on conn's runtime), with the connection's retry policy.
-    fn execute(&self, sql: String, params: Params) -> impl Future<Output = Result<Table>> + Send;
+    /// Whether `sql` only reads, so that an attempt that failed after reaching the
+    /// server may run again. By default a conservative look at the statement's words
+    /// (see [`statement::is_read_only`]); anything in doubt is a write.
+    fn is_read_only(&self, sql: &str) -> bool {
+        statement::is_read_only(sql)
+    }
 }
 
-/// A statement with its parameters and ttl, run with `.await` or
+/// A statement with its parameters, ttl and time limit, run with `.await` or
 /// [`blocking`](Self::blocking).
 ///
 /// Results are cached per connection by statement and parameters. The default ttl is
 /// forever, as in Streamlit; `ttl(Duration::ZERO)` turns caching off.
 #[must_use = "a query does nothing until it is awaited or run with .blocking()"]
-pub struct Query<E: Execute> {
-    exec: E,
+pub struct Query<C: Queryable> {
+    base: Base<C>,
     sql: String,
     params: Params,
     ttl: Ttl,
+    timeout: Option<Duration>,
 }
 
-impl<E: Execute> fmt::Debug for Query<E> {
+impl<C: Queryable> fmt::Debug for Query<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Query")
+            .field("connection", &self.base.name())
             .field("sql", &self.sql)
             .field("params", &self.params)
             .field("ttl", &self.ttl)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
 
-impl<E: Execute> Query<E> {
-    /// A query of `sql` on `exec`.
-    pub fn new(exec: E, sql: impl Into<String>) -> Self {
+impl<C: Queryable> Query<C> {
+    /// A query of `sql` on the connection `base` belongs to.
+    pub fn new(base: &Base<C>, sql: impl Into<String>) -> Self {
         Query {
-            exec,
+            base: base.clone(),
             sql: sql.into(),
             params: Params::new(),
             ttl: Ttl::Forever,
+            timeout: None,
         }
     }
 
@@ -90,6 +103,14 @@ impl<E: Execute> Query<E> {
         self
     }
 
+    /// Stops the query (on the server too, where the type can) and fails with a
+    /// timeout error if it takes longer than `limit`; replaces the connection's
+    /// `timeout` setting for this query.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// The cache key: statement and parameters.
     pub fn cache_key(&self) -> String {
         let mut key = String::with_capacity(self.sql.len() + 16);
@@ -99,48 +120,46 @@ impl<E: Execute> Query<E> {
         key
     }
 
-    /// Runs the query (or answers from the cache) without blocking.
-    pub async fn fetch(self) -> Result<Table> {
+    fn into_call(self) -> Call<Table> {
         let key = self.cache_key();
-        if let Some(table) = self.exec.results().lookup(&key, self.ttl) {
-            return Ok(table);
+        let Query {
+            base,
+            sql,
+            params,
+            ttl,
+            timeout,
+        } = self;
+        let idempotence = if base.connector().is_read_only(&sql) {
+            Idempotence::Read
+        } else {
+            Idempotence::Write
+        };
+        let sql: Arc<str> = Arc::from(sql);
+        let params = Arc::new(params);
+        let stats = Arc::clone(base.handle().stats());
+        let call = base.read(key, ttl, idempotence, move |connector, raw| {
+            stats.record_query();
+            connector.fetch(raw, Arc::clone(&sql), Arc::clone(&params))
+        });
+        match timeout {
+            Some(limit) => call.timeout(limit),
+            None => call,
         }
-        runtime::run(self.run_uncached_lookup(key)).await
     }
 
     /// Runs the query (or answers from the cache), blocking the calling thread. Works
     /// from plain code and from inside any tokio runtime. A cache hit never leaves the
     /// calling thread.
     pub fn blocking(self) -> Result<Table> {
-        let key = self.cache_key();
-        if let Some(table) = self.exec.results().lookup(&key, self.ttl) {
-            return Ok(table);
-        }
-        runtime::block_on(self.run_uncached_lookup(key))
-    }
-
-    /// The miss path: single flight through the cache, then the statement.
-    async fn run_uncached_lookup(self, key: String) -> Result<Table> {
-        let Query {
-            exec,
-            sql,
-            params,
-            ttl,
-        } = self;
-        let span = tracing::info_span!("conn.query", ttl = %ttl);
-        let results = exec.results().clone();
-        results
-            .fill(&key, ttl, || async move { exec.execute(sql, params).await })
-            .instrument(span)
-            .await
+        self.into_call().blocking()
     }
 }
 
-impl<E: Execute> IntoFuture for Query<E> {
+impl<C: Queryable> IntoFuture for Query<C> {
     type Output = Result<Table>;
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Table>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.fetch())
+        self.into_call().into_future()
     }
 }

@@ -68,6 +68,10 @@ impl ConnectionTypeInfo {
         (self.native_config)(name, env)
     }
 
+    pub(crate) fn native_config_fn(&self) -> fn(&str, &Env) -> Result<Map> {
+        self.native_config
+    }
+
     /// The `TypeId` of the Rust type.
     pub fn type_id(&self) -> TypeId {
         (self.type_id)()

@@ -84,7 +84,55 @@ pub(crate) fn registry() -> &'static Registry {
         let registry = Registry::empty();
         registry.register::<Probe>();
         registry.register::<Other>();
+        registry.register::<Echo>();
         registry
     });
     &REGISTRY
+}
+
+/// A type built on [`Base`](crate::plugin::Base): its raw connection is the value of its
+/// `v` key at connect time, so a test can see which configuration a connect used.
+#[derive(Debug)]
+pub(crate) struct Echo {
+    pub(crate) base: crate::plugin::Base<EchoConnector>,
+}
+
+#[derive(Debug)]
+pub(crate) struct EchoConnector {
+    v: i64,
+}
+
+impl crate::plugin::Connector for EchoConnector {
+    type Raw = i64;
+
+    fn from_config(config: &ConnectionConfig) -> Result<Self> {
+        config.check_keys(&["v"])?;
+        Ok(EchoConnector {
+            v: config.get_as("v")?.unwrap_or(0),
+        })
+    }
+
+    async fn connect(&self) -> Result<i64> {
+        Ok(self.v)
+    }
+}
+
+impl ConnectionType for Echo {
+    const NAME: &'static str = "echo";
+    const DESCRIPTION: &'static str = "a Base-built type for conn-core's tests";
+    const EXAMPLE_TOML: &'static str = "";
+
+    fn from_config(config: ConnectionConfig) -> Result<Self> {
+        Ok(Echo {
+            base: crate::plugin::Base::new(&config, Self::NAME)?,
+        })
+    }
+
+    fn reset(&self) {
+        self.base.reset();
+    }
+
+    fn close(&self) {
+        self.base.close();
+    }
 }

@@ -10,9 +10,15 @@
 //!
 //! Tables merge key by key; every value keeps its [`Source`].
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+
+use crate::cache::Budget;
+use crate::plugin::COMMON_KEYS;
+use crate::plugin::handle::Resolve;
 
 use crate::error::{ConfigError, Error, Result};
 use crate::redact::Redactor;
@@ -125,12 +131,26 @@ pub struct Searched {
 /// its source.
 ///
 /// `Debug` shows keys and sources, never values.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConnectionConfig {
     name: String,
     type_name: String,
     values: Map,
     searched: Searched,
+    origin: Option<Source>,
+    resolve: Option<Arc<Resolve>>,
+    budget: Option<Budget>,
+}
+
+impl fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("name", &self.name)
+            .field("type_name", &self.type_name)
+            .field("values", &self.values)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnectionConfig {
@@ -142,7 +162,50 @@ impl ConnectionConfig {
             type_name: type_name.into(),
             values,
             searched: Searched::default(),
+            origin: None,
+            resolve: None,
+            budget: None,
         }
+    }
+
+    /// The same configuration, saying where it was defined (the secrets section, an
+    /// environment variable, code), for errors.
+    #[must_use]
+    pub fn with_origin(mut self, origin: Source) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// Where the connection was defined, when known.
+    pub fn origin(&self) -> Option<&Source> {
+        self.origin.as_ref()
+    }
+
+    /// The same configuration, with a way to resolve it again (after a reset, with the
+    /// factory's secrets of that moment).
+    #[must_use]
+    pub(crate) fn with_resolver(mut self, resolve: Arc<Resolve>) -> Self {
+        self.resolve = Some(resolve);
+        self
+    }
+
+    pub(crate) fn resolver(&self) -> Option<Arc<Resolve>> {
+        self.resolve.clone()
+    }
+
+    /// The same configuration, charging result caches to `budget`.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The byte budget the connection's result cache charges: its factory's, or the
+    /// process-wide one.
+    pub fn budget(&self) -> Budget {
+        self.budget
+            .clone()
+            .unwrap_or_else(|| Budget::global().clone())
     }
 
     /// A configuration from TOML text (the body of a `[connections.<name>]` section),
@@ -153,7 +216,7 @@ impl ConnectionConfig {
         toml_text: &str,
         path: impl AsRef<std::path::Path>,
     ) -> Result<Self> {
-        let secrets = crate::Secrets::from_toml_str(toml_text, path, &Env::default())?;
+        let secrets = crate::Secrets::from_toml_str(toml_text, path, None)?;
         Ok(Self::new(name, type_name, secrets.root().clone()))
     }
 
@@ -237,13 +300,16 @@ impl ConnectionConfig {
         })
     }
 
-    /// Checks every top-level key against the keys the type understands (`type` is
-    /// always allowed). The first unknown key is an error with the nearest known one.
+    /// Checks every top-level key against the keys the type understands (`type` and the
+    /// keys every type has, [`COMMON_KEYS`], are always allowed). The first unknown key
+    /// is an error with the nearest known one.
     pub fn check_keys(&self, known: &[&str]) -> Result<()> {
         for (key, value) in &self.values {
-            if key == "type" || known.contains(&key.as_str()) {
+            if key == "type" || known.contains(&key.as_str()) || COMMON_KEYS.contains(&key.as_str())
+            {
                 continue;
             }
+            let known: Vec<&str> = known.iter().chain(COMMON_KEYS).copied().collect();
             let mut known_sorted: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
             known_sorted.sort();
             return Err(ConfigError::UnknownKey {
@@ -251,7 +317,7 @@ impl ConnectionConfig {
                 type_name: self.type_name.clone(),
                 key: key.clone(),
                 at: value.source().clone(),
-                suggestion: suggest::nearest(key, known).map(str::to_owned),
+                suggestion: suggest::nearest(key, &known).map(str::to_owned),
                 known: known_sorted,
             }
             .into());

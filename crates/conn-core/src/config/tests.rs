@@ -86,7 +86,7 @@ fn unknown_keys_get_a_did_you_mean() {
     assert_eq!(
         err,
         "unknown key `pasword` for connection \"pets_db\" (type sql) at \
-         /app/secrets.toml:2:11; did you mean \"password\"? Known keys: password, url, username"
+         /app/secrets.toml:2:11; did you mean \"password\"? Known keys: connect_timeout, password, retry, timeout, url, username"
     );
     config("type = \"sql\"\nurl = \"x\"\n")
         .check_keys(&["url"])

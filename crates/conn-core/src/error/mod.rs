@@ -166,6 +166,15 @@ pub enum Error {
     #[error(transparent)]
     Timeout(Box<TimeoutError>),
 
+    /// The work was cancelled before it finished (conn's runtime shutting down, for
+    /// example). A query the server cancelled is a [`Error::Driver`] of kind
+    /// [`ErrorKind::Cancelled`].
+    #[error("{context}: cancelled")]
+    Cancelled {
+        /// What was being done.
+        context: String,
+    },
+
     /// Data could not be converted (a column type with no Arrow mapping, a value that
     /// does not fit its column, a row that does not fit the requested Rust type, ...).
     #[error("{0}")]
@@ -235,6 +244,7 @@ impl Error {
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Driver(driver) => driver.kind(),
             Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Data(_) => ErrorKind::Data,
             Error::Closed { .. } | Error::Io { .. } => ErrorKind::Permanent,
         }
@@ -283,6 +293,16 @@ impl Error {
             Error::Driver(driver) => driver.may_have_reached_server(),
             Error::Timeout(_) => true,
             _ => false,
+        }
+    }
+
+    /// The same error marked as raised before the request was sent (while connecting),
+    /// so that even a write may be retried after it.
+    #[must_use]
+    pub fn before_send(self) -> Self {
+        match self {
+            Error::Driver(driver) => Error::Driver(Box::new((*driver).before_send())),
+            other => other,
         }
     }
 

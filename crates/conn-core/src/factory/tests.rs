@@ -1,9 +1,10 @@
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::*;
-use crate::test_support::{Other, Probe, counts, registry};
+use crate::test_support::{Echo, Other, Probe, counts, registry};
 
 /// A factory over a temporary project with `project` as `.streamlit/secrets.toml` and
 /// `global` as `~/.streamlit/secrets.toml`.
@@ -299,27 +300,39 @@ fn typed_and_dynamic_requests_share_one_connection() {
 fn unknown_type_lists_registered_names_and_the_nearest() {
     let (project, factory) = factory_with("[connections.typo]\ntype = \"prob\"\n");
     let err = factory.get_dyn("typo").unwrap_err();
+    let file = project.path("app").join(".streamlit/secrets.toml");
     assert_eq!(
         err.to_string(),
-        "unknown connection type \"prob\"; did you mean \"probe\"? Registered types: other, probe"
+        format!(
+            "unknown connection type \"prob\" (given at {}:2:8); did you mean \"probe\"? \
+             Registered types: echo, other, probe",
+            file.display()
+        )
     );
-    drop(project);
 }
 
 #[test]
 fn disabled_first_party_type_names_its_feature() {
-    let (_p, factory) = factory_with(
+    let (project, factory) = factory_with(
         "[connections.ducks]\ntype = \"duckdb\"\n[connections.st]\ntype = \"streamlit.connections.SQLConnection\"\n",
     );
+    let file = project.path("app").join(".streamlit/secrets.toml");
     assert_eq!(
         factory.get_dyn("ducks").unwrap_err().to_string(),
-        "connection type \"duckdb\" is provided by the conn-duckdb crate, which is not compiled \
-         in: enable the `duckdb` feature of `conn`. Registered types: other, probe"
+        format!(
+            "connection type \"duckdb\" (given at {}:2:8) is provided by the conn-duckdb \
+             crate, which is not compiled in: enable the `duckdb` feature of `conn`. \
+             Registered types: echo, other, probe",
+            file.display()
+        )
     );
-    assert!(factory.get_dyn("st").unwrap_err().to_string().starts_with(
-        "connection type \"streamlit.connections.SQLConnection\" is provided by the \
-                 conn-sql crate"
-    ));
+    assert!(
+        factory
+            .get_dyn("st")
+            .unwrap_err()
+            .to_string()
+            .starts_with("connection type \"streamlit.connections.SQLConnection\" (given at ")
+    );
 }
 
 #[test]
@@ -383,7 +396,7 @@ fn section_without_type_says_how_to_give_one() {
         format!(
             "cannot infer the connection type of \"untyped\": add type = \"...\" to \
              [connections.untyped] ({}:1:1), set CONN_UNTYPED__TYPE, or ask for a type in \
-             code. Registered types: other, probe",
+             code. Registered types: echo, other, probe",
             app.display()
         )
     );
@@ -561,7 +574,7 @@ fn the_watcher_resets_changed_connections_and_survives_bad_files() {
         Some("[connections.w1]\ntype = \"probe\"\nv = 1\n[connections.w2]\ntype = \"probe\"\n"),
         None,
     );
-    let factory = Arc::new(project.factory(&[]));
+    let factory = project.factory(&[]);
     let _watcher = factory.watch_secrets().unwrap();
     let first = factory.get::<Probe>("w1").unwrap();
     let untouched = factory.get::<Probe>("w2").unwrap();
@@ -599,4 +612,101 @@ fn the_watcher_resets_changed_connections_and_survives_bad_files() {
         &factory.get::<Probe>("w2").unwrap()
     ));
     assert_eq!(counts("w2").resets.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_held_connection_reconnects_with_the_new_section_after_a_change() {
+    let project = Project::new(Some("[connections.held]\ntype = \"echo\"\nv = 1\n"), None);
+    let factory = project.factory(&[]);
+    let held = factory.get::<Echo>("held").unwrap();
+    assert_eq!(held.base.raw().blocking().unwrap(), 1);
+    std::fs::write(
+        project.path("app").join(".streamlit/secrets.toml"),
+        "[connections.held]\ntype = \"echo\"\nv = 2\n",
+    )
+    .unwrap();
+    assert_eq!(factory.reload_secrets().unwrap(), vec!["held".to_owned()]);
+    assert_eq!(
+        held.base.raw().blocking().unwrap(),
+        2,
+        "the app's own handle follows the new secrets"
+    );
+    // And an explicit reset re-reads them too, as Streamlit's reset does.
+    factory.replace_secrets(
+        Secrets::from_toml_str(
+            "[connections.held]\ntype = \"echo\"\nv = 3\n",
+            "/s.toml",
+            None,
+        )
+        .unwrap(),
+    );
+    held.base.reset();
+    assert_eq!(held.base.raw().blocking().unwrap(), 3);
+}
+
+#[test]
+fn secrets_given_in_code_survive_reload_and_refuse_a_watcher() {
+    let secrets = Secrets::from_toml_str(
+        "[connections.code]\ntype = \"echo\"\nv = 7\n",
+        "/code.toml",
+        None,
+    )
+    .unwrap();
+    let factory = ConnectionFactory::builder()
+        .env(Env::from_pairs(Vec::<(String, String)>::new()))
+        .secrets(secrets)
+        .registry(registry())
+        .build();
+    assert!(factory.reload_secrets().unwrap().is_empty());
+    assert!(factory.secrets().unwrap().contains("connections.code.v"));
+    let err = factory.watch_secrets().unwrap_err().to_string();
+    assert!(err.contains("given in code"), "{err}");
+}
+
+#[test]
+fn errors_say_where_the_connection_was_configured() {
+    let (project, factory) = factory_with("[connections.where]\ntype = \"echo\"\nv = \"x\"\n");
+    let err = factory.get::<Echo>("where").unwrap_err().to_string();
+    let file = project.path("app").join(".streamlit/secrets.toml");
+    assert_eq!(
+        err,
+        format!(
+            "invalid `v` for connection \"where\" at {}:3:5: expected an integer, found a string that is not one",
+            file.display()
+        )
+    );
+    let (project, factory) = factory_with("[connections.typo]\ntype = \"ecko\"\n");
+    let err = factory.get_dyn("typo").unwrap_err().to_string();
+    let file = project.path("app").join(".streamlit/secrets.toml");
+    assert!(
+        err.starts_with(&format!(
+            "unknown connection type \"ecko\" (given at {}:2:8); did you mean \"echo\"?",
+            file.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn interpolation_is_opt_in() {
+    let project = Project::new(
+        Some("[connections.ip]\ntype = \"probe\"\nhost = \"${DB_HOST}\"\n"),
+        None,
+    );
+    let off = project.factory(&[("DB_HOST", "db.example")]);
+    let host = off
+        .connection("ip")
+        .config()
+        .unwrap()
+        .get_as::<String>("host")
+        .unwrap();
+    assert_eq!(host.as_deref(), Some("${DB_HOST}"));
+    let on = project.factory(&[("DB_HOST", "db.example"), (INTERPOLATE_VAR, "1")]);
+    let host = on
+        .connection("ip")
+        .config()
+        .unwrap()
+        .get_as::<String>("host")
+        .unwrap();
+    assert_eq!(host.as_deref(), Some("db.example"));
 }

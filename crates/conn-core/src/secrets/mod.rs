@@ -194,16 +194,23 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Reads the default locations (see the module docs) against the process
-    /// environment and current directory.
+    /// Reads the default locations (see the module docs) for the process environment
+    /// and current directory, as Streamlit does: values are taken as written.
     pub fn load() -> Result<Self, SecretsError> {
         let env = Env::process();
         let cwd = std::env::current_dir().unwrap_or_default();
-        Self::load_from(&SecretsLocations::discover(&env, &cwd), &env)
+        Self::load_from(&SecretsLocations::discover(&env, &cwd), None)
     }
 
-    /// Reads the given locations, first to last, expanding `${VAR}` against `env`.
-    pub fn load_from(locations: &SecretsLocations, env: &Env) -> Result<Self, SecretsError> {
+    /// Reads the given locations, first to last. With `interpolate` set, string values
+    /// expand `${VAR}` and `${VAR:-default}` against that environment (`$${` writes a
+    /// literal `${`); without, every value is taken as written, as Streamlit does, so a
+    /// password holding `${` keeps its meaning.
+    pub fn load_from(
+        locations: &SecretsLocations,
+        interpolate: Option<&Env>,
+    ) -> Result<Self, SecretsError> {
+        let env = interpolate;
         let mut secrets = Secrets {
             searched: locations.paths.clone(),
             ..Secrets::default()
@@ -220,12 +227,14 @@ impl Secrets {
         Ok(secrets)
     }
 
-    /// Secrets parsed from TOML text, as if read from `path`.
+    /// Secrets parsed from TOML text, as if read from `path` (see
+    /// [`load_from`](Self::load_from) for `interpolate`).
     pub fn from_toml_str(
         text: &str,
         path: impl AsRef<Path>,
-        env: &Env,
+        interpolate: Option<&Env>,
     ) -> Result<Self, SecretsError> {
+        let env = interpolate;
         let path = path.as_ref();
         Ok(Secrets {
             root: toml_file::parse(text, path, env)?,
@@ -324,7 +333,7 @@ fn join_key(base: &str, path: &str) -> String {
     }
 }
 
-fn read_location(path: &Path, env: &Env) -> Result<(Map, bool), SecretsError> {
+fn read_location(path: &Path, env: Option<&Env>) -> Result<(Map, bool), SecretsError> {
     if path.extension().is_some_and(|e| e == "toml") {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok((toml_file::parse(&text, path, env)?, true)),

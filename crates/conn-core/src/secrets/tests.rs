@@ -16,7 +16,7 @@ fn later_files_replace_top_level_keys_whole() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.toml", "x = 1\n[section]\nfrom_a = 1\n");
     let b = write(dir.path(), "b.toml", "[section]\nfrom_b = 2\n");
-    let secrets = Secrets::load_from(&SecretsLocations::paths([&a, &b]), &Env::default()).unwrap();
+    let secrets = Secrets::load_from(&SecretsLocations::paths([&a, &b]), None).unwrap();
     assert!(secrets.contains("x"));
     assert!(secrets.contains("section.from_b"));
     assert!(
@@ -30,13 +30,12 @@ fn later_files_replace_top_level_keys_whole() {
 fn missing_files_are_skipped_and_other_paths_are_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.toml");
-    let secrets =
-        Secrets::load_from(&SecretsLocations::paths([&missing]), &Env::default()).unwrap();
+    let secrets = Secrets::load_from(&SecretsLocations::paths([&missing]), None).unwrap();
     assert!(secrets.is_empty());
     assert!(secrets.loaded().is_empty());
 
     let bogus = dir.path().join("not-toml.txt");
-    let err = Secrets::load_from(&SecretsLocations::paths([&bogus]), &Env::default())
+    let err = Secrets::load_from(&SecretsLocations::paths([&bogus]), None)
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -55,7 +54,7 @@ fn directories_mix_with_files() {
     write(dir.path(), "k8s/token/value", "from dir\n");
     let secrets = Secrets::load_from(
         &SecretsLocations::paths([file, dir.path().join("k8s")]),
-        &Env::default(),
+        None,
     )
     .unwrap();
     assert_eq!(secrets.get::<String>("token").unwrap(), "from dir");
@@ -68,12 +67,8 @@ fn typed_access_and_nested_sections() {
         host: String,
         port: u16,
     }
-    let secrets = Secrets::from_toml_str(
-        "[db]\nhost = \"h\"\nport = \"5432\"\n",
-        "/s.toml",
-        &Env::default(),
-    )
-    .unwrap();
+    let secrets =
+        Secrets::from_toml_str("[db]\nhost = \"h\"\nport = \"5432\"\n", "/s.toml", None).unwrap();
     assert_eq!(
         secrets.get::<Db>("db").unwrap(),
         Db {
@@ -86,8 +81,7 @@ fn typed_access_and_nested_sections() {
 
 #[test]
 fn missing_key_suggests_and_names_files() {
-    let secrets =
-        Secrets::from_toml_str("[db]\npassword = \"x\"\n", "/s.toml", &Env::default()).unwrap();
+    let secrets = Secrets::from_toml_str("[db]\npassword = \"x\"\n", "/s.toml", None).unwrap();
     let err = secrets.get::<String>("db.pasword").unwrap_err().to_string();
     assert_eq!(
         err,
@@ -98,8 +92,7 @@ fn missing_key_suggests_and_names_files() {
 
 #[test]
 fn wrong_type_names_file_and_line_but_not_the_value() {
-    let secrets =
-        Secrets::from_toml_str("[db]\nport = \"hunter2\"\n", "/s.toml", &Env::default()).unwrap();
+    let secrets = Secrets::from_toml_str("[db]\nport = \"hunter2\"\n", "/s.toml", None).unwrap();
     let err = secrets.get::<u16>("db.port").unwrap_err().to_string();
     assert_eq!(
         err,
@@ -114,7 +107,7 @@ fn interpolation_and_unset_variables() {
     let secrets = Secrets::from_toml_str(
         "a = \"${PGPASS}\"\nb = \"${UNSET}\"\nc = \"${UNSET:-dflt}\"\n",
         "/s.toml",
-        &env,
+        Some(&env),
     )
     .unwrap();
     assert_eq!(secrets.get::<String>("a").unwrap(), "s3cret");
@@ -132,7 +125,7 @@ fn debug_and_display_never_show_values() {
     let secrets = Secrets::from_toml_str(
         "[connections.db]\npassword = \"hunter2\"\nport = 5432\n",
         "/s.toml",
-        &Env::default(),
+        None,
     )
     .unwrap();
     for text in [format!("{secrets:?}"), secrets.to_string()] {
@@ -169,8 +162,7 @@ type = "st_files_connection.FilesConnection"
 key = "AKIA"
 secret = "shh"
 "#;
-    let secrets =
-        Secrets::from_toml_str(text, "/app/.streamlit/secrets.toml", &Env::default()).unwrap();
+    let secrets = Secrets::from_toml_str(text, "/app/.streamlit/secrets.toml", None).unwrap();
     assert_eq!(
         secrets.connection_names(),
         vec!["pets_db", "postgresql", "s3"]
@@ -213,5 +205,20 @@ fn discover_reads_streamlit_config_files_list() {
     assert_eq!(
         locations.as_slice(),
         &[dir.path().join("one.toml"), PathBuf::from("/etc/two.toml")]
+    );
+}
+
+#[test]
+fn without_interpolation_values_are_taken_as_written() {
+    // A real Streamlit secrets file whose password holds `${`: it keeps its meaning.
+    let secrets = Secrets::from_toml_str(
+        "[connections.db]\npassword = \"p${ss}w0rd${\"\n",
+        "/s.toml",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        secrets.get::<String>("connections.db.password").unwrap(),
+        "p${ss}w0rd${"
     );
 }

@@ -42,8 +42,9 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Parses `text`, read from `path`, expanding `${VAR}` references against `env`.
-pub(crate) fn parse(text: &str, path: &Path, env: &Env) -> Result<Map, SecretsError> {
+/// Parses `text`, read from `path`, expanding `${VAR}` references against `env` when
+/// interpolation is on (`Some`).
+pub(crate) fn parse(text: &str, path: &Path, env: Option<&Env>) -> Result<Map, SecretsError> {
     let lines = Lines::new(text);
     let path: Arc<Path> = Arc::from(path);
     let document = DeTable::parse(text).map_err(|err| {
@@ -66,7 +67,7 @@ pub(crate) fn parse(text: &str, path: &Path, env: &Env) -> Result<Map, SecretsEr
 struct Converter<'a> {
     lines: &'a Lines<'a>,
     path: &'a Arc<Path>,
-    env: &'a Env,
+    env: Option<&'a Env>,
 }
 
 impl Converter<'_> {
@@ -89,7 +90,10 @@ impl Converter<'_> {
     fn value(&self, spanned: &Spanned<DeValue<'_>>) -> Result<Value, SecretsError> {
         let source = self.source(spanned.span());
         let kind = match spanned.get_ref() {
-            DeValue::String(s) => interpolate(s, self.env),
+            DeValue::String(s) => match self.env {
+                Some(env) => interpolate(s, env),
+                None => Kind::String(s.to_string()),
+            },
             DeValue::Integer(i) => Kind::Integer(self.integer(i.as_str(), i.radix(), &source)?),
             DeValue::Float(f) => Kind::Float(self.float(f.as_str(), &source)?),
             DeValue::Boolean(b) => Kind::Boolean(*b),
@@ -155,11 +159,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Result<Map, SecretsError> {
-        parse(
-            text,
-            Path::new("/app/.streamlit/secrets.toml"),
-            &Env::default(),
-        )
+        parse(text, Path::new("/app/.streamlit/secrets.toml"), None)
     }
 
     #[test]

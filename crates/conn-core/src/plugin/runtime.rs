@@ -60,13 +60,47 @@ pub fn handle() -> Result<Handle> {
 
 /// Runs `future` on conn's runtime and waits for it without blocking: usable from any
 /// async executor.
+///
+/// Dropping the returned future stops the work: the task on conn's runtime is aborted,
+/// which drops `future` at its next await point (and with it whatever it holds: a
+/// query in flight is cancelled on the server by the connection type's drop guards, an
+/// open transaction is rolled back).
 pub async fn run<F, T>(future: F) -> Result<T>
 where
     F: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let task = runtime()?.spawn(future);
+    let task = AbortOnDrop(runtime()?.spawn(future));
     joined(task.await)
+}
+
+/// A spawned task that is aborted when its handle is dropped before it finished.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Spawns `future` on conn's runtime without waiting for it (cleanup work such as a
+/// cancel request or a close that nobody waits for). Does nothing if conn's runtime
+/// cannot start.
+pub fn spawn_detached<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if let Ok(runtime) = runtime() {
+        drop(runtime.spawn(future));
+    }
 }
 
 /// Runs `future` on conn's runtime and blocks the calling thread until it is done.
@@ -95,9 +129,8 @@ fn joined<T>(outcome: std::result::Result<Result<T>, tokio::task::JoinError>) ->
     match outcome {
         Ok(result) => result,
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-        Err(err) => Err(Error::Io {
-            context: "conn's runtime".into(),
-            message: format!("the task was cancelled: {err}"),
+        Err(_) => Err(Error::Cancelled {
+            context: "a task on conn's runtime".into(),
         }),
     }
 }
@@ -148,7 +181,7 @@ where
     F: FnOnce() -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let task = runtime()?.spawn_blocking(work);
+    let task = AbortOnDrop(runtime()?.spawn_blocking(work));
     joined(task.await)
 }
 

@@ -17,8 +17,9 @@ use arc_swap::ArcSwapOption;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
+use super::janitor::Sweep;
 use crate::connection::DynConnection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ttl::Ttl;
 
 /// What identifies one cached connection.
@@ -68,8 +69,12 @@ impl Entry {
 struct Slot {
     /// Read without locking on every hit.
     entry: ArcSwapOption<Entry>,
-    /// Held while building, so that concurrent misses build once.
-    build: Mutex<()>,
+    /// Held while building, so that concurrent misses build once. Holds the error of
+    /// the last build that failed and how many builds had finished then, so that
+    /// callers who waited for that build receive its error instead of repeating it.
+    build: Mutex<Option<(u64, Error)>>,
+    /// Builds finished (successfully or not).
+    builds: AtomicU64,
     /// Nanoseconds since the cache's epoch of the last use, for LRU eviction.
     last_used: AtomicU64,
 }
@@ -104,6 +109,10 @@ impl ConnectionCache {
 
     /// The cached connection for `key`, building it with `build` on a miss. `pick`
     /// takes what the caller needs out of the entry, so a hit clones one `Arc`.
+    ///
+    /// Concurrent misses of one key build once; if that build fails, the callers that
+    /// waited for it receive its error (the next call after them builds again). A failed
+    /// build leaves no slot behind.
     pub(crate) fn get_or_build<R>(
         &self,
         key: &CacheKey,
@@ -120,36 +129,66 @@ impl ConnectionCache {
             tracing::trace!(connection = %key.name, "connection cache hit");
             return Ok(hit);
         }
-        let slot = Arc::clone(&self.slots.entry(key.clone()).or_default());
-
-        let _building = slot.build.lock();
-        if reuse == Reuse::IfFresh
-            && let Some(hit) = self.fresh(&slot, ttl, max_entries.is_some(), &pick)
-        {
-            return Ok(hit);
-        }
-        tracing::debug!(connection = %key.name, "connection cache miss: building");
-        let cached = match build() {
-            Ok(cached) => cached,
-            Err(err) => {
-                self.forget_if_empty(key, &slot);
-                return Err(err);
+        let mut build = Some(build);
+        loop {
+            let slot = Arc::clone(&self.slots.entry(key.clone()).or_default());
+            let seen = slot.builds.load(Ordering::Acquire);
+            let mut last_failure = slot.build.lock();
+            if !self.is_current(key, &slot) {
+                // The slot was dropped (a failed build, a clear) while we waited.
+                continue;
             }
-        };
-        let previous = slot.entry.swap(Some(Arc::new(Entry {
-            cached: cached.clone(),
-            created: Instant::now(),
-            ttl_nanos: AtomicU64::new(ttl_to_nanos(ttl)),
-        })));
-        slot.last_used.store(self.now(), Ordering::Relaxed);
-        if let Some(previous) = previous {
-            previous.cached.conn.close();
+            if slot.builds.load(Ordering::Acquire) > seen
+                && let Some((_, err)) = last_failure.as_ref()
+            {
+                return Err(err.clone());
+            }
+            if reuse == Reuse::IfFresh
+                && let Some(hit) = self.fresh(&slot, ttl, max_entries.is_some(), &pick)
+            {
+                return Ok(hit);
+            }
+            let Some(build) = build.take() else {
+                continue;
+            };
+            tracing::debug!(connection = %key.name, "connection cache miss: building");
+            let built = build();
+            let finished = slot.builds.fetch_add(1, Ordering::AcqRel) + 1;
+            let cached = match built {
+                Ok(cached) => {
+                    *last_failure = None;
+                    cached
+                }
+                Err(err) => {
+                    *last_failure = Some((finished, err.clone()));
+                    drop(last_failure);
+                    self.forget_if_empty(key, &slot);
+                    return Err(err);
+                }
+            };
+            let previous = slot.entry.swap(Some(Arc::new(Entry {
+                cached: cached.clone(),
+                created: Instant::now(),
+                ttl_nanos: AtomicU64::new(ttl_to_nanos(ttl)),
+            })));
+            slot.last_used.store(self.now(), Ordering::Relaxed);
+            drop(last_failure);
+            if let Some(previous) = previous {
+                previous.cached.conn.close();
+            }
+            if let Some(max) = max_entries {
+                self.evict_beyond(&key.name, max, key);
+            }
+            self.sweep_expired_but(key);
+            return Ok(pick(&cached));
         }
-        if let Some(max) = max_entries {
-            self.evict_beyond(&key.name, max, key);
-        }
-        self.sweep_expired(key);
-        Ok(pick(&cached))
+    }
+
+    /// Whether `slot` is still the one the map holds for `key`.
+    fn is_current(&self, key: &CacheKey, slot: &Arc<Slot>) -> bool {
+        self.slots
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(&current, slot))
     }
 
     /// The slot's entry if it exists and has not expired. A later call's ttl replaces
@@ -208,22 +247,34 @@ impl ConnectionCache {
 
     /// Closes and removes every expired entry but `keep` (just stored: with a ttl of 0
     /// it is already expired, and the caller is about to use it).
-    fn sweep_expired(&self, keep: &CacheKey) {
-        let expired: Vec<CacheKey> = self
+    fn sweep_expired_but(&self, keep: &CacheKey) {
+        self.sweep(Some(keep));
+    }
+
+    fn sweep(&self, keep: Option<&CacheKey>) {
+        let expired: Vec<(CacheKey, Arc<Entry>)> = self
             .slots
             .iter()
-            .filter(|e| {
-                e.key() != keep
-                    && e.value()
-                        .entry
-                        .load()
-                        .as_ref()
-                        .is_some_and(|entry| entry.expired())
+            .filter(|e| Some(e.key()) != keep)
+            .filter_map(|e| {
+                let entry = e.value().entry.load_full()?;
+                entry.expired().then(|| (e.key().clone(), entry))
             })
-            .map(|e| e.key().clone())
             .collect();
-        for key in expired {
-            self.remove(&key);
+        for (key, entry) in expired {
+            // Only if it still holds that entry: a request may have replaced it since.
+            let removed = self.slots.remove_if(&key, |_, slot| {
+                slot.entry
+                    .load()
+                    .as_ref()
+                    .is_some_and(|current| Arc::ptr_eq(current, &entry))
+            });
+            if let Some((_, slot)) = removed
+                && let Some(entry) = slot.entry.swap(None)
+            {
+                tracing::debug!(connection = %key.name, "connection cache: closing an expired connection");
+                entry.cached.conn.close();
+            }
         }
     }
 
@@ -278,5 +329,11 @@ impl ConnectionCache {
             .iter()
             .filter(|e| e.value().entry.load().is_some())
             .count()
+    }
+}
+
+impl Sweep for ConnectionCache {
+    fn sweep_expired(&self) {
+        self.sweep(None);
     }
 }

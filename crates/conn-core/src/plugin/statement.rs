@@ -1,0 +1,163 @@
+//! A conservative look at a SQL statement's words: does it only read?
+//!
+//! Used to decide whether a statement whose attempt failed after reaching the server
+//! may run again. A false "write" only costs a retry; a false "read" could apply a write
+//! twice, so anything in doubt is a write: every statement but `SELECT`, `WITH`,
+//! `VALUES`, `TABLE`, `SHOW`, `DESCRIBE` and `EXPLAIN` (without `ANALYZE`), and those
+//! too when a word that writes appears anywhere outside quotes and comments
+//! (`INSERT ... RETURNING` in a `WITH`, `SELECT ... INTO`, `FOR UPDATE`, `nextval`,
+//! ...). A `SELECT` that calls a function that writes cannot be told apart: run writes
+//! with `execute`, which is never retried after reaching the server.
+
+/// First words of statements that only read.
+const READ_STARTS: &[&str] = &[
+    "select", "with", "values", "table", "show", "describe", "desc", "explain",
+];
+
+/// Words that make any statement a write (or a lock, or a sequence step).
+const WRITE_WORDS: &[&str] = &[
+    "insert",
+    "update",
+    "delete",
+    "merge",
+    "upsert",
+    "create",
+    "drop",
+    "alter",
+    "truncate",
+    "grant",
+    "revoke",
+    "copy",
+    "call",
+    "do",
+    "lock",
+    "into",
+    "for",
+    "nextval",
+    "setval",
+    "lastval",
+    "analyze",
+    "vacuum",
+    "refresh",
+    "notify",
+    "set",
+    "load",
+    "install",
+    "attach",
+    "detach",
+    "export",
+    "import",
+    "pg_advisory_lock",
+    "pg_advisory_xact_lock",
+    "get_lock",
+    "release_lock",
+];
+
+/// Whether `sql` only reads (see the module docs for the rule).
+pub fn is_read_only(sql: &str) -> bool {
+    let words = words(sql);
+    let Some(first) = words.first() else {
+        return false;
+    };
+    READ_STARTS.contains(&first.as_str())
+        && !words.iter().any(|w| WRITE_WORDS.contains(&w.as_str()))
+}
+
+/// The lower-cased words of `sql` outside string literals, quoted identifiers and
+/// comments. An unterminated quote or comment swallows the rest (so its words do not
+/// count, and the statement is judged by the words before it, which is conservative
+/// only if those say "write"; an unterminated quote fails on the server anyway).
+fn words(sql: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut chars = sql.chars().peekable();
+    let flush = |current: &mut String, words: &mut Vec<String>| {
+        if !current.is_empty() {
+            words.push(std::mem::take(current).to_ascii_lowercase());
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                flush(&mut current, &mut words);
+                for inner in chars.by_ref() {
+                    if inner == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                flush(&mut current, &mut words);
+                for inner in chars.by_ref() {
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                flush(&mut current, &mut words);
+                chars.next();
+                let mut previous = ' ';
+                for inner in chars.by_ref() {
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+            }
+            '$' if chars.peek() == Some(&'$') => {
+                // A PostgreSQL dollar-quoted body may hold anything: judge it a write.
+                words.push("do".into());
+                break;
+            }
+            c if c.is_alphanumeric() || c == '_' => current.push(c),
+            _ => flush(&mut current, &mut words),
+        }
+    }
+    flush(&mut current, &mut words);
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_reads_are_reads() {
+        for sql in [
+            "select * from pet",
+            "  -- hi\n SELECT 1",
+            "/* x */ with t as (select 1) select * from t",
+            "VALUES (1), (2)",
+            "table pet",
+            "show tables",
+            "explain select 1",
+            "select 'insert into x' as text",
+            "select \"update\" from t",
+        ] {
+            assert!(is_read_only(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn anything_that_writes_is_a_write() {
+        for sql in [
+            "insert into t values (1)",
+            "INSERT INTO t VALUES (1) RETURNING id",
+            "with x as (insert into t values (1) returning id) select * from x",
+            "select nextval('s')",
+            "select * into new_table from t",
+            "select * from t for update",
+            "explain analyze select 1",
+            "update t set x = 1",
+            "create table t (x int)",
+            "call proc()",
+            "pragma user_version = 3",
+            "select $$ anything $$",
+            "",
+            "-- only a comment",
+        ] {
+            assert!(!is_read_only(sql), "{sql}");
+        }
+    }
+}

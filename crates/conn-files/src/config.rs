@@ -151,6 +151,10 @@ pub(crate) struct FilesConfig {
     /// request itself (see `store_retry`); two layers would multiply.
     pub(crate) retry: RetryPolicy,
     /// The `retry` section, applied to object_store's per-request retries.
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http")),
+        allow(dead_code)
+    )]
     pub(crate) store_retry: RetryPolicy,
 }
 

@@ -496,6 +496,14 @@ impl<T: ReadOutput> Read<T> {
     }
 
     async fn run(self) -> Result<T> {
+        // A path may carry a secret (`?sig=...`), and so may a driver's message.
+        let redactor = self.conn.inner.handle.connector().redactor.clone();
+        self.run_unredacted()
+            .await
+            .map_err(|e| redact::error(&redactor, e))
+    }
+
+    async fn run_unredacted(self) -> Result<T> {
         let inferred = format::infer(&self.path);
         let (format, compression, tab) = match (self.format, inferred) {
             (Some(format), inferred) => (
@@ -522,7 +530,6 @@ impl<T: ReadOutput> Read<T> {
         let Read {
             conn, path, ttl, ..
         } = self;
-        let redactor = conn.inner.handle.connector().redactor.clone();
         let value = runtime::run(async move {
             let inner = &conn.inner;
             inner
@@ -541,8 +548,7 @@ impl<T: ReadOutput> Read<T> {
                 })
                 .await
         })
-        .await
-        .map_err(|e| redact::error(&redactor, e))?;
+        .await?;
         T::from_value(value)
             .ok_or_else(|| Error::Data("a cached read had another kind of value".into()))
     }

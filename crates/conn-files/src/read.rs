@@ -515,11 +515,12 @@ pub(crate) fn csv_seekable<R: Read + Seek>(
 }
 
 /// A JSON lines decoder for a plan: integer columns come as text (see `typing.rs`),
-/// and a field missing from the schema is an error rather than dropped.
+/// a number or boolean in a text column is kept as its text (the widening inference
+/// chose), and a field missing from the schema is an error rather than dropped.
 fn json_builder(plan: &Plan, options: &ReadOptions) -> arrow_json::ReaderBuilder {
     arrow_json::ReaderBuilder::new(Arc::clone(&plan.decode))
         .with_batch_size(options.batch_size)
-        .with_coerce_primitive(plan.has_checks())
+        .with_coerce_primitive(true)
         .with_strict_mode(true)
 }
 

@@ -45,7 +45,17 @@ pub(crate) fn to_conn_error(
     redactor: &Redactor,
 ) -> Error {
     use object_store::Error as E;
-    let message = crate::redact::scrub_query(&redactor.redact(&err.to_string()));
+    // The causes too: "connection refused" is often only in the source chain.
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    let message = crate::redact::scrub_query(&redactor.redact(&text));
     let class = match err {
         E::Generic { .. } if looks_like_client_error(&message) => ErrorClass::Permanent,
         E::Generic { .. } | E::JoinError { .. } => ErrorClass::Transient,
@@ -425,7 +435,8 @@ impl Stores {
 }
 
 /// No retry of a request starts later than this after its first attempt.
-pub const STORE_RETRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http"))]
+const STORE_RETRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// `key` under `prefix`.
 fn join_key(prefix: &str, key: &str) -> String {

@@ -73,7 +73,7 @@ impl Plan {
     }
 
     /// Whether some column is decoded as text and settled afterwards.
-    pub(crate) fn has_checks(&self) -> bool {
+    fn has_checks(&self) -> bool {
         self.checks.iter().any(|c| *c != Check::AsInferred)
     }
 

@@ -1,7 +1,9 @@
 //! Writing a [`Table`] as CSV, Parquet or JSON lines (CSV and JSON lines optionally
 //! gzip, zstd or bzip2 compressed), streamed to the store in parts.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_compression::tokio::write::{BzEncoder, GzipEncoder, ZstdEncoder};
 use conn_core::{Error, Result, Table};
@@ -46,31 +48,58 @@ pub(crate) async fn write(
         )));
     }
     let mut writer = BufWriter::new(store, path.clone());
-    // Each branch completes the upload (shuts the writer down) when it succeeds.
-    let outcome = match (format, compression) {
-        (Format::Parquet, _) => write_parquet(&mut writer, path, table).await,
-        (_, None) => write_text(&mut writer, path, table, format).await,
-        (_, Some(Compression::Gzip)) => {
-            write_text(&mut GzipEncoder::new(&mut writer), path, table, format).await
-        }
-        (_, Some(Compression::Zstd)) => {
-            write_text(&mut ZstdEncoder::new(&mut writer), path, table, format).await
-        }
-        (_, Some(Compression::Bzip2)) => {
-            write_text(&mut BzEncoder::new(&mut writer), path, table, format).await
+    let encoded = {
+        let mut out = Unfinished(&mut writer);
+        match (format, compression) {
+            (Format::Parquet, _) => write_parquet(&mut out, path, table).await,
+            (_, None) => write_text(&mut out, path, table, format).await,
+            (_, Some(Compression::Gzip)) => {
+                write_text(&mut GzipEncoder::new(&mut out), path, table, format).await
+            }
+            (_, Some(Compression::Zstd)) => {
+                write_text(&mut ZstdEncoder::new(&mut out), path, table, format).await
+            }
+            (_, Some(Compression::Bzip2)) => {
+                write_text(&mut BzEncoder::new(&mut out), path, table, format).await
+            }
         }
     };
-    match outcome {
-        Ok(()) => Ok(u64::try_from(table.num_rows()).unwrap_or(u64::MAX)),
-        Err(err) => {
-            let _ = writer.abort().await;
-            Err(err)
-        }
+    if let Err(err) = encoded {
+        // Nothing is visible yet; drop any uploaded parts.
+        let _ = writer.abort().await;
+        return Err(err);
+    }
+    // Completing the upload makes the object appear, whole. If that fails the object
+    // does not appear (object_store's writer cannot be aborted after this point).
+    writer.shutdown().await.map_err(|e| io_error(path, &e))?;
+    Ok(u64::try_from(table.num_rows()).unwrap_or(u64::MAX))
+}
+
+/// The upload, with "shut down" meaning "flush": encoders and the Parquet writer end
+/// their streams through it, and [`write`] completes the upload itself, knowing
+/// whether it got that far (a `BufWriter` may be aborted only before).
+struct Unfinished<'a>(&'a mut BufWriter);
+
+impl AsyncWrite for Unfinished<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
     }
 }
 
 /// Writes CSV or JSON lines through `out` (the upload, or an encoder in front of
-/// it) and shuts it down, which finishes the compressed stream and the upload.
+/// it) and shuts it down, which ends the compressed stream.
 async fn write_text<W: AsyncWrite + Unpin>(
     out: &mut W,
     path: &ObjectPath,
@@ -84,7 +113,11 @@ async fn write_text<W: AsyncWrite + Unpin>(
     out.shutdown().await.map_err(|e| io_error(path, &e))
 }
 
-async fn write_parquet(writer: &mut BufWriter, path: &ObjectPath, table: &Table) -> Result<()> {
+async fn write_parquet<W: AsyncWrite + Unpin + Send>(
+    writer: &mut W,
+    path: &ObjectPath,
+    table: &Table,
+) -> Result<()> {
     let mut parquet = AsyncArrowWriter::try_new(writer, Arc::clone(table.schema()), None)
         .map_err(|e| data_error(path, e))?;
     for batch in table.batches() {

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use conn_core::{ConnectionConfig, Kind, Result, RetryPolicy};
 
+use crate::init::{self, InitStatement};
+
 /// Every top-level key the `duckdb` type reads.
 pub(crate) const KEYS: &[&str] = &[
     "database",
@@ -11,6 +13,8 @@ pub(crate) const KEYS: &[&str] = &[
     "config",
     "extensions",
     "init",
+    "init_once",
+    "init_each",
     "max_idle_connections",
     RetryPolicy::CONFIG_KEY,
 ];
@@ -24,8 +28,9 @@ pub(crate) struct DuckDbConfig {
     pub(crate) settings: BTreeMap<String, String>,
     /// Extensions loaded on every new connection.
     pub(crate) extensions: Vec<String>,
-    /// Statements run on every new connection (`ATTACH ...`, `SET ...`).
-    pub(crate) init: Vec<String>,
+    /// Init statements in order, each run once per database or on every new
+    /// connection (see [`crate::init`]).
+    pub(crate) init: Vec<InitStatement>,
     /// Connections kept open for reuse.
     pub(crate) max_idle: usize,
     pub(crate) retry: RetryPolicy,
@@ -77,7 +82,11 @@ impl DuckDbConfig {
             database,
             settings,
             extensions: string_list(config, "extensions")?,
-            init: string_list(config, "init")?,
+            init: init::plan(
+                &string_list(config, "init_once")?,
+                &string_list(config, "init")?,
+                &string_list(config, "init_each")?,
+            ),
             max_idle,
             retry: RetryPolicy::from_config(config)?,
         })
@@ -118,7 +127,13 @@ mod tests {
             Some("READ_ONLY")
         );
         assert_eq!(c.extensions, vec!["json".to_owned()]);
-        assert_eq!(c.init, vec!["SET x = 1".to_owned()]);
+        assert_eq!(
+            c.init,
+            vec![InitStatement {
+                sql: "SET x = 1".into(),
+                scope: init::Scope::Connection
+            }]
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod init;
 mod pool;
 mod write;
 
@@ -187,13 +188,18 @@ impl DuckDbConnection {
 
     /// Runs `work` with a raw `duckdb::Connection` of the pool, on conn's blocking
     /// threads: for anything conn does not wrap (UDFs, `COPY`, appenders, ...).
+    /// It may write, so cached results are dropped afterwards; a transaction it
+    /// leaves open is rolled back when the connection returns to the pool.
     pub async fn with_raw<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&duckdb::Connection) -> duckdb::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection(move |conn| work(conn).map_err(|e| ("raw", e)))
-            .await
+        let outcome = self
+            .with_connection(move |conn| work(conn).map_err(|e| ("raw", e)))
+            .await;
+        self.inner.results.clear();
+        outcome
     }
 
     /// [`with_raw`](Self::with_raw) from synchronous code.
@@ -224,7 +230,8 @@ impl DuckDbConnection {
     /// without [`commit`](Session::commit) rolls it back.
     pub async fn session(&self) -> Result<Session> {
         let pool = self.inner.handle.connect().await?;
-        runtime::run_blocking(move || Session::begin(&pool)).await
+        let owner = self.clone();
+        runtime::run_blocking(move || Session::begin(&pool, owner)).await
     }
 
     /// [`session`](Self::session) from synchronous code.
@@ -287,6 +294,8 @@ impl fmt::Debug for DuckDbConnection {
 pub struct Session {
     conn: Option<Arc<parking_lot::Mutex<SessionConn>>>,
     pool: Arc<DuckPool>,
+    /// The connection whose cached results a commit invalidates.
+    owner: DuckDbConnection,
 }
 
 struct SessionConn {
@@ -303,13 +312,14 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    fn begin(pool: &Arc<DuckPool>) -> Result<Session> {
+    fn begin(pool: &Arc<DuckPool>, owner: DuckDbConnection) -> Result<Session> {
         let conn = pool.checkout()?;
         conn.execute_batch("BEGIN TRANSACTION")
             .map_err(|e| pool.err(&e, "begin transaction"))?;
         Ok(Session {
             conn: Some(Arc::new(parking_lot::Mutex::new(SessionConn { conn }))),
             pool: Arc::clone(pool),
+            owner,
         })
     }
 
@@ -368,7 +378,8 @@ impl Session {
             .await
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction; the connection's cached results are dropped, since
+    /// they may predate the committed changes.
     pub async fn commit(mut self) -> Result<()> {
         let result = self
             .on_connection(|conn, pool| {
@@ -376,7 +387,10 @@ impl Session {
                     .map_err(|e| pool.err(&e, "commit"))
             })
             .await;
+        // A failed COMMIT leaves the transaction aborted: the pool rolls the
+        // connection back (or discards it) when it returns.
         self.conn = None;
+        self.owner.inner.results.clear();
         result
     }
 

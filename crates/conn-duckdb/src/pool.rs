@@ -5,6 +5,10 @@
 //! connection out (reusing an idle one, or cloning a new one onto the same database),
 //! and returns it afterwards: many threads query at once, none waits on a mutex
 //! around a single connection.
+//!
+//! A connection comes back clean or not at all: one returned inside a transaction
+//! (a `BEGIN` run through `with_raw` or a query, or a statement that failed and left
+//! the transaction aborted) is rolled back, and discarded if that fails.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use duckdb::{Config, Connection};
 use parking_lot::Mutex;
 
 use crate::config::DuckDbConfig;
+use crate::init::Scope;
 
 /// A DuckDB error as a conn error (DuckDB is in-process: nothing is stale, nothing
 /// is worth a retry).
@@ -76,8 +81,10 @@ impl DuckPool {
             name,
             redactor,
         };
-        // Check the setup once, so a bad extension or init statement fails the connect.
-        let first = pool.new_connection()?;
+        // The first connection runs every init statement, the database-wide ones
+        // included (only once: later connections share the database they changed). A
+        // bad extension or init statement fails the connect.
+        let first = pool.new_connection(true)?;
         pool.idle.lock().push(first);
         Ok(pool)
     }
@@ -86,7 +93,7 @@ impl DuckPool {
         to_conn_error(err, &self.name, what, &self.redactor)
     }
 
-    fn new_connection(&self) -> Result<Connection> {
+    fn new_connection(&self, first: bool) -> Result<Connection> {
         let conn = self
             .base
             .lock()
@@ -98,8 +105,10 @@ impl DuckPool {
                 .map_err(|e| self.error(&e, &format!("loading extension {extension}")))?;
         }
         for statement in &self.config.init {
-            conn.execute_batch(statement)
-                .map_err(|e| self.error(&e, "running an init statement"))?;
+            if first || statement.scope == Scope::Connection {
+                conn.execute_batch(&statement.sql)
+                    .map_err(|e| self.error(&e, "running an init statement"))?;
+            }
         }
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
@@ -110,7 +119,7 @@ impl DuckPool {
         let reused = self.idle.lock().pop();
         let conn = match reused {
             Some(conn) => conn,
-            None => self.new_connection()?,
+            None => self.new_connection(false)?,
         };
         Ok(Pooled {
             conn: Some(conn),
@@ -160,9 +169,39 @@ fn unreachable_connection() -> ! {
     panic!("a pooled DuckDB connection was used after it was returned")
 }
 
+/// Ends any transaction left open on `conn`; `false` if the connection cannot be
+/// made clean and must be discarded.
+///
+/// duckdb-rs's `is_autocommit` always answers `true` and DuckDB's C API has no
+/// such check, so this asks DuckDB to roll back: "no transaction is active" means
+/// the connection was clean already.
+fn settle(conn: &Connection, pool: &DuckPool) -> bool {
+    match conn.execute_batch("ROLLBACK") {
+        Ok(()) => {
+            tracing::warn!(
+                connection = %pool.name,
+                "conn.duckdb: a connection came back to the pool inside a transaction; rolled back"
+            );
+            true
+        }
+        Err(err) if err.to_string().contains("no transaction is active") => true,
+        Err(err) => {
+            tracing::warn!(
+                connection = %pool.name,
+                error = %pool.redactor.redact(&err.to_string()),
+                "conn.duckdb: a connection could not be rolled back; discarded"
+            );
+            false
+        }
+    }
+}
+
 impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
+            if !settle(&conn, &self.pool) {
+                return;
+            }
             let mut idle = self.pool.idle.lock();
             if idle.len() < self.pool.config.max_idle {
                 idle.push(conn);

@@ -329,3 +329,254 @@ fn conformance() {
     }
     .run();
 }
+
+/// Runs `read` on `n` pooled connections at once: each holds its connection until all
+/// have one, so they are `n` different connections.
+fn on_distinct_connections<T: Send + 'static>(
+    conn: &DuckDbConnection,
+    n: usize,
+    read: fn(&duckdb::Connection) -> duckdb::Result<T>,
+) -> Vec<conn_core::Result<T>> {
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                scope.spawn(move || {
+                    conn.with_raw_blocking(move |raw| {
+                        barrier.wait();
+                        read(raw)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn a_connection_returned_inside_a_transaction_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        "[connections.mem]\ntype = \"duckdb\"\nmax_idle_connections = 2\n",
+    );
+    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
+    conn.execute_batch_blocking("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    // BEGIN through with_raw, never committed: the connection goes back to the pool
+    // (the idle list is last-in first-out, so the next use takes it again).
+    conn.with_raw_blocking(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (1)"))
+        .unwrap();
+    conn.execute_batch_blocking("INSERT INTO t VALUES (2)")
+        .unwrap();
+    // Every connection sees exactly the committed row: the open transaction was rolled
+    // back, and the INSERT after it was not swallowed by it.
+    let seen = on_distinct_connections(&conn, 2, |raw| {
+        raw.query_row("SELECT count(*), max(id) FROM t", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+    });
+    for rows in seen {
+        assert_eq!(rows.unwrap(), (1, 2));
+    }
+
+    // A statement failing inside a transaction leaves it aborted; the next use of the
+    // connection works all the same.
+    let err = conn
+        .with_raw_blocking(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (2)"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("constraint"), "{err}");
+    for _ in 0..3 {
+        assert_eq!(count(&conn, "t"), 1);
+    }
+    conn.execute_batch_blocking("INSERT INTO t VALUES (3)")
+        .unwrap();
+    let seen = on_distinct_connections(&conn, 2, |raw| {
+        raw.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+    });
+    for rows in seen {
+        assert_eq!(rows.unwrap(), 2);
+    }
+
+    // A session that is dropped or fails to commit leaves nothing behind either.
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute_batch_blocking("INSERT INTO t VALUES (4)")
+        .unwrap();
+    drop(session);
+    let mut session = conn.session_blocking().unwrap();
+    assert!(
+        session
+            .execute_batch_blocking("INSERT INTO t VALUES (3)")
+            .is_err()
+    );
+    // (DuckDB answers COMMIT of an aborted transaction by rolling it back.)
+    let _ = session.commit_blocking();
+    assert_eq!(count(&conn, "t"), 2);
+}
+
+#[test]
+fn database_wide_init_runs_once_and_per_connection_init_on_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.duckdb");
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.maker]\ntype = \"duckdb\"\ndatabase = \"{other}\"\n\
+             [connections.att]\ntype = \"duckdb\"\n\
+             init = [\"ATTACH '{other}' AS other (READ_ONLY)\", \"CREATE MACRO twice(x) AS x * 2\", \
+                     \"SET search_path = 'other.main,memory.main'\"]\n\
+             [connections.explicit]\ntype = \"duckdb\"\n\
+             init_once = [\"ATTACH '{other}' AS other (READ_ONLY)\"]\n\
+             init_each = [\"SET TimeZone = 'Asia/Tokyo'\"]\n",
+            other = other.display()
+        ),
+    );
+    let maker = factory.get::<DuckDbConnection>("maker").unwrap();
+    maker
+        .execute_batch_blocking("CREATE TABLE birds AS SELECT range AS id FROM range(5)")
+        .unwrap();
+    factory.clear();
+    drop(maker);
+
+    // Eight threads at once, each on a connection of its own (seven of them new
+    // clones): the database attached once is there for all of them.
+    let conn = factory.get::<DuckDbConnection>("att").unwrap();
+    let seen = on_distinct_connections(&conn, 8, |raw| {
+        raw.query_row(
+            "SELECT (SELECT count(*) FROM other.birds), current_setting('search_path'), \
+             (SELECT count(*) FROM birds), twice(21)",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )
+    });
+    for row in seen {
+        assert_eq!(
+            row.unwrap(),
+            (5, "other.main,memory.main".to_owned(), 5, 42)
+        );
+    }
+    let pool = futures::executor::block_on(conn.pool()).unwrap();
+    assert!(
+        pool.connections_opened() >= 8,
+        "{}",
+        pool.connections_opened()
+    );
+
+    // Plain queries from eight threads through the same connection.
+    std::thread::scope(|scope| {
+        for i in 0..8_i64 {
+            let conn = &conn;
+            scope.spawn(move || {
+                let n = conn
+                    .query("SELECT count(*) + ? AS n FROM other.birds")
+                    .bind(i)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(i64,)>()
+                    .unwrap()[0]
+                    .0;
+                assert_eq!(n, 5 + i);
+            });
+        }
+    });
+
+    // The explicit lists: init_once once, init_each on every connection.
+    let explicit = factory.get::<DuckDbConnection>("explicit").unwrap();
+    let seen = on_distinct_connections(&explicit, 4, |raw| {
+        raw.query_row(
+            "SELECT (SELECT count(*) FROM other.birds), current_setting('TimeZone')",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+    });
+    for row in seen {
+        assert_eq!(row.unwrap(), (5, "Asia/Tokyo".to_owned()));
+    }
+}
+
+#[test]
+fn with_raw_writes_and_commits_invalidate_cached_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
+    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
+    conn.execute_batch_blocking("CREATE TABLE t AS SELECT 1 AS x")
+        .unwrap();
+    let cached = |conn: &DuckDbConnection| {
+        conn.query("SELECT count(*) AS n FROM t")
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0
+    };
+    assert_eq!(cached(&conn), 1);
+    assert_eq!(cached(&conn), 1);
+    assert_eq!(conn.stats().cache_hits, 1);
+    conn.with_raw_blocking(|raw| raw.execute("INSERT INTO t VALUES (2)", []))
+        .unwrap();
+    assert_eq!(cached(&conn), 2, "re-read after a with_raw write");
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute_batch_blocking("INSERT INTO t VALUES (3)")
+        .unwrap();
+    assert_eq!(cached(&conn), 2, "uncommitted: not visible");
+    session.commit_blocking().unwrap();
+    assert_eq!(cached(&conn), 3, "re-read after a commit");
+}
+
+#[test]
+fn results_longer_than_one_vector_keep_nulls_and_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
+    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
+    // 10,000 rows (five DuckDB vectors of 2048): NULLs only in the first vectors,
+    // values after; a UNION of an INTEGER and a VARCHAR branch.
+    let table = conn
+        .query(
+            "SELECT range AS id, \
+                    CASE WHEN range < 5000 THEN NULL ELSE range * 2 END AS late, \
+                    CASE WHEN range < 5000 THEN NULL ELSE 'v' || range END AS late_text \
+             FROM range(10000) ORDER BY id",
+        )
+        .blocking()
+        .unwrap();
+    assert!(
+        table.batches().len() > 1,
+        "{} batches",
+        table.batches().len()
+    );
+    assert_eq!(table.num_rows(), 10_000);
+    let rows = table.rows::<(i64, Option<i64>, Option<String>)>().unwrap();
+    for (i, (id, late, text)) in rows.iter().enumerate() {
+        let i = i as i64;
+        assert_eq!(*id, i);
+        if i < 5000 {
+            assert_eq!((late, text), (&None, &None), "row {i}");
+        } else {
+            assert_eq!(late, &Some(i * 2), "row {i}");
+            assert_eq!(text.as_deref(), Some(format!("v{i}").as_str()), "row {i}");
+        }
+    }
+    let union = conn
+        .query(
+            "SELECT * FROM (SELECT range::INTEGER AS v FROM range(3000) \
+             UNION ALL SELECT 'x' || range FROM range(3000)) ORDER BY v",
+        )
+        .blocking()
+        .unwrap();
+    assert_eq!(union.schema().field(0).data_type(), &DataType::Utf8);
+    assert_eq!(union.num_rows(), 6000);
+    let values = union.rows::<(String,)>().unwrap();
+    assert!(values.iter().any(|(v,)| v == "2999"));
+    assert!(values.iter().any(|(v,)| v == "x2999"));
+}

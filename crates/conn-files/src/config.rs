@@ -144,7 +144,18 @@ pub(crate) struct FilesConfig {
     pub(crate) prefix: String,
     /// Store options in object_store's key names. Holds secrets: never print.
     pub(crate) options: BTreeMap<String, String>,
+    /// The `root` (or `bucket`) as configured, for errors; `None` when paths are not
+    /// confined (no `root`, no `bucket`).
+    pub(crate) root: Option<String>,
+    /// conn's retry policy around a whole read: none. object_store retries each
+    /// request itself (see `store_retry`); two layers would multiply.
     pub(crate) retry: RetryPolicy,
+    /// The `retry` section, applied to object_store's per-request retries.
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http")),
+        allow(dead_code)
+    )]
+    pub(crate) store_retry: RetryPolicy,
 }
 
 fn scalar(config: &ConnectionConfig, key: &str, value: &Value) -> Result<String> {
@@ -290,12 +301,22 @@ impl FilesConfig {
         }
 
         let (bucket, prefix) = root(config, protocol)?;
+        let root = match (
+            config.get_as::<String>("root")?.filter(|r| !r.is_empty()),
+            &bucket,
+        ) {
+            (Some(root), _) => Some(root),
+            (None, Some(bucket)) => Some(format!("{}://{bucket}", protocol_label(protocol))),
+            (None, None) => None,
+        };
         Ok(FilesConfig {
             protocol,
             bucket,
             prefix,
             options,
-            retry: RetryPolicy::from_config(config)?,
+            root,
+            retry: RetryPolicy::NONE,
+            store_retry: RetryPolicy::from_config(config)?,
         })
     }
 }

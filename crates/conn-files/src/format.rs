@@ -113,7 +113,7 @@ pub(crate) struct Inferred {
 /// Infers the format from the extension, case-insensitively, looking through a
 /// compression suffix: `a.CSV.gz` is gzip-compressed CSV.
 pub(crate) fn infer(path: &str) -> Result<Inferred> {
-    let file = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let file = file_name(path);
     let mut parts: Vec<&str> = file.split('.').skip(1).collect();
     let compression = parts.last().and_then(|e| Compression::from_extension(e));
     if compression.is_some() {
@@ -139,9 +139,20 @@ pub(crate) fn infer(path: &str) -> Result<Inferred> {
     })
 }
 
+/// The last segment of a path, lower-cased; for a URL, without its query and
+/// fragment (`https://h/x.csv?sig=...` is a `.csv`).
+fn file_name(path: &str) -> String {
+    let path = if path.contains("://") {
+        path.split(['?', '#']).next().unwrap_or(path)
+    } else {
+        path
+    };
+    path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase()
+}
+
 /// The compression a path's last extension names, if any.
 pub(crate) fn compression_of(path: &str) -> Option<Compression> {
-    let file = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let file = file_name(path);
     file.rsplit('.')
         .next()
         .filter(|_| file.contains('.'))

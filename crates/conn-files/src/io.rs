@@ -12,7 +12,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::read::byte_reader;
-use crate::store::to_conn_error;
+use crate::store::Stores;
 
 /// An object being read as a stream (`tokio::io::AsyncRead`). Bytes arrive as they are
 /// downloaded; nothing is buffered beyond a read buffer.
@@ -27,16 +27,16 @@ impl std::fmt::Debug for ObjectReader {
 }
 
 pub(crate) async fn open(
+    stores: &Stores,
     store: Arc<dyn ObjectStore>,
     location: ObjectPath,
-    name: &str,
 ) -> Result<ObjectReader> {
     let result = store
         .get(&location)
         .await
-        .map_err(|e| to_conn_error(&e, name, "open", &conn_core::Redactor::default()))?;
+        .map_err(|e| stores.error(&e, "open"))?;
     Ok(ObjectReader {
-        inner: byte_reader(result, None),
+        inner: byte_reader(result, None, stores.redactor()),
     })
 }
 

@@ -29,8 +29,11 @@
 mod config;
 mod format;
 mod io;
+mod parquet_read;
 mod read;
+mod redact;
 mod store;
+mod typing;
 mod write;
 
 use std::fmt;
@@ -210,10 +213,13 @@ impl FilesConnection {
         let stores = self.stores().await?;
         let (store, location) = stores.resolve(path)?;
         let table = table.clone();
-        let written =
-            runtime::run(async move { write::write(store, &location, &table, format).await })
-                .await?;
-        Ok(written)
+        let compression = format::compression_of(path);
+        runtime::run(async move {
+            write::write(store, &location, &table, format, compression)
+                .await
+                .map_err(|e| redact::error(stores.redactor(), e))
+        })
+        .await
     }
 
     /// [`write`](Self::write) from synchronous code.
@@ -225,8 +231,7 @@ impl FilesConnection {
     pub async fn open(&self, path: &str) -> Result<ObjectReader> {
         let stores = self.stores().await?;
         let (store, location) = stores.resolve(path)?;
-        let name = Arc::clone(&self.inner.name);
-        runtime::run(async move { io::open(store, location, &name).await }).await
+        runtime::run(async move { io::open(&stores, store, location).await }).await
     }
 
     /// Opens an object for a streaming read from synchronous code (`std::io::Read`).
@@ -491,6 +496,14 @@ impl<T: ReadOutput> Read<T> {
     }
 
     async fn run(self) -> Result<T> {
+        // A path may carry a secret (`?sig=...`), and so may a driver's message.
+        let redactor = self.conn.inner.handle.connector().redactor.clone();
+        self.run_unredacted()
+            .await
+            .map_err(|e| redact::error(&redactor, e))
+    }
+
+    async fn run_unredacted(self) -> Result<T> {
         let inferred = format::infer(&self.path);
         let (format, compression, tab) = match (self.format, inferred) {
             (Some(format), inferred) => (
@@ -637,9 +650,8 @@ async fn read_object(
             .map_err(|e| stores.error(&e, "read"))?;
         let options = options.clone();
         let table = runtime::run_blocking(move || match format {
-            Format::Csv => read::local::csv(&path, &options),
-            Format::Jsonl => read::local::jsonl(&path, &options),
-            _ => read::local::parquet(&path, &options),
+            Format::Parquet => parquet_read::read_local(&path, &options),
+            _ => read::local::text_table(&path, format, &options),
         })
         .await?;
         return Ok((ReadValue::Table(table), version_of(&meta)));
@@ -651,11 +663,12 @@ async fn read_object(
                  cannot be read"
             )));
         }
-        let meta = store
-            .head(location)
-            .await
-            .map_err(|e| stores.error(&e, "read"))?;
-        let table = read::parquet(store, &meta, options).await?;
+        let (table, meta) = parquet_read::read(stores, store, location, options).await?;
+        return Ok((ReadValue::Table(table), version_of(&meta)));
+    }
+    if format.is_tabular() {
+        let (table, meta) =
+            read::text_table(stores, store, location, format, compression, options).await?;
         return Ok((ReadValue::Table(table), version_of(&meta)));
     }
     let result = store
@@ -663,13 +676,11 @@ async fn read_object(
         .await
         .map_err(|e| stores.error(&e, "read"))?;
     let version = version_of(&result.meta);
-    let reader = read::byte_reader(result, compression);
+    let reader = read::byte_reader(result, compression, stores.redactor());
     let value = match format {
-        Format::Csv => ReadValue::Table(read::csv(reader, options, location).await?),
-        Format::Jsonl => ReadValue::Table(read::jsonl(reader, options, location).await?),
         Format::Json => ReadValue::Json(Arc::new(read::json(reader, location).await?)),
         Format::Text => ReadValue::Text(Arc::from(read::text(reader, location).await?)),
-        Format::Parquet => return Err(Error::Data("parquet is read above".into())),
+        _ => return Err(Error::Data("tables are read above".into())),
     };
     Ok((value, version))
 }

@@ -1,24 +1,30 @@
-//! Streaming readers: an object's bytes to Arrow batches (CSV, JSON lines, Parquet) or
-//! to one value (JSON, text), without holding the file and its table at once.
+//! Streaming readers: an object's bytes to Arrow batches (CSV, JSON lines) or to one
+//! value (JSON, text), without holding the file and its table at once. (Parquet is
+//! in `parquet.rs`.)
+//!
+//! CSV and JSON lines schemas come from the first `infer_rows` records; when a later
+//! record does not fit them (see `typing.rs`), the object is read once more, the same
+//! version of it, and the schema inferred from every record.
 
 use std::io::Cursor;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use std::io::{BufRead, Read, Seek};
+
 use arrow_csv::reader::Format as CsvFormat;
-use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
-use conn_core::arrow::datatypes::{Schema, SchemaRef};
+use conn_core::arrow::array::RecordBatch;
+use conn_core::arrow::datatypes::SchemaRef;
 use conn_core::arrow::error::ArrowError;
-use conn_core::{Error, Kind, Map, Result, Table, Value};
+use conn_core::{Error, Kind, Map, Redactor, Result, Table, Value};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetResult, ObjectMeta, ObjectStore};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::async_reader::ParquetObjectReader;
+use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::format::{Compression, Format};
+use crate::store::Stores;
+use crate::typing::{Misfit, Plan};
 
 /// Bytes read before a CSV or JSON lines schema is inferred (at least
 /// `infer_rows` records, at most this many bytes beyond them).
@@ -162,9 +168,17 @@ impl ReadOptions {
 
 type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
-/// The object's bytes, decompressed, as a buffered async reader.
-pub(crate) fn byte_reader(result: GetResult, compression: Option<Compression>) -> Reader {
-    let stream = result.into_stream().map_err(std::io::Error::other);
+/// The object's bytes, decompressed, as a buffered async reader; stream errors have
+/// the connection's secrets removed.
+pub(crate) fn byte_reader(
+    result: GetResult,
+    compression: Option<Compression>,
+    redactor: &Redactor,
+) -> Reader {
+    let redactor = redactor.clone();
+    let stream = result.into_stream().map_err(move |e| {
+        std::io::Error::other(crate::redact::scrub_query(&redactor.redact(&e.to_string())))
+    });
     let raw = BufReader::with_capacity(1 << 16, tokio_util::io::StreamReader::new(stream));
     match compression {
         None => Box::pin(raw),
@@ -187,8 +201,90 @@ fn io_error(path: &ObjectPath, err: &std::io::Error) -> Error {
     }
 }
 
-fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
+pub(crate) fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
     Error::Data(format!("{path}: {err}"))
+}
+
+/// What decoding with a schema inferred from the first records gave.
+pub(crate) enum Decoded {
+    /// The table.
+    Table(Table),
+    /// A later record does not fit the schema (why): infer it from every record.
+    Reinfer(String),
+}
+
+impl Decoded {
+    /// The table of a decode whose schema came from every record: a misfit now is an
+    /// error.
+    fn finally(self, path: &ObjectPath) -> Result<Table> {
+        match self {
+            Decoded::Table(table) => Ok(table),
+            Decoded::Reinfer(why) => Err(data_error(path, why)),
+        }
+    }
+}
+
+/// A CSV or JSON lines object as a table: streamed with a schema from its first
+/// records; if a later record does not fit, read again (pinned to the same ETag, so
+/// a changed object is an error, not a mix) and decoded with a schema inferred from
+/// every record. Returns the object's metadata with the table.
+pub(crate) async fn text_table(
+    stores: &Stores,
+    store: Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    format: Format,
+    compression: Option<Compression>,
+    options: &ReadOptions,
+) -> Result<(Table, ObjectMeta)> {
+    let result = store
+        .get(location)
+        .await
+        .map_err(|e| stores.error(&e, "read"))?;
+    let meta = result.meta.clone();
+    let reader = byte_reader(result, compression, stores.redactor());
+    let decoded = match format {
+        Format::Csv => csv(reader, options, location).await?,
+        _ => jsonl(reader, options, location).await?,
+    };
+    let why = match decoded {
+        Decoded::Table(table) => return Ok((table, meta)),
+        Decoded::Reinfer(why) => why,
+    };
+    tracing::debug!(
+        path = %location,
+        reason = %why,
+        "conn.files: a record does not fit the inferred schema; inferring from every record"
+    );
+    let pinned = GetOptions {
+        if_match: meta.e_tag.clone(),
+        version: meta.version.clone(),
+        ..GetOptions::default()
+    };
+    let again = store
+        .get_opts(location, pinned)
+        .await
+        .map_err(|e| match e {
+            object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. } => {
+                changed_error(location)
+            }
+            other => stores.error(&other, "read"),
+        })?;
+    let bytes = all_bytes(byte_reader(again, compression, stores.redactor()), location).await?;
+    let label = location.to_string();
+    let table = match format {
+        Format::Csv => csv_seekable(Cursor::new(bytes), options, None, &label)?,
+        _ => jsonl_seekable(Cursor::new(bytes), options, None, &label)?,
+    }
+    .finally(location)?;
+    Ok((table, meta))
+}
+
+/// The error for an object overwritten while it was being read.
+pub(crate) fn changed_error(location: &ObjectPath) -> Error {
+    Error::Data(format!(
+        "{location} changed while it was being read (its ETag no longer matches); nothing of \
+         the two versions was mixed: read it again"
+    ))
 }
 
 /// Reads from `reader` until `records` lines (or end of input, or a size cap) are
@@ -238,58 +334,69 @@ impl PushDecoder for arrow_json::reader::Decoder {
     }
 }
 
-/// Feeds `head` and then the rest of `reader` through `decoder`.
+/// Feeds `head` and then the rest of `reader` through `decoder`. The outer error is
+/// a failed download; the inner one a record the decoder refused.
 async fn drive<D: PushDecoder>(
     head: Vec<u8>,
     reader: Reader,
     mut decoder: D,
     path: &ObjectPath,
-) -> Result<Vec<RecordBatch>> {
-    let mut input = Cursor::new(head).chain(reader);
+) -> Result<std::result::Result<Vec<RecordBatch>, ArrowError>> {
+    let mut input = AsyncReadExt::chain(Cursor::new(head), reader);
     let mut batches = Vec::new();
     loop {
         let buffer = input.fill_buf().await.map_err(|e| io_error(path, &e))?;
         let available = buffer.len();
-        let decoded = decoder.decode(buffer).map_err(|e| data_error(path, e))?;
+        let decoded = match decoder.decode(buffer) {
+            Ok(decoded) => decoded,
+            Err(err) => return Ok(Err(err)),
+        };
         input.consume(decoded);
         let at_end = available == 0;
-        if (at_end || decoded < available)
-            && let Some(batch) = decoder.flush().map_err(|e| data_error(path, e))?
-        {
-            batches.push(batch);
+        if at_end || decoded < available {
+            match decoder.flush() {
+                Ok(Some(batch)) => batches.push(batch),
+                Ok(None) => {}
+                Err(err) => return Ok(Err(err)),
+            }
         }
         if at_end {
             break;
         }
     }
-    Ok(batches)
+    Ok(Ok(batches))
 }
 
-fn projection(
+/// The positions of `columns` in `schema`, in the order asked; an unknown or repeated
+/// name is an error naming the columns there are.
+pub(crate) fn projection(
     schema: &SchemaRef,
     columns: Option<&Vec<String>>,
     path: &ObjectPath,
 ) -> Result<Option<Vec<usize>>> {
-    columns
-        .map(|names| {
-            names
-                .iter()
-                .map(|name| {
-                    schema.index_of(name).map_err(|_| {
-                        let all: Vec<&str> =
-                            schema.fields().iter().map(|f| f.name().as_str()).collect();
-                        Error::Data(format!(
-                            "{path} has no column \"{name}\"{}; columns: {}",
-                            conn_core::did_you_mean(name, &all)
-                                .map(|s| format!(" (did you mean \"{s}\"?)"))
-                                .unwrap_or_default(),
-                            all.join(", ")
-                        ))
-                    })
-                })
-                .collect()
-        })
-        .transpose()
+    let Some(names) = columns else {
+        return Ok(None);
+    };
+    let all: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut indices = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(Error::InvalidArgument(format!(
+                "read option `columns` names \"{name}\" twice"
+            )));
+        }
+        let index = schema.index_of(name).map_err(|_| {
+            Error::Data(format!(
+                "{path} has no column \"{name}\"{}; columns: {}",
+                conn_core::did_you_mean(name, &all)
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_default(),
+                all.join(", ")
+            ))
+        })?;
+        indices.push(index);
+    }
+    Ok(Some(indices))
 }
 
 /// The CSV dialect the options describe.
@@ -309,115 +416,181 @@ fn csv_format(options: &ReadOptions) -> CsvFormat {
     format
 }
 
-/// A CSV reader builder for an inferred schema, with the options' projection; also
-/// the schema of what it reads.
+/// A CSV reader builder for a plan, with the options' projection (columns come out
+/// in the order asked); also the projection.
 fn csv_builder(
-    schema: Schema,
+    plan: &Plan,
     format: CsvFormat,
     options: &ReadOptions,
     path: &ObjectPath,
-) -> Result<(arrow_csv::ReaderBuilder, SchemaRef)> {
-    let schema = Arc::new(schema);
-    let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
+) -> Result<(arrow_csv::ReaderBuilder, Option<Vec<usize>>)> {
+    let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&plan.decode))
         .with_format(format)
         .with_batch_size(options.batch_size);
-    let projected = projection(&schema, options.columns.as_ref(), path)?;
-    let out_schema = match &projected {
-        Some(indices) => Arc::new(schema.project(indices).map_err(|e| data_error(path, e))?),
-        None => schema,
-    };
-    if let Some(indices) = projected {
-        builder = builder.with_projection(indices);
+    let projected = projection(&plan.inferred, options.columns.as_ref(), path)?;
+    if let Some(indices) = &projected {
+        builder = builder.with_projection(indices.clone());
     }
-    Ok((builder, out_schema))
+    Ok((builder, projected))
 }
 
-/// CSV: infers the schema from a sample, then decodes the whole stream.
+/// Settles decoded batches into the inferred schema, or says why they do not fit.
+fn settle(
+    plan: &Plan,
+    batches: std::result::Result<Vec<RecordBatch>, ArrowError>,
+    indices: Option<&[usize]>,
+) -> Result<Decoded> {
+    let batches = match batches {
+        Ok(batches) => batches,
+        Err(err) => return Ok(Decoded::Reinfer(name_columns(&err.to_string(), plan))),
+    };
+    match plan.settle(batches, indices) {
+        Ok((schema, batches)) => Ok(Decoded::Table(Table::new(schema, batches)?)),
+        Err(Misfit(why)) => Ok(Decoded::Reinfer(why)),
+    }
+}
+
+/// An arrow-csv message's `for column 3` with the column's name added.
+fn name_columns(message: &str, plan: &Plan) -> String {
+    let Some(at) = message.find("for column ") else {
+        return message.to_owned();
+    };
+    let digits_at = at + "for column ".len();
+    let digits: String = message[digits_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    match digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| plan.inferred.fields().get(i))
+    {
+        Some(field) => format!(
+            "{} (\"{}\"){}",
+            &message[..digits_at + digits.len()],
+            field.name(),
+            &message[digits_at + digits.len()..]
+        ),
+        None => message.to_owned(),
+    }
+}
+
+/// CSV, streamed: the schema from a sample, then the whole stream decoded.
 pub(crate) async fn csv(
     mut reader: Reader,
     options: &ReadOptions,
     path: &ObjectPath,
-) -> Result<Table> {
+) -> Result<Decoded> {
     let head = sample(&mut reader, options.infer_rows + 1, path).await?;
     let format = csv_format(options);
     let (schema, _) = format
         .infer_schema(Cursor::new(&head), Some(options.infer_rows))
         .map_err(|e| data_error(path, e))?;
-    let (builder, out_schema) = csv_builder(schema, format, options, path)?;
+    let plan = Plan::new(schema, false);
+    let (builder, indices) = csv_builder(&plan, format, options, path)?;
     let batches = drive(head, reader, builder.build_decoder(), path).await?;
-    Table::new(out_schema, batches)
+    settle(&plan, batches, indices.as_deref())
 }
 
-/// JSON lines: infers the schema from a sample, then decodes the whole stream.
+/// CSV from a seekable source: the schema from the first `infer` records (every
+/// record when `None`), then the whole source decoded.
+pub(crate) fn csv_seekable<R: Read + Seek>(
+    mut source: R,
+    options: &ReadOptions,
+    infer: Option<usize>,
+    label: &str,
+) -> Result<Decoded> {
+    let path = ObjectPath::from(label);
+    let format = csv_format(options);
+    let (schema, _) = format
+        .infer_schema(std::io::BufReader::new(&mut source), infer)
+        .map_err(|e| data_error(&path, e))?;
+    source.rewind().map_err(|e| io_error(&path, &e))?;
+    let plan = Plan::new(schema, false);
+    let (builder, indices) = csv_builder(&plan, format, options, &path)?;
+    let batches = builder
+        .build(source)
+        .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>());
+    settle(&plan, batches, indices.as_deref())
+}
+
+/// A JSON lines decoder for a plan: integer columns come as text (see `typing.rs`),
+/// a number or boolean in a text column is kept as its text (the widening inference
+/// chose), and a field missing from the schema is an error rather than dropped.
+fn json_builder(plan: &Plan, options: &ReadOptions) -> arrow_json::ReaderBuilder {
+    arrow_json::ReaderBuilder::new(Arc::clone(&plan.decode))
+        .with_batch_size(options.batch_size)
+        .with_coerce_primitive(true)
+        .with_strict_mode(true)
+}
+
+/// JSON lines, streamed: the schema from a sample, then the whole stream decoded.
 pub(crate) async fn jsonl(
     mut reader: Reader,
     options: &ReadOptions,
     path: &ObjectPath,
-) -> Result<Table> {
+) -> Result<Decoded> {
     let head = sample(&mut reader, options.infer_rows, path).await?;
     let (schema, _) =
         arrow_json::reader::infer_json_schema(Cursor::new(&head), Some(options.infer_rows))
             .map_err(|e| data_error(path, e))?;
-    let schema = Arc::new(schema);
-    let decoder = arrow_json::ReaderBuilder::new(Arc::clone(&schema))
-        .with_batch_size(options.batch_size)
+    let plan = Plan::new(schema, true);
+    let decoder = json_builder(&plan, options)
         .build_decoder()
         .map_err(|e| data_error(path, e))?;
     let batches = drive(head, reader, decoder, path).await?;
-    project(Table::new(schema, batches)?, options.columns.as_ref(), path)
+    project(settle(&plan, batches, None)?, options, path)
+}
+
+/// JSON lines from a seekable source: the schema from the first `infer` records
+/// (every record when `None`), then the whole source decoded.
+pub(crate) fn jsonl_seekable<R: BufRead + Seek>(
+    mut source: R,
+    options: &ReadOptions,
+    infer: Option<usize>,
+    label: &str,
+) -> Result<Decoded> {
+    let path = ObjectPath::from(label);
+    let (schema, _) = arrow_json::reader::infer_json_schema(&mut source, infer)
+        .map_err(|e| data_error(&path, e))?;
+    source.rewind().map_err(|e| io_error(&path, &e))?;
+    let plan = Plan::new(schema, true);
+    let batches = json_builder(&plan, options)
+        .build(source)
+        .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>());
+    project(settle(&plan, batches, None)?, options, &path)
 }
 
 /// The table with only `columns`, in that order (no copy: batches share their arrays).
-fn project(table: Table, columns: Option<&Vec<String>>, path: &ObjectPath) -> Result<Table> {
-    let Some(indices) = projection(table.schema(), columns, path)? else {
-        return Ok(table);
+fn project(decoded: Decoded, options: &ReadOptions, path: &ObjectPath) -> Result<Decoded> {
+    let Decoded::Table(table) = decoded else {
+        return Ok(decoded);
     };
+    let Some(indices) = projection(table.schema(), options.columns.as_ref(), path)? else {
+        return Ok(Decoded::Table(table));
+    };
+    Ok(Decoded::Table(project_table(&table, &indices, path)?))
+}
+
+/// `table`'s columns at `indices`, in that order.
+pub(crate) fn project_table(table: &Table, indices: &[usize], path: &ObjectPath) -> Result<Table> {
     let schema = Arc::new(
         table
             .schema()
-            .project(&indices)
+            .project(indices)
             .map_err(|e| data_error(path, e))?,
     );
     let batches = table
         .batches()
         .iter()
-        .map(|b| b.project(&indices).map_err(|e| data_error(path, e)))
+        .map(|b| b.project(indices).map_err(|e| data_error(path, e)))
         .collect::<Result<Vec<_>>>()?;
-    Table::new(schema, batches)
-}
-/// Parquet: row groups streamed through the object store's range reads, with column
-/// projection pushed into the reader.
-pub(crate) async fn parquet(
-    store: Arc<dyn ObjectStore>,
-    meta: &ObjectMeta,
-    options: &ReadOptions,
-) -> Result<Table> {
-    let path = &meta.location;
-    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(meta.size);
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|e| data_error(path, e))?
-        .with_batch_size(options.batch_size);
-    if let Some(names) = &options.columns {
-        let arrow_schema = Arc::clone(builder.schema());
-        let indices = projection(&arrow_schema, Some(names), path)?.unwrap_or_default();
-        let roots: Vec<usize> = indices;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        builder = builder.with_projection(mask);
-    }
-    let stream = builder.build().map_err(|e| data_error(path, e))?;
-    let schema = Arc::clone(stream.schema());
-    let batches: Vec<RecordBatch> = stream
-        .try_collect()
-        .await
-        .map_err(|e| data_error(path, e))?;
     Table::new(schema, batches)
 }
 
 /// Readers over a local file: the same decoding, with plain file I/O.
 pub(crate) mod local {
     use std::fs::File;
-    use std::io::{BufReader, Seek};
     use std::path::Path;
 
     use super::*;
@@ -429,74 +602,25 @@ pub(crate) mod local {
         })
     }
 
-    fn failed(path: &Path, err: impl std::fmt::Display) -> Error {
-        Error::Data(format!("{}: {err}", path.display()))
-    }
-
-    fn rewind(file: &mut File, path: &Path) -> Result<()> {
-        file.rewind().map_err(|e| failed(path, e))
-    }
-
-    /// CSV from a local file.
-    pub(crate) fn csv(path: &Path, options: &ReadOptions) -> Result<Table> {
-        let mut file = open(path)?;
-        let format = csv_format(options);
-        let (schema, _) = format
-            .infer_schema(BufReader::new(&mut file), Some(options.infer_rows))
-            .map_err(|e| failed(path, e))?;
-        rewind(&mut file, path)?;
-        let object = ObjectPath::from(path.display().to_string().as_str());
-        let (builder, out_schema) = csv_builder(schema, format, options, &object)?;
-        let batches: Vec<RecordBatch> = builder
-            .build(file)
-            .map_err(|e| failed(path, e))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| failed(path, e))?;
-        Table::new(out_schema, batches)
-    }
-
-    /// JSON lines from a local file.
-    pub(crate) fn jsonl(path: &Path, options: &ReadOptions) -> Result<Table> {
-        let mut file = open(path)?;
-        let (schema, _) = arrow_json::reader::infer_json_schema(
-            BufReader::new(&mut file),
-            Some(options.infer_rows),
-        )
-        .map_err(|e| failed(path, e))?;
-        rewind(&mut file, path)?;
-        let schema = Arc::new(schema);
-        let batches: Vec<RecordBatch> = arrow_json::ReaderBuilder::new(Arc::clone(&schema))
-            .with_batch_size(options.batch_size)
-            .build(BufReader::new(file))
-            .map_err(|e| failed(path, e))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| failed(path, e))?;
-        let object = ObjectPath::from(path.display().to_string().as_str());
-        project(
-            Table::new(schema, batches)?,
-            options.columns.as_ref(),
-            &object,
-        )
-    }
-
-    /// Parquet from a local file, with the projection pushed into the reader.
-    pub(crate) fn parquet(path: &Path, options: &ReadOptions) -> Result<Table> {
-        let mut builder =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-                .map_err(|e| failed(path, e))?
-                .with_batch_size(options.batch_size);
-        if let Some(names) = &options.columns {
-            let object = ObjectPath::from(path.display().to_string().as_str());
-            let indices = projection(builder.schema(), Some(names), &object)?.unwrap_or_default();
-            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-            builder = builder.with_projection(mask);
+    /// CSV or JSON lines from a local file: the schema from the first records, or
+    /// from every record when a later one does not fit.
+    pub(crate) fn text_table(path: &Path, format: Format, options: &ReadOptions) -> Result<Table> {
+        let label = path.display().to_string();
+        let read = |infer: Option<usize>| match format {
+            Format::Csv => csv_seekable(open(path)?, options, infer, &label),
+            _ => jsonl_seekable(std::io::BufReader::new(open(path)?), options, infer, &label),
+        };
+        match read(Some(options.infer_rows))? {
+            Decoded::Table(table) => Ok(table),
+            Decoded::Reinfer(why) => {
+                tracing::debug!(
+                    path = %label,
+                    reason = %why,
+                    "conn.files: a record does not fit the inferred schema; inferring from every record"
+                );
+                read(None)?.finally(&ObjectPath::from(label.as_str()))
+            }
         }
-        let reader = builder.build().map_err(|e| failed(path, e))?;
-        let schema = RecordBatchReader::schema(&reader);
-        let batches: Vec<RecordBatch> = reader
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| failed(path, e))?;
-        Table::new(schema, batches)
     }
 }
 

@@ -1,15 +1,19 @@
-//! Writing a [`Table`] as CSV, Parquet or JSON lines, streamed to the store in parts.
+//! Writing a [`Table`] as CSV, Parquet or JSON lines (CSV and JSON lines optionally
+//! gzip, zstd or bzip2 compressed), streamed to the store in parts.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use async_compression::tokio::write::{BzEncoder, GzipEncoder, ZstdEncoder};
 use conn_core::{Error, Result, Table};
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::AsyncArrowWriter;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::format::Format;
+use crate::format::{Compression, Format};
 
 fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
     Error::Data(format!("writing {path}: {err}"))
@@ -22,39 +26,98 @@ fn io_error(path: &ObjectPath, err: &std::io::Error) -> Error {
     }
 }
 
-/// Writes `table` to `path` in `format`. The object appears whole or not at all: a
-/// multipart upload that fails is aborted.
+/// Writes `table` to `path` in `format`, compressed when the path ends in `.gz`,
+/// `.zst` or `.bz2`. The object appears whole or not at all: a multipart upload that
+/// fails is aborted.
 pub(crate) async fn write(
     store: Arc<dyn ObjectStore>,
     path: &ObjectPath,
     table: &Table,
     format: Format,
+    compression: Option<Compression>,
 ) -> Result<u64> {
+    if !format.is_tabular() {
+        return Err(Error::InvalidArgument(format!(
+            "write takes a table as csv, parquet or jsonl, not {format}"
+        )));
+    }
+    if format == Format::Parquet && compression.is_some() {
+        return Err(Error::InvalidArgument(format!(
+            "{path}: Parquet compresses inside the file; write it without a .gz, .zst or .bz2 \
+             suffix"
+        )));
+    }
     let mut writer = BufWriter::new(store, path.clone());
-    // Parquet's writer completes the upload itself when it finishes the file.
-    let outcome = match format {
-        Format::Parquet => write_parquet(&mut writer, path, table).await,
-        Format::Csv => write_text_batches(&mut writer, path, table, csv_bytes, true).await,
-        Format::Jsonl => write_text_batches(&mut writer, path, table, jsonl_bytes, false).await,
-        other => Err(Error::InvalidArgument(format!(
-            "write takes a table as csv, parquet or jsonl, not {other}"
-        ))),
-    };
-    let completed = match outcome {
-        Ok(()) if format == Format::Parquet => Ok(()),
-        Ok(()) => writer.shutdown().await.map_err(|e| io_error(path, &e)),
-        Err(err) => Err(err),
-    };
-    match completed {
-        Ok(()) => Ok(u64::try_from(table.num_rows()).unwrap_or(u64::MAX)),
-        Err(err) => {
-            let _ = writer.abort().await;
-            Err(err)
+    let encoded = {
+        let mut out = Unfinished(&mut writer);
+        match (format, compression) {
+            (Format::Parquet, _) => write_parquet(&mut out, path, table).await,
+            (_, None) => write_text(&mut out, path, table, format).await,
+            (_, Some(Compression::Gzip)) => {
+                write_text(&mut GzipEncoder::new(&mut out), path, table, format).await
+            }
+            (_, Some(Compression::Zstd)) => {
+                write_text(&mut ZstdEncoder::new(&mut out), path, table, format).await
+            }
+            (_, Some(Compression::Bzip2)) => {
+                write_text(&mut BzEncoder::new(&mut out), path, table, format).await
+            }
         }
+    };
+    if let Err(err) = encoded {
+        // Nothing is visible yet; drop any uploaded parts.
+        let _ = writer.abort().await;
+        return Err(err);
+    }
+    // Completing the upload makes the object appear, whole. If that fails the object
+    // does not appear (object_store's writer cannot be aborted after this point).
+    writer.shutdown().await.map_err(|e| io_error(path, &e))?;
+    Ok(u64::try_from(table.num_rows()).unwrap_or(u64::MAX))
+}
+
+/// The upload, with "shut down" meaning "flush": encoders and the Parquet writer end
+/// their streams through it, and [`write`] completes the upload itself, knowing
+/// whether it got that far (a `BufWriter` may be aborted only before).
+struct Unfinished<'a>(&'a mut BufWriter);
+
+impl AsyncWrite for Unfinished<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
     }
 }
 
-async fn write_parquet(writer: &mut BufWriter, path: &ObjectPath, table: &Table) -> Result<()> {
+/// Writes CSV or JSON lines through `out` (the upload, or an encoder in front of
+/// it) and shuts it down, which ends the compressed stream.
+async fn write_text<W: AsyncWrite + Unpin>(
+    out: &mut W,
+    path: &ObjectPath,
+    table: &Table,
+    format: Format,
+) -> Result<()> {
+    match format {
+        Format::Csv => write_text_batches(out, path, table, csv_bytes, true).await?,
+        _ => write_text_batches(out, path, table, jsonl_bytes, false).await?,
+    }
+    out.shutdown().await.map_err(|e| io_error(path, &e))
+}
+
+async fn write_parquet<W: AsyncWrite + Unpin + Send>(
+    writer: &mut W,
+    path: &ObjectPath,
+    table: &Table,
+) -> Result<()> {
     let mut parquet = AsyncArrowWriter::try_new(writer, Arc::clone(table.schema()), None)
         .map_err(|e| data_error(path, e))?;
     for batch in table.batches() {
@@ -93,8 +156,8 @@ fn jsonl_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, Stri
 }
 
 /// Encodes one batch at a time and writes it, so only one batch's text is in memory.
-async fn write_text_batches(
-    writer: &mut BufWriter,
+async fn write_text_batches<W: AsyncWrite + Unpin>(
+    writer: &mut W,
     path: &ObjectPath,
     table: &Table,
     encode: fn(&Table, usize) -> std::result::Result<Vec<u8>, String>,

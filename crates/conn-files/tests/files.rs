@@ -112,8 +112,12 @@ fn local_files_in_every_format() {
         .option("columns", vec!["age", "name"])
         .blocking()
         .unwrap();
-    assert_eq!(projected.column_names(), vec!["name", "age"]);
-    assert_eq!(projected.schema().field(1).data_type(), &DataType::Int64);
+    assert_eq!(
+        projected.column_names(),
+        vec!["age", "name"],
+        "the order asked"
+    );
+    assert_eq!(projected.schema().field(0).data_type(), &DataType::Int64);
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Parquet: the footer, then row groups, through range requests that are all pinned
+//! to one version of the object; `columns` come back in the order asked.
+//!
+//! A Parquet read is several requests (the footer, then row groups). Were the object
+//! overwritten between them, a footer of one version could be applied to the bytes of
+//! another. So every request carries `If-Match` with the ETag (or the version) that
+//! the first `HEAD` saw: an overwrite makes the next request fail instead of mixing.
+//! The read then starts over once from the new version; a second change is an error.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
+use conn_core::{Error, Result, Table};
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::async_reader::ParquetObjectReader;
+
+use crate::read::{ReadOptions, changed_error, data_error, project_table, projection};
+use crate::store::Stores;
+
+/// Reads a Parquet object, pinned to one version (starting over once if it changes
+/// mid-read). Returns the metadata of the version read with the table.
+pub(crate) async fn read(
+    stores: &Stores,
+    store: Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    options: &ReadOptions,
+) -> Result<(Table, ObjectMeta)> {
+    let mut attempt = 1;
+    loop {
+        let meta = store
+            .head(location)
+            .await
+            .map_err(|e| stores.error(&e, "read"))?;
+        let pinned = Arc::new(Pinned::new(Arc::clone(&store), &meta));
+        let outcome =
+            read_version(Arc::clone(&pinned) as Arc<dyn ObjectStore>, &meta, options).await;
+        match outcome {
+            Ok(table) => return Ok((table, meta)),
+            Err(_) if pinned.changed() && attempt == 1 => {
+                tracing::debug!(path = %location, "conn.files: object changed mid-read; starting over");
+                attempt += 1;
+            }
+            Err(_) if pinned.changed() => return Err(changed_error(location)),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+async fn read_version(
+    store: Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+    options: &ReadOptions,
+) -> Result<Table> {
+    let path = &meta.location;
+    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(meta.size);
+    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| data_error(path, e))?
+        .with_batch_size(options.batch_size);
+    let file_schema = Arc::clone(builder.schema());
+    let indices = projection(&file_schema, options.columns.as_ref(), path)?;
+    if let Some(indices) = &indices {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let stream = builder.build().map_err(|e| data_error(path, e))?;
+    let schema = Arc::clone(stream.schema());
+    let batches: Vec<RecordBatch> = stream
+        .try_collect()
+        .await
+        .map_err(|e| data_error(path, e))?;
+    in_order(Table::new(schema, batches)?, options, path)
+}
+
+/// The table's columns in the order `columns` asked for (the reader gives the
+/// file's order).
+fn in_order(table: Table, options: &ReadOptions, path: &ObjectPath) -> Result<Table> {
+    match projection(table.schema(), options.columns.as_ref(), path)? {
+        Some(indices) if indices.iter().enumerate().any(|(i, at)| i != *at) => {
+            project_table(&table, &indices, path)
+        }
+        _ => Ok(table),
+    }
+}
+
+/// Parquet from a local file, with the projection pushed into the reader.
+pub(crate) fn read_local(path: &std::path::Path, options: &ReadOptions) -> Result<Table> {
+    let failed = |e: &dyn fmt::Display| Error::Data(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        context: format!("reading {}", path.display()),
+        message: e.to_string(),
+    })?;
+    let object = ObjectPath::from(path.display().to_string().as_str());
+    let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| failed(&e))?
+        .with_batch_size(options.batch_size);
+    if let Some(indices) = projection(builder.schema(), options.columns.as_ref(), &object)? {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(|e| failed(&e))?;
+    let schema = RecordBatchReader::schema(&reader);
+    let batches: Vec<RecordBatch> = reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| failed(&e))?;
+    in_order(Table::new(schema, batches)?, options, &object)
+}
+
+/// A store whose reads all carry `If-Match` (or the version) of one object version,
+/// and that remembers whether one was refused because the object changed.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<dyn ObjectStore>,
+    e_tag: Option<String>,
+    version: Option<String>,
+    changed: AtomicBool,
+}
+
+impl Pinned {
+    fn new(inner: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Self {
+        Pinned {
+            inner,
+            e_tag: meta.e_tag.clone(),
+            version: meta.version.clone(),
+            changed: AtomicBool::new(false),
+        }
+    }
+
+    fn changed(&self) -> bool {
+        self.changed.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Display for Pinned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pinned({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Pinned {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        mut options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        if options.if_match.is_none() {
+            options.if_match.clone_from(&self.e_tag);
+        }
+        if options.version.is_none() {
+            options.version.clone_from(&self.version);
+        }
+        let result = self.inner.get_opts(location, options).await;
+        if let Err(
+            object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. },
+        ) = &result
+        {
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    // `get_ranges` keeps the trait's default, which reads each range through
+    // `get_opts` above.
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}

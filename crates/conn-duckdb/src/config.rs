@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use conn_core::{ConnectionConfig, Kind, Result, RetryPolicy};
+use conn_core::{ConnectionConfig, Kind, Result};
 
 use crate::init::{self, InitStatement};
 
@@ -16,7 +16,6 @@ pub(crate) const KEYS: &[&str] = &[
     "init_once",
     "init_each",
     "max_idle_connections",
-    RetryPolicy::CONFIG_KEY,
 ];
 
 /// The resolved configuration of one `duckdb` connection.
@@ -33,7 +32,6 @@ pub(crate) struct DuckDbConfig {
     pub(crate) init: Vec<InitStatement>,
     /// Connections kept open for reuse.
     pub(crate) max_idle: usize,
-    pub(crate) retry: RetryPolicy,
 }
 
 impl DuckDbConfig {
@@ -88,7 +86,6 @@ impl DuckDbConfig {
                 &string_list(config, "init_each")?,
             ),
             max_idle,
-            retry: RetryPolicy::from_config(config)?,
         })
     }
 }

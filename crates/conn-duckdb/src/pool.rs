@@ -14,7 +14,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use conn_core::{Error, ErrorClass, Redactor, Result};
+use conn_core::plugin::Redactor;
+use conn_core::{DriverError, Error, ErrorClass, ErrorKind, Result};
 use duckdb::{Config, Connection};
 use parking_lot::Mutex;
 
@@ -29,11 +30,23 @@ pub(crate) fn to_conn_error(
     what: &str,
     redactor: &Redactor,
 ) -> Error {
-    Error::driver(
+    let text = err.to_string();
+    let kind = if text.contains("INTERRUPT") {
+        Some(ErrorKind::Cancelled)
+    } else if text.starts_with("Catalog Error") && text.contains("does not exist") {
+        Some(ErrorKind::NotFound)
+    } else {
+        None
+    };
+    let error = DriverError::new(
         format!("duckdb connection \"{name}\", {what}"),
         ErrorClass::Permanent,
-        redactor.redact(&err.to_string()),
-    )
+        redactor.redact(&text),
+    );
+    match kind {
+        Some(kind) => error.with_kind(kind).into(),
+        None => error.into(),
+    }
 }
 
 /// The pool of one database.
@@ -161,6 +174,14 @@ impl Deref for Pooled {
         self.conn
             .as_ref()
             .unwrap_or_else(|| unreachable_connection())
+    }
+}
+
+impl Pooled {
+    /// Closes the connection instead of returning it to the pool (one that may carry a
+    /// pending interrupt).
+    pub(crate) fn discard(mut self) {
+        drop(self.conn.take());
     }
 }
 

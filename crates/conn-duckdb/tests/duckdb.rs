@@ -8,21 +8,19 @@ use conn_core::arrow::datatypes::DataType;
 use conn_core::{ConnectionFactory, Env, Table, Ttl};
 use conn_duckdb::{DuckDbConnection, WriteMode};
 
-fn factory(dir: &Path, secrets: &str) -> Arc<ConnectionFactory> {
+fn factory(dir: &Path, secrets: &str) -> ConnectionFactory {
     std::fs::create_dir_all(dir.join(".streamlit")).unwrap();
     std::fs::write(dir.join(".streamlit/secrets.toml"), secrets).unwrap();
-    Arc::new(
-        ConnectionFactory::builder()
-            .env(Env::from_pairs([(
-                "HOME",
-                dir.join("home").display().to_string(),
-            )]))
-            .project_dir(dir)
-            .build(),
-    )
+    ConnectionFactory::builder()
+        .env(Env::from_pairs([(
+            "HOME",
+            dir.join("home").display().to_string(),
+        )]))
+        .project_dir(dir)
+        .build()
 }
 
-fn file_db(dir: &Path) -> Arc<ConnectionFactory> {
+fn file_db(dir: &Path) -> ConnectionFactory {
     factory(
         dir,
         &format!(
@@ -56,9 +54,10 @@ fn a_file_database_persists_across_reset_and_processes() {
     let dir = tempfile::tempdir().unwrap();
     let factory = file_db(dir.path());
     let conn = factory.get::<DuckDbConnection>("ducks").unwrap();
-    conn.execute_batch_blocking(
+    conn.execute_batch(
         "CREATE TABLE birds (name VARCHAR); INSERT INTO birds VALUES ('a'), ('b'), ('c');",
     )
+    .blocking()
     .unwrap();
     conn.reset();
     assert_eq!(
@@ -85,7 +84,8 @@ fn in_memory_databases_are_shared_by_the_pool() {
     let dir = tempfile::tempdir().unwrap();
     let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
     let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    conn.execute_batch_blocking("CREATE TABLE t AS SELECT range AS x FROM range(10)")
+    conn.execute_batch("CREATE TABLE t AS SELECT range AS x FROM range(10)")
+        .blocking()
         .unwrap();
     // Many threads, many pooled connections, one database.
     std::thread::scope(|scope| {
@@ -153,14 +153,16 @@ fn a_read_only_database_refuses_writes_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let factory = file_db(dir.path());
     let conn = factory.get::<DuckDbConnection>("ducks").unwrap();
-    conn.execute_batch_blocking("CREATE TABLE t (x INTEGER)")
+    conn.execute_batch("CREATE TABLE t (x INTEGER)")
+        .blocking()
         .unwrap();
     factory.clear();
     drop(conn);
     let ro = factory.get::<DuckDbConnection>("ducks_ro").unwrap();
     assert_eq!(count(&ro, "t"), 0);
     let err = ro
-        .execute_batch_blocking("INSERT INTO t VALUES (1)")
+        .execute_batch("INSERT INTO t VALUES (1)")
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(
@@ -198,7 +200,7 @@ fn sixteen_threads_query_in_parallel() {
         let n = 200_000 + i as i64;
         assert_eq!(*sum, n * (n - 1) / 2);
     }
-    let pool = futures::executor::block_on(conn.pool()).unwrap();
+    let pool = conn.pool().blocking().unwrap();
     assert!(
         pool.connections_opened() > 1,
         "queries ran on several connections"
@@ -227,35 +229,40 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
         .blocking()
         .unwrap();
     assert_eq!(
-        conn.write_table_blocking("copied", &source, WriteMode::Create)
+        conn.write_table("copied", &source, WriteMode::Create)
+            .blocking()
             .unwrap(),
         5000
     );
     assert_eq!(count(&conn, "copied"), 5000);
     assert_eq!(
-        conn.write_table_blocking("copied", &source, WriteMode::Append)
+        conn.write_table("copied", &source, WriteMode::Append)
+            .blocking()
             .unwrap(),
         5000
     );
     assert_eq!(count(&conn, "copied"), 10_000);
     assert_eq!(
-        conn.write_table_blocking("copied", &source, WriteMode::Replace)
+        conn.write_table("copied", &source, WriteMode::Replace)
+            .blocking()
             .unwrap(),
         5000
     );
     assert_eq!(count(&conn, "copied"), 5000);
 
-    conn.execute_batch_blocking(
+    conn.execute_batch(
         "CREATE TABLE keyed (id BIGINT PRIMARY KEY, name VARCHAR); \
          INSERT INTO keyed VALUES (1, 'kept'), (2, 'kept');",
     )
+    .blocking()
     .unwrap();
     let clash = conn
         .query("SELECT * FROM (VALUES (3::BIGINT, 'new'), (1::BIGINT, 'dup')) v(id, name)")
         .blocking()
         .unwrap();
     let err = conn
-        .write_table_blocking("keyed", &clash, WriteMode::Append)
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.to_lowercase().contains("constraint"), "{err}");
@@ -323,7 +330,7 @@ fn conformance() {
         name: "mem".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: DuckDbConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: Some("/tmp/Duck-S3cret-1".into()),
         failing_name: Some("failing".into()),
     }
@@ -343,10 +350,11 @@ fn on_distinct_connections<T: Send + 'static>(
             .map(|_| {
                 let barrier = Arc::clone(&barrier);
                 scope.spawn(move || {
-                    conn.with_raw_blocking(move |raw| {
+                    conn.with_raw(move |raw| {
                         barrier.wait();
                         read(raw)
                     })
+                    .blocking()
                 })
             })
             .collect();
@@ -362,13 +370,16 @@ fn a_connection_returned_inside_a_transaction_is_rolled_back() {
         "[connections.mem]\ntype = \"duckdb\"\nmax_idle_connections = 2\n",
     );
     let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    conn.execute_batch_blocking("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+    conn.execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+        .blocking()
         .unwrap();
     // BEGIN through with_raw, never committed: the connection goes back to the pool
     // (the idle list is last-in first-out, so the next use takes it again).
-    conn.with_raw_blocking(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (1)"))
+    conn.with_raw(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (1)"))
+        .blocking()
         .unwrap();
-    conn.execute_batch_blocking("INSERT INTO t VALUES (2)")
+    conn.execute_batch("INSERT INTO t VALUES (2)")
+        .blocking()
         .unwrap();
     // Every connection sees exactly the committed row: the open transaction was rolled
     // back, and the INSERT after it was not swallowed by it.
@@ -384,14 +395,16 @@ fn a_connection_returned_inside_a_transaction_is_rolled_back() {
     // A statement failing inside a transaction leaves it aborted; the next use of the
     // connection works all the same.
     let err = conn
-        .with_raw_blocking(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (2)"))
+        .with_raw(|raw| raw.execute_batch("BEGIN; INSERT INTO t VALUES (2)"))
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.to_lowercase().contains("constraint"), "{err}");
     for _ in 0..3 {
         assert_eq!(count(&conn, "t"), 1);
     }
-    conn.execute_batch_blocking("INSERT INTO t VALUES (3)")
+    conn.execute_batch("INSERT INTO t VALUES (3)")
+        .blocking()
         .unwrap();
     let seen = on_distinct_connections(&conn, 2, |raw| {
         raw.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
@@ -401,19 +414,26 @@ fn a_connection_returned_inside_a_transaction_is_rolled_back() {
     }
 
     // A session that is dropped or fails to commit leaves nothing behind either.
-    let mut session = conn.session_blocking().unwrap();
+    let session = conn.session().blocking().unwrap();
     session
-        .execute_batch_blocking("INSERT INTO t VALUES (4)")
+        .execute_batch("INSERT INTO t VALUES (4)")
+        .blocking()
         .unwrap();
     drop(session);
-    let mut session = conn.session_blocking().unwrap();
+    let session = conn.session().blocking().unwrap();
     assert!(
         session
-            .execute_batch_blocking("INSERT INTO t VALUES (3)")
+            .execute_batch("INSERT INTO t VALUES (3)")
+            .blocking()
             .is_err()
     );
-    // (DuckDB answers COMMIT of an aborted transaction by rolling it back.)
-    let _ = session.commit_blocking();
+    // DuckDB answers COMMIT of an aborted transaction by rolling it back silently;
+    // conn says so.
+    let err = session.commit().blocking().unwrap_err().to_string();
+    assert!(
+        err.ends_with("the transaction was rolled back, not committed: a statement in it failed"),
+        "{err}"
+    );
     assert_eq!(count(&conn, "t"), 2);
 }
 
@@ -436,7 +456,8 @@ fn database_wide_init_runs_once_and_per_connection_init_on_each() {
     );
     let maker = factory.get::<DuckDbConnection>("maker").unwrap();
     maker
-        .execute_batch_blocking("CREATE TABLE birds AS SELECT range AS id FROM range(5)")
+        .execute_batch("CREATE TABLE birds AS SELECT range AS id FROM range(5)")
+        .blocking()
         .unwrap();
     factory.clear();
     drop(maker);
@@ -465,7 +486,7 @@ fn database_wide_init_runs_once_and_per_connection_init_on_each() {
             (5, "other.main,memory.main".to_owned(), 5, 42)
         );
     }
-    let pool = futures::executor::block_on(conn.pool()).unwrap();
+    let pool = conn.pool().blocking().unwrap();
     assert!(
         pool.connections_opened() >= 8,
         "{}",
@@ -509,7 +530,8 @@ fn with_raw_writes_and_commits_invalidate_cached_results() {
     let dir = tempfile::tempdir().unwrap();
     let factory = factory(dir.path(), "[connections.mem]\ntype = \"duckdb\"\n");
     let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    conn.execute_batch_blocking("CREATE TABLE t AS SELECT 1 AS x")
+    conn.execute_batch("CREATE TABLE t AS SELECT 1 AS x")
+        .blocking()
         .unwrap();
     let cached = |conn: &DuckDbConnection| {
         conn.query("SELECT count(*) AS n FROM t")
@@ -522,15 +544,17 @@ fn with_raw_writes_and_commits_invalidate_cached_results() {
     assert_eq!(cached(&conn), 1);
     assert_eq!(cached(&conn), 1);
     assert_eq!(conn.stats().cache_hits, 1);
-    conn.with_raw_blocking(|raw| raw.execute("INSERT INTO t VALUES (2)", []))
+    conn.with_raw(|raw| raw.execute("INSERT INTO t VALUES (2)", []))
+        .blocking()
         .unwrap();
     assert_eq!(cached(&conn), 2, "re-read after a with_raw write");
-    let mut session = conn.session_blocking().unwrap();
+    let session = conn.session().blocking().unwrap();
     session
-        .execute_batch_blocking("INSERT INTO t VALUES (3)")
+        .execute_batch("INSERT INTO t VALUES (3)")
+        .blocking()
         .unwrap();
     assert_eq!(cached(&conn), 2, "uncommitted: not visible");
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
     assert_eq!(cached(&conn), 3, "re-read after a commit");
 }
 
@@ -579,4 +603,69 @@ fn results_longer_than_one_vector_keep_nulls_and_types() {
     let values = union.rows::<(String,)>().unwrap();
     assert!(values.iter().any(|(v,)| v == "2999"));
     assert!(values.iter().any(|(v,)| v == "x2999"));
+}
+
+#[test]
+fn a_timeout_interrupts_duckdb_and_the_pool_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        "[connections.slow]\ntype = \"duckdb\"\ntimeout = \"300ms\"\n",
+    );
+    let conn = factory.get::<DuckDbConnection>("slow").unwrap();
+    let long = "SELECT count(*) FROM range(100000000000) a";
+    let started = std::time::Instant::now();
+    let err = conn.query(long).ttl(Ttl::ZERO).blocking().unwrap_err();
+    assert_eq!(err.kind(), conn_core::ErrorKind::Timeout);
+    assert!(
+        err.to_string()
+            .starts_with("connection \"slow\": query timed out after 300ms (`timeout` set at "),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The interrupted statement stopped: the pool serves the next query at once, on a
+    // connection that carries no pending interrupt.
+    for _ in 0..4 {
+        let table = conn
+            .query("SELECT 42 AS x")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        assert_eq!(table.num_rows(), 1);
+    }
+    // A shorter limit for one call beats the connection's.
+    let err = conn
+        .query(long)
+        .ttl(Ttl::ZERO)
+        .timeout(std::time::Duration::from_millis(50))
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("timed out after 50ms (the limit given to this call with .timeout())"),
+        "{err}"
+    );
+    // The interrupt reached DuckDB: its worker threads are free again within the
+    // timeout's margin (a still-running count over 10^11 rows would take minutes).
+    let started = std::time::Instant::now();
+    conn.query("SELECT count(*) FROM range(1000000)")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn an_in_memory_database_is_never_reset_by_a_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(dir.path(), "[connections.mem2]\ntype = \"duckdb\"\n");
+    let conn = factory.get::<DuckDbConnection>("mem2").unwrap();
+    conn.execute_batch("CREATE TABLE kept AS SELECT 1 AS x")
+        .blocking()
+        .unwrap();
+    conn.query("SELECT * FROM no_such_table")
+        .blocking()
+        .unwrap_err();
+    assert_eq!(count(&conn, "kept"), 1);
+    assert_eq!(conn.stats().resets, 0);
 }

@@ -69,7 +69,7 @@ pub type ReadFn<T> = fn(&T, Ttl) -> Result<Table>;
 #[derive(Debug)]
 pub struct Conformance<T: ConnectionType> {
     /// A factory that knows the connections below.
-    pub factory: Arc<ConnectionFactory>,
+    pub factory: ConnectionFactory,
     /// A working connection of type `T`.
     pub name: String,
     /// A small read (`SELECT 1`, a tiny file) with the given ttl, blocking.

@@ -1,8 +1,24 @@
 //! Removing secrets from driver messages before they become errors or log lines.
+//!
+//! Two nets, both always on:
+//!
+//! 1. every secret the connection's configuration holds (values of secret-looking keys,
+//!    passwords inside URLs), as written, percent-encoded, and base64-encoded at any
+//!    alignment (so a secret inside a `Basic` header or another base64 blob is caught);
+//! 2. the value of every secret-looking `name=value` pair in the text, whatever it is:
+//!    URL query parameters (`?sig=...`, `&X-Amz-Signature=...`, `?password=...`, also
+//!    percent-encoded) and ODBC-style settings (`Pwd=...;`), so a secret conn was never
+//!    told about (a presigned URL in a path) is removed too.
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+
 use crate::value::{Kind, Map, Value};
+
+/// What a removed secret is replaced with.
+const MASK: &str = "***";
 
 /// Key names whose values are secrets, matched case-insensitively as substrings.
 const SECRET_KEY_PARTS: &[&str] = &[
@@ -18,17 +34,36 @@ const SECRET_KEY_PARTS: &[&str] = &[
     "signature",
 ];
 
+/// Parameter names (in `name=value` pairs) whose values are secrets, matched
+/// case-insensitively as substrings: `sig`, `X-Amz-Signature`, `access_token`, `Pwd`...
+const SECRET_PARAM_PARTS: &[&str] = &[
+    "sig",
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "credential",
+    "auth",
+    "code",
+];
+
 /// Whether a key name denotes a secret (`password`, `aws_secret_access_key`, `token`, ...).
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
 }
 
-/// Replaces known secret strings with `***`.
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_PARAM_PARTS.iter().any(|part| name.contains(part))
+}
+
+/// Replaces secrets with `***` (see the module docs for what counts as one).
 ///
-/// Built from a connection's configuration: the values of secret-looking keys, and
-/// the password part of every URL-looking value, each also in its percent-encoded
-/// form (the way it appears inside a URL). `Debug` shows only how many secrets it holds.
+/// Built from a connection's configuration. `Debug` shows only how many secrets it
+/// holds.
 #[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
@@ -67,6 +102,7 @@ impl Redactor {
         if encoded != secret {
             self.secrets.push(encoded);
         }
+        self.secrets.extend(base64_forms(secret.as_bytes()));
     }
 
     fn collect(&mut self, map: &Map, inside_secret: bool) {
@@ -84,6 +120,9 @@ impl Redactor {
                 if let Some(password) = url_password(s) {
                     self.push(&password);
                 }
+                for found in secret_params(s) {
+                    self.push(found);
+                }
             }
             Kind::Integer(i) if secret => self.push(&i.to_string()),
             Kind::Array(items) => items.iter().for_each(|v| self.collect_value(v, secret)),
@@ -92,16 +131,44 @@ impl Redactor {
         }
     }
 
-    /// `text` with every known secret replaced by `***`.
+    /// `text` with every known secret and every secret-looking parameter value
+    /// replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
+                out = out.replace(secret.as_str(), MASK);
             }
         }
-        out
+        scrub_params(&out)
     }
+
+    /// Whether `text` holds anything [`redact`](Self::redact) would remove.
+    pub fn finds_secret_in(&self, text: &str) -> bool {
+        self.redact(text) != text
+    }
+}
+
+/// The base64 forms of `secret` as it appears inside any base64 text: for each of the
+/// three alignments, the characters that depend on the secret's bytes alone, in the
+/// standard and the URL-safe alphabet. Too short a secret has no such stable run.
+fn base64_forms(secret: &[u8]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for offset in 0..3usize {
+        let mut bytes = vec![0u8; offset];
+        bytes.extend_from_slice(secret);
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&bytes);
+            // Characters of the first group mix the padding bytes in (when there are
+            // any); the last partial group depends on what follows the secret.
+            let skip = if offset == 0 { 0 } else { 4 };
+            let whole_groups = bytes.len() / 3 * 4;
+            if whole_groups > skip + 3 {
+                forms.push(encoded[skip..whole_groups].to_owned());
+            }
+        }
+    }
+    forms
 }
 
 /// The password of a `scheme://user:password@host` string, percent-decoded.
@@ -114,6 +181,66 @@ fn url_password(text: &str) -> Option<String> {
         .decode_utf8_lossy()
         .into_owned();
     Some(decoded)
+}
+
+/// `text` with the value of every secret-looking `name=value` pair replaced by `***`.
+fn scrub_params(text: &str) -> String {
+    let mut found: Vec<&str> = secret_params(text);
+    if found.is_empty() {
+        return text.to_owned();
+    }
+    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for value in found {
+        out = out.replace(value, MASK);
+    }
+    out
+}
+
+/// The values of the secret-looking `name=value` pairs of `text`: after `?`, `&` or
+/// `;` (plain or percent-encoded), or at the start, as in URL query strings and ODBC
+/// connection strings.
+fn secret_params(text: &str) -> Vec<&str> {
+    const EQUALS: &[&str] = &["=", "%3D", "%3d"];
+    let mut found = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < text.len() {
+        let rest = &text[start..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        let after = &rest[name_len..];
+        if !name.is_empty()
+            && is_secret_param(name)
+            && let Some(eq) = EQUALS.iter().find(|e| after.starts_with(**e))
+        {
+            let value_start = start + name_len + eq.len();
+            let value = &text[value_start..];
+            let end = value
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, '&' | ';' | '#' | '"' | '\'' | ')' | '>' | ',')
+                })
+                .unwrap_or(value.len());
+            // A percent-encoded `&` ends the value too.
+            let value = value[..end].split("%26").next().unwrap_or_default();
+            if !value.is_empty() && value != MASK {
+                found.push(value);
+            }
+        }
+        // The next pair starts after a separator.
+        let next = (start + 1..text.len()).find(|&i| {
+            text.is_char_boundary(i)
+                && (matches!(bytes[i - 1], b'?' | b'&' | b';')
+                    || (i >= 3 && matches!(&text.get(i - 3..i), Some("%3F" | "%3f" | "%26"))))
+        });
+        match next {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    found
 }
 
 impl fmt::Debug for Redactor {
@@ -129,7 +256,7 @@ mod tests {
     #[test]
     fn removes_passwords_tokens_and_url_passwords() {
         let mut map = Map::new();
-        map.insert("password".into(), Value::from("hunter2"));
+        map.insert("password".into(), Value::from("hunter22"));
         map.insert("host".into(), Value::from("db.example.com"));
         map.insert(
             "url".into(),
@@ -141,12 +268,61 @@ mod tests {
         );
         let redactor = Redactor::from_map(&map);
         let text = redactor
-            .redact("auth failed for hunter2 at db.example.com (p@ss/w0rd, p%40ss%2Fw0rd, k3y)");
+            .redact("auth failed for hunter22 at db.example.com (p@ss/w0rd, p%40ss%2Fw0rd, k3y)");
         assert_eq!(
             text,
             "auth failed for *** at db.example.com (***, ***, ***)"
         );
-        assert_eq!(format!("{redactor:?}"), "Redactor(4 secrets)");
+    }
+
+    #[test]
+    fn secret_query_and_odbc_values_are_removed_even_when_unknown() {
+        let redactor = Redactor::default();
+        let url = "https://h/x.csv?X-Amz-Signature=abc123&X-Amz-Date=20240101&sig=Zz%2Fq";
+        assert_eq!(
+            redactor.redact(&format!("GET {url} failed")),
+            "GET https://h/x.csv?X-Amz-Signature=***&X-Amz-Date=20240101&sig=*** failed"
+        );
+        assert_eq!(
+            redactor.redact("location x.csv%3Ftoken%3DS3cr3t%26page%3D2 not found"),
+            "location x.csv%3Ftoken%3D***%26page%3D2 not found"
+        );
+        assert_eq!(
+            redactor.redact("Driver={PG};Server=h;Uid=ada;Pwd=hunter2;Database=x"),
+            "Driver={PG};Server=h;Uid=ada;Pwd=***;Database=x"
+        );
+        assert_eq!(
+            redactor.redact("postgres://h/db?user=ada&password=hunter2"),
+            "postgres://h/db?user=ada&password=***"
+        );
+        assert_eq!(redactor.redact("a=b?page=2"), "a=b?page=2");
+    }
+
+    #[test]
+    fn base64_forms_are_removed_at_any_alignment() {
+        let redactor = Redactor::default().with_secret("correct-horse-battery");
+        for prefix in ["", "a", "ab", "ada:"] {
+            let header = STANDARD_NO_PAD.encode(format!("{prefix}correct-horse-battery!!"));
+            let text = format!("Authorization: Basic {header}");
+            let redacted = redactor.redact(&text);
+            assert!(redacted.contains(MASK), "{prefix:?}: {redacted}");
+            assert!(redacted.len() < text.len(), "{prefix:?}");
+        }
+    }
+
+    #[test]
+    fn config_query_secrets_are_collected() {
+        let mut map = Map::new();
+        map.insert(
+            "root".into(),
+            Value::from("https://h/data?sv=2024&sig=S1gN4tur3"),
+        );
+        let redactor = Redactor::from_map(&map);
+        // Known even where it shows without its name.
+        assert_eq!(
+            redactor.redact("bad signature S1gN4tur3"),
+            "bad signature ***"
+        );
     }
 
     #[test]

@@ -147,9 +147,6 @@ pub(crate) struct FilesConfig {
     /// The `root` (or `bucket`) as configured, for errors; `None` when paths are not
     /// confined (no `root`, no `bucket`).
     pub(crate) root: Option<String>,
-    /// conn's retry policy around a whole read: none. object_store retries each
-    /// request itself (see `store_retry`); two layers would multiply.
-    pub(crate) retry: RetryPolicy,
     /// The `retry` section, applied to object_store's per-request retries.
     #[cfg_attr(
         not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http")),
@@ -199,7 +196,7 @@ impl FilesConfig {
     pub(crate) fn from_config(config: &ConnectionConfig) -> Result<Self> {
         let protocol = match config.get_as::<String>("protocol")? {
             Some(name) => Protocol::from_name(&name).ok_or_else(|| {
-                let hint = conn_core::did_you_mean(&name, PROTOCOL_NAMES)
+                let hint = conn_core::plugin::did_you_mean(&name, PROTOCOL_NAMES)
                     .map_or_else(|| ".".to_owned(), |s| format!("; did you mean \"{s}\"?"));
                 config.invalid_value(
                     "protocol",
@@ -282,7 +279,7 @@ impl FilesConfig {
                 type_name: "files".into(),
                 key: key.clone(),
                 at: value.source().clone(),
-                suggestion: conn_core::did_you_mean(key, &known).map(str::to_owned),
+                suggestion: conn_core::plugin::did_you_mean(key, &known).map(str::to_owned),
                 known: sorted,
             }
             .into());
@@ -315,7 +312,6 @@ impl FilesConfig {
             prefix,
             options,
             root,
-            retry: RetryPolicy::NONE,
             store_retry: RetryPolicy::from_config(config)?,
         })
     }
@@ -356,7 +352,7 @@ fn gcs_service_account(
             Kind::Table(map) => {
                 options.insert(
                     "google_service_account_key".into(),
-                    conn_core::map_to_json(map).to_string(),
+                    conn_core::plugin::map_to_json(map).to_string(),
                 );
             }
             _ => return Err(config.invalid_value("token", "expected a path or a table")),
@@ -370,7 +366,7 @@ fn gcs_service_account(
             .collect();
         options.insert(
             "google_service_account_key".into(),
-            conn_core::map_to_json(&key).to_string(),
+            conn_core::plugin::map_to_json(&key).to_string(),
         );
     }
     Ok(())

@@ -49,7 +49,7 @@ impl fmt::Display for Format {
 }
 
 fn format_error(given: &str) -> Error {
-    let suggestion = conn_core::did_you_mean(given, FORMAT_NAMES)
+    let suggestion = conn_core::plugin::did_you_mean(given, FORMAT_NAMES)
         .map(|s| format!(" (did you mean \"{s}\"?)"))
         .unwrap_or_default();
     Error::InvalidArgument(format!(

@@ -31,7 +31,6 @@ mod format;
 mod io;
 mod parquet_read;
 mod read;
-mod redact;
 mod store;
 mod typing;
 mod write;
@@ -41,10 +40,12 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use conn_core::plugin::{Base, CacheValue, Connector, Redactor, runtime};
 use conn_core::{
-    CacheValue, ConnectionConfig, ConnectionType, Connector, Env, Error, Handle, Map, Result,
-    ResultCache, StatsSnapshot, Table, Ttl, Value, runtime,
+    Call, ConnectionConfig, ConnectionType, Env, Error, Map, Result, RetryPolicy, StatsSnapshot,
+    Table, Ttl, Value,
 };
 use futures::TryStreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -85,24 +86,27 @@ impl CacheValue for ReadValue {
 /// Cheap to clone (shared). Builds its object stores on first use.
 #[derive(Clone)]
 pub struct FilesConnection {
-    inner: Arc<Inner>,
+    base: Base<FilesConnector, ReadValue>,
 }
 
-struct Inner {
-    name: Arc<str>,
-    protocol: Protocol,
-    handle: Handle<FilesConnector>,
-    results: ResultCache<ReadValue>,
-}
-
-struct FilesConnector {
+/// Builds the object stores of a `files` connection.
+#[derive(Debug)]
+pub struct FilesConnector {
     config: FilesConfig,
     name: Arc<str>,
-    redactor: conn_core::Redactor,
+    redactor: Redactor,
 }
 
 impl Connector for FilesConnector {
     type Raw = Arc<Stores>;
+
+    fn from_config(config: &ConnectionConfig) -> Result<Self> {
+        Ok(FilesConnector {
+            config: FilesConfig::from_config(config)?,
+            name: Arc::from(config.name()),
+            redactor: config.redactor(),
+        })
+    }
 
     async fn connect(&self) -> Result<Arc<Stores>> {
         Ok(Arc::new(Stores::new(
@@ -110,6 +114,10 @@ impl Connector for FilesConnector {
             Arc::clone(&self.name),
             self.redactor.clone(),
         )))
+    }
+
+    fn reset_loses_data(&self) -> bool {
+        self.config.protocol == Protocol::Memory
     }
 }
 
@@ -125,29 +133,11 @@ impl ConnectionType for FilesConnection {
         "[connections.data]\ntype = \"files\"\nprotocol = \"s3\"\nroot = \"my-bucket/data\"\n";
 
     fn from_config(config: ConnectionConfig) -> Result<Self> {
-        let files = FilesConfig::from_config(&config)?;
-        let name: Arc<str> = Arc::from(config.name());
-        let protocol = files.protocol;
-        let retry = files.retry;
-        let handle = Handle::new(
-            config.name(),
-            Self::NAME,
-            FilesConnector {
-                config: files,
-                name: Arc::clone(&name),
-                redactor: config.redactor(),
-            },
-        );
-        handle.set_retry_policy(retry);
-        let results = ResultCache::new(Arc::clone(handle.stats()));
-        Ok(FilesConnection {
-            inner: Arc::new(Inner {
-                name,
-                protocol,
-                handle,
-                results,
-            }),
-        })
+        let base = Base::new(&config, Self::NAME)?;
+        // object_store retries each request itself, by the connection's `retry`
+        // section; a second layer around whole reads would multiply the waits.
+        base.set_retry_policy(RetryPolicy::NONE);
+        Ok(FilesConnection { base })
     }
 
     fn native_config(_name: &str, env: &Env) -> Result<Map> {
@@ -155,13 +145,11 @@ impl ConnectionType for FilesConnection {
     }
 
     fn reset(&self) {
-        self.inner.handle.reset();
-        self.inner.results.clear();
+        self.base.reset();
     }
 
     fn close(&self) {
-        self.inner.handle.close();
-        self.inner.results.clear();
+        self.base.close();
     }
 }
 
@@ -203,184 +191,182 @@ impl FilesConnection {
         Read::new(self.clone(), path.into()).format(Format::Text)
     }
 
-    async fn stores(&self) -> Result<Arc<Stores>> {
-        self.inner.handle.connect().await
-    }
-
-    /// Writes `table` to `path` as CSV, Parquet or JSON lines; returns the rows
-    /// written. (Cached reads of `path` notice the change through its ETag.)
-    pub async fn write(&self, path: &str, table: &Table, format: Format) -> Result<u64> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(path)?;
-        let table = table.clone();
-        let compression = format::compression_of(path);
-        runtime::run(async move {
-            write::write(store, &location, &table, format, compression)
-                .await
-                .map_err(|e| redact::error(stores.redactor(), e))
+    /// An operation on the stores, as a [`Call`] with the connection's `timeout`;
+    /// its errors are redacted.
+    fn on_stores<T, F, Fut>(&self, operation: &'static str, work: F) -> Call<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Stores>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        let base = self.base.clone();
+        let redactor = self.base.connector().redactor.clone();
+        self.base.call(operation, async move {
+            let stores = base.raw().await?;
+            work(stores).await.map_err(|e| e.redacted(&redactor))
         })
-        .await
     }
 
-    /// [`write`](Self::write) from synchronous code.
-    pub fn write_blocking(&self, path: &str, table: &Table, format: Format) -> Result<u64> {
-        runtime::block_on_borrowed(self.write(path, table, format))
+    /// Writes `table` to `path` as CSV, Parquet or JSON lines (compressed when the path
+    /// ends in `.gz`, `.zst` or `.bz2`); returns the rows written. (Cached reads of
+    /// `path` notice the change through its ETag.)
+    pub fn write(&self, path: &str, table: &Table, format: Format) -> Call<u64> {
+        let (path, table) = (path.to_owned(), table.clone());
+        self.on_stores("write", move |stores| async move {
+            let (store, location) = stores.resolve(&path)?;
+            let compression = format::compression_of(&path);
+            write::write(store, &location, &table, format, compression).await
+        })
     }
 
     /// Opens an object for a streaming read (`tokio::io::AsyncRead`).
-    pub async fn open(&self, path: &str) -> Result<ObjectReader> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(path)?;
-        runtime::run(async move { io::open(&stores, store, location).await }).await
+    pub fn open(&self, path: &str) -> Call<ObjectReader> {
+        let path = path.to_owned();
+        self.on_stores("open", move |stores| async move {
+            let (store, location) = stores.resolve(&path)?;
+            io::open(&stores, store, location).await
+        })
     }
 
     /// Opens an object for a streaming read from synchronous code (`std::io::Read`).
     pub fn open_blocking(&self, path: &str) -> Result<BlockingReader> {
-        runtime::block_on_borrowed(self.open(path)).map(BlockingReader::new)
+        self.open(path).blocking().map(BlockingReader::new)
     }
 
     /// Creates (or overwrites) an object for a streaming write
     /// (`tokio::io::AsyncWrite`; finish with `shutdown().await`).
-    pub async fn create(&self, path: &str) -> Result<object_store::buffered::BufWriter> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(path)?;
-        Ok(object_store::buffered::BufWriter::new(store, location))
+    pub fn create(&self, path: &str) -> Call<object_store::buffered::BufWriter> {
+        let path = path.to_owned();
+        self.on_stores("create", move |stores| async move {
+            let (store, location) = stores.resolve(&path)?;
+            Ok(object_store::buffered::BufWriter::new(store, location))
+        })
     }
 
     /// Creates an object for a streaming write from synchronous code
     /// (`std::io::Write`; finish with [`BlockingWriter::finish`]).
     pub fn create_blocking(&self, path: &str) -> Result<BlockingWriter> {
-        runtime::block_on_borrowed(self.create(path)).map(BlockingWriter::new)
+        self.create(path).blocking().map(BlockingWriter::new)
     }
 
     /// Whether an object exists at `path`.
-    pub async fn exists(&self, path: &str) -> Result<bool> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(path)?;
-        runtime::run(async move {
+    pub fn exists(&self, path: &str) -> Call<bool> {
+        let path = path.to_owned();
+        self.on_stores("exists", move |stores| async move {
+            let (store, location) = stores.resolve(&path)?;
             match store.head(&location).await {
                 Ok(_) => Ok(true),
                 Err(object_store::Error::NotFound { .. }) => Ok(false),
                 Err(err) => Err(stores.error(&err, "exists")),
             }
         })
-        .await
-    }
-
-    /// [`exists`](Self::exists) from synchronous code.
-    pub fn exists_blocking(&self, path: &str) -> Result<bool> {
-        runtime::block_on_borrowed(self.exists(path))
     }
 
     /// Deletes the object at `path`.
-    pub async fn delete(&self, path: &str) -> Result<()> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(path)?;
-        runtime::run(async move {
+    pub fn delete(&self, path: &str) -> Call<()> {
+        let path = path.to_owned();
+        self.on_stores("delete", move |stores| async move {
+            let (store, location) = stores.resolve(&path)?;
             store
                 .delete(&location)
                 .await
                 .map_err(|err| stores.error(&err, "delete"))
         })
-        .await
-    }
-
-    /// [`delete`](Self::delete) from synchronous code.
-    pub fn delete_blocking(&self, path: &str) -> Result<()> {
-        runtime::block_on_borrowed(self.delete(path))
     }
 
     /// Every object under `prefix` (recursively), sorted by path; paths come back in
     /// the form `prefix` was given.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<FileInfo>> {
-        let stores = self.stores().await?;
-        let (store, location) = stores.resolve(prefix)?;
+    pub fn list(&self, prefix: &str) -> Call<Vec<FileInfo>> {
         let prefix = prefix.to_owned();
-        runtime::run(async move {
-            let listed: Vec<ObjectMeta> = store
-                .list(Some(&location))
-                .try_collect()
-                .await
-                .map_err(|err| stores.error(&err, "list"))?;
-            let base = location.as_ref().trim_end_matches('/');
-            let mut files: Vec<FileInfo> = listed
-                .into_iter()
-                .map(|meta| {
-                    let rest = meta
-                        .location
-                        .as_ref()
-                        .strip_prefix(base)
-                        .unwrap_or(meta.location.as_ref())
-                        .trim_start_matches('/');
-                    FileInfo {
-                        path: join(&prefix, rest),
-                        size: meta.size,
-                        last_modified: meta.last_modified,
-                        e_tag: meta.e_tag,
-                    }
-                })
-                .collect();
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            Ok(files)
-        })
-        .await
-    }
-
-    /// [`list`](Self::list) from synchronous code.
-    pub fn list_blocking(&self, prefix: &str) -> Result<Vec<FileInfo>> {
-        runtime::block_on_borrowed(self.list(prefix))
+        self.on_stores(
+            "list",
+            move |stores| async move { list(&stores, &prefix).await },
+        )
     }
 
     /// The objects matching a glob (`data/*.csv`, `logs/**/2024-*.jsonl`), sorted.
-    pub async fn glob(&self, pattern: &str) -> Result<Vec<FileInfo>> {
+    pub fn glob(&self, pattern: &str) -> Call<Vec<FileInfo>> {
         let wildcard = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
-        let prefix = &pattern[..pattern[..wildcard].rfind('/').map_or(0, |i| i + 1)];
-        let matcher = globset::GlobBuilder::new(pattern)
+        let prefix = pattern[..pattern[..wildcard].rfind('/').map_or(0, |i| i + 1)].to_owned();
+        let matcher = match globset::GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| Error::InvalidArgument(format!("invalid glob \"{pattern}\": {e}")))?
-            .compile_matcher();
-        let listed = self.list(prefix).await?;
-        Ok(listed
-            .into_iter()
-            .filter(|f| matcher.is_match(&f.path))
-            .collect())
-    }
-
-    /// [`glob`](Self::glob) from synchronous code.
-    pub fn glob_blocking(&self, pattern: &str) -> Result<Vec<FileInfo>> {
-        runtime::block_on_borrowed(self.glob(pattern))
+        {
+            Ok(glob) => glob.compile_matcher(),
+            Err(e) => {
+                return Call::ready(Err(Error::InvalidArgument(format!(
+                    "invalid glob \"{pattern}\": {e}"
+                ))));
+            }
+        };
+        self.on_stores("list", move |stores| async move {
+            let listed = list(&stores, &prefix).await?;
+            Ok(listed
+                .into_iter()
+                .filter(|f| matcher.is_match(&f.path))
+                .collect())
+        })
     }
 
     /// The protocol in use.
     pub fn protocol(&self) -> Protocol {
-        self.inner.protocol
+        self.base.connector().config.protocol
     }
 
     /// The object stores, for anything conn does not wrap.
-    pub async fn stores_handle(&self) -> Result<Arc<Stores>> {
-        self.stores().await
+    pub fn stores(&self) -> Call<Arc<Stores>> {
+        self.base.raw()
     }
 
     /// Checks that the stores can be built; a failure resets the connection.
-    pub async fn health_check(&self) -> Result<()> {
-        self.inner.handle.check().await
+    pub fn health_check(&self) -> Call<()> {
+        self.base.health_check()
     }
 
     /// Drops the stores and cached reads; the next use rebuilds them.
     pub fn reset(&self) {
-        ConnectionType::reset(self);
+        self.base.reset();
     }
 
     /// Counters: connects, reads, cache hits and misses, retries, resets.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.handle.stats_snapshot()
+        self.base.stats()
     }
 
-    /// The cache of reads.
-    pub fn results(&self) -> &ResultCache<ReadValue> {
-        &self.inner.results
+    /// The shared lifecycle: the cache of reads, connection state.
+    pub fn base(&self) -> &Base<FilesConnector, ReadValue> {
+        &self.base
     }
+}
+
+/// Every object under `prefix`, sorted, with paths in the form `prefix` was given.
+async fn list(stores: &Stores, prefix: &str) -> Result<Vec<FileInfo>> {
+    let (store, location) = stores.resolve(prefix)?;
+    let listed: Vec<ObjectMeta> = store
+        .list(Some(&location))
+        .try_collect()
+        .await
+        .map_err(|err| stores.error(&err, "list"))?;
+    let base = location.as_ref().trim_end_matches('/');
+    let mut files: Vec<FileInfo> = listed
+        .into_iter()
+        .map(|meta| {
+            let rest = meta
+                .location
+                .as_ref()
+                .strip_prefix(base)
+                .unwrap_or(meta.location.as_ref())
+                .trim_start_matches('/');
+            FileInfo {
+                path: join(prefix, rest),
+                size: meta.size,
+                last_modified: meta.last_modified,
+                e_tag: meta.e_tag,
+            }
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 fn join(prefix: &str, rest: &str) -> String {
@@ -396,8 +382,8 @@ fn join(prefix: &str, rest: &str) -> String {
 impl fmt::Debug for FilesConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FilesConnection")
-            .field("name", &self.inner.name)
-            .field("protocol", &self.inner.protocol)
+            .field("name", &self.base.name())
+            .field("protocol", &self.protocol())
             .finish_non_exhaustive()
     }
 }
@@ -445,6 +431,7 @@ pub struct Read<T> {
     format: Option<Format>,
     options: Map,
     ttl: Ttl,
+    timeout: Option<Duration>,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -466,6 +453,7 @@ impl<T: ReadOutput> Read<T> {
             format: None,
             options: Map::new(),
             ttl: Ttl::Forever,
+            timeout: None,
             _output: PhantomData,
         }
     }
@@ -489,21 +477,49 @@ impl<T: ReadOutput> Read<T> {
         self
     }
 
+    /// Stops the read and fails with a timeout error if it takes longer than `limit`
+    /// (replacing the connection's `timeout` setting for this read).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     fn cache_key(&self, format: Format) -> String {
         let mut key = format!("{}\u{0}{format}\u{0}", self.path);
         key.push_str(&Value::from(self.options.clone()).canonical_key());
         key
     }
 
-    async fn run(self) -> Result<T> {
-        // A path may carry a secret (`?sig=...`), and so may a driver's message.
-        let redactor = self.conn.inner.handle.connector().redactor.clone();
-        self.run_unredacted()
-            .await
-            .map_err(|e| redact::error(&redactor, e))
+    fn into_call(self) -> Call<T> {
+        let plan = match self.plan() {
+            Ok(plan) => plan,
+            // A path may carry a secret (`?sig=...`).
+            Err(err) => return Call::ready(Err(err.redacted(&self.conn.redactor()))),
+        };
+        let Read {
+            conn,
+            path,
+            ttl,
+            timeout,
+            ..
+        } = self;
+        let redactor = conn.redactor();
+        let base = conn.base.clone();
+        let call = conn.base.call("read", async move {
+            let stores = base.raw().await?;
+            let value = read_fresh(&base, stores, &path, ttl, plan).await;
+            let value = value.map_err(|e| e.redacted(&redactor))?;
+            T::from_value(value)
+                .ok_or_else(|| Error::Data("a cached read had another kind of value".into()))
+        });
+        match timeout {
+            Some(limit) => call.timeout(limit),
+            None => call,
+        }
     }
 
-    async fn run_unredacted(self) -> Result<T> {
+    /// The format, compression and options of the read, and its cache key.
+    fn plan(&self) -> Result<ReadPlan> {
         let inferred = format::infer(&self.path);
         let (format, compression, tab) = match (self.format, inferred) {
             (Some(format), inferred) => (
@@ -525,37 +541,31 @@ impl<T: ReadOutput> Read<T> {
                 format!("{} is {format}: use read for tables", self.path)
             }));
         }
-        let options = read::ReadOptions::parse(format, tab, &self.options)?;
-        let key = self.cache_key(format);
-        let Read {
-            conn, path, ttl, ..
-        } = self;
-        let value = runtime::run(async move {
-            let inner = &conn.inner;
-            inner
-                .handle
-                .with_retry(|stores| {
-                    read_fresh(
-                        inner,
-                        stores,
-                        &path,
-                        &key,
-                        format,
-                        compression,
-                        &options,
-                        ttl,
-                    )
-                })
-                .await
+        Ok(ReadPlan {
+            options: read::ReadOptions::parse(format, tab, &self.options)?,
+            key: self.cache_key(format),
+            format,
+            compression,
         })
-        .await?;
-        T::from_value(value)
-            .ok_or_else(|| Error::Data("a cached read had another kind of value".into()))
     }
 
     /// Runs the read from synchronous code.
     pub fn blocking(self) -> Result<T> {
-        runtime::block_on_borrowed(self.run())
+        self.into_call().blocking()
+    }
+}
+
+/// What a read does, settled before it runs.
+struct ReadPlan {
+    key: String,
+    format: Format,
+    compression: Option<Compression>,
+    options: read::ReadOptions,
+}
+
+impl FilesConnection {
+    fn redactor(&self) -> Redactor {
+        self.base.connector().redactor.clone()
     }
 }
 
@@ -564,70 +574,51 @@ impl<T: ReadOutput> IntoFuture for Read<T> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        self.into_call().into_future()
     }
 }
 
 /// A read through the cache that is never stale: a cached value is returned only if
-/// the object's version is unchanged (one `HEAD`).
-#[allow(clippy::too_many_arguments)]
+/// the object's version is unchanged (one `HEAD`); concurrent reads of one key read
+/// the object once.
 async fn read_fresh(
-    inner: &Inner,
+    base: &Base<FilesConnector, ReadValue>,
     stores: Arc<Stores>,
     path: &str,
-    key: &str,
-    format: Format,
-    compression: Option<Compression>,
-    options: &read::ReadOptions,
     ttl: Ttl,
+    plan: ReadPlan,
 ) -> Result<ReadValue> {
     let (store, location) = stores.resolve(path)?;
-    // The object's current version, if a cached value may be served.
-    let current_version = || async {
-        store
+    let results = base.results();
+    let stats = base.handle().stats();
+    if let Some(cached) = results.lookup_versioned(&plan.key, ttl) {
+        let meta = store
             .head(&location)
             .await
-            .map(|meta| version_of(&meta))
-            .map_err(|e| stores.error(&e, "read"))
-    };
-    let fresh_hit = |version: &Arc<str>| {
-        inner
-            .results
-            .lookup_versioned(key, ttl)
-            .filter(|hit| hit.version.as_deref() == Some(&**version))
-            .map(|hit| hit.value)
-    };
-    if inner.results.lookup_versioned(key, ttl).is_some() {
-        if let Some(value) = fresh_hit(&current_version().await?) {
-            inner.handle.stats().record_cache_hit();
-            return Ok(value);
+            .map_err(|e| stores.error(&e, "read"))?;
+        if cached.version.as_deref() == Some(&*version_of(&meta)) {
+            stats.record_cache_hit();
+            return Ok(cached.value);
         }
         tracing::debug!(path, "conn.files: object changed since it was cached");
+        results.invalidate(&plan.key);
     }
-    inner.handle.stats().record_cache_miss();
-    inner
-        .results
-        .in_flight(key, || async {
-            // A concurrent read of the same key may have just stored it.
-            if inner.results.lookup_versioned(key, ttl).is_some()
-                && let Some(value) = fresh_hit(&current_version().await?)
-            {
-                return Ok(value);
-            }
-            inner.handle.stats().record_query();
-            let local = stores.local_path(path)?;
+    stats.record_cache_miss();
+    let local = stores.local_path(path)?;
+    results
+        .fill_versioned(&plan.key, ttl, || async {
+            stats.record_query();
             let (value, version) = read_object(
                 &stores,
                 Arc::clone(&store),
                 &location,
                 local,
-                format,
-                compression,
-                options,
+                plan.format,
+                plan.compression,
+                &plan.options,
             )
             .await?;
-            inner.results.store(key, value.clone(), Some(version), ttl);
-            Ok(value)
+            Ok((value, Some(version)))
         })
         .await
 }

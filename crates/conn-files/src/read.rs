@@ -16,7 +16,8 @@ use arrow_csv::reader::Format as CsvFormat;
 use conn_core::arrow::array::RecordBatch;
 use conn_core::arrow::datatypes::SchemaRef;
 use conn_core::arrow::error::ArrowError;
-use conn_core::{Error, Kind, Map, Redactor, Result, Table, Value};
+use conn_core::plugin::Redactor;
+use conn_core::{Error, Kind, Map, Result, Table, Value};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -96,7 +97,7 @@ impl ReadOptions {
         };
         for (key, value) in given {
             if !valid.contains(&key.as_str()) {
-                let hint = conn_core::did_you_mean(key, valid)
+                let hint = conn_core::plugin::did_you_mean(key, valid)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
                 let list = if valid.is_empty() {
@@ -176,9 +177,9 @@ pub(crate) fn byte_reader(
     redactor: &Redactor,
 ) -> Reader {
     let redactor = redactor.clone();
-    let stream = result.into_stream().map_err(move |e| {
-        std::io::Error::other(crate::redact::scrub_query(&redactor.redact(&e.to_string())))
-    });
+    let stream = result
+        .into_stream()
+        .map_err(move |e| std::io::Error::other(redactor.redact(&e.to_string())));
     let raw = BufReader::with_capacity(1 << 16, tokio_util::io::StreamReader::new(stream));
     match compression {
         None => Box::pin(raw),
@@ -388,7 +389,7 @@ pub(crate) fn projection(
         let index = schema.index_of(name).map_err(|_| {
             Error::Data(format!(
                 "{path} has no column \"{name}\"{}; columns: {}",
-                conn_core::did_you_mean(name, &all)
+                conn_core::plugin::did_you_mean(name, &all)
                     .map(|s| format!(" (did you mean \"{s}\"?)"))
                     .unwrap_or_default(),
                 all.join(", ")

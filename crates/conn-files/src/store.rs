@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use conn_core::{Error, ErrorClass, Redactor, Result};
+use conn_core::plugin::Redactor;
+use conn_core::{Error, ErrorClass, Result};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use parking_lot::Mutex;
@@ -55,7 +56,7 @@ pub(crate) fn to_conn_error(
         }
         source = cause.source();
     }
-    let message = crate::redact::scrub_query(&redactor.redact(&text));
+    let message = redactor.redact(&text);
     let class = match err {
         E::Generic { .. } if looks_like_client_error(&message) => ErrorClass::Permanent,
         E::Generic { .. } | E::JoinError { .. } => ErrorClass::Transient,
@@ -83,14 +84,8 @@ impl Stores {
     pub(crate) fn new(config: FilesConfig, name: Arc<str>, redactor: Redactor) -> Self {
         let memory: Option<Arc<dyn ObjectStore>> = (config.protocol == Protocol::Memory)
             .then(|| Arc::new(object_store::memory::InMemory::new()) as Arc<dyn ObjectStore>);
-        // Secret query parameters of configured URLs (`root`, an endpoint) are
-        // secrets too, though their keys are not.
-        let mut redactor = redactor;
-        for value in config.options.values().chain(config.root.iter()) {
-            for secret in crate::redact::query_secrets(value) {
-                redactor = redactor.with_secret(&secret);
-            }
-        }
+        // (The connection's redactor already knows the secret query parameters of
+        // configured URLs, such as a `root` with `?sig=...`.)
         Stores {
             config,
             name,
@@ -117,7 +112,7 @@ impl Stores {
     pub fn resolve(&self, path: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
         // A path may carry a secret (`?sig=...`): errors never show it.
         self.resolve_path(path)
-            .map_err(|e| crate::redact::error(&self.redactor, e))
+            .map_err(|e| e.redacted(&self.redactor))
     }
 
     fn resolve_path(&self, path: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {

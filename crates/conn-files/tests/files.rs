@@ -12,19 +12,17 @@ use conn_core::{ConnectionFactory, Env, Table, Ttl};
 use conn_files::{FilesConnection, Format};
 use serde::Deserialize;
 
-fn factory(dir: &Path, secrets: &str, env: &[(&str, &str)]) -> Arc<ConnectionFactory> {
+fn factory(dir: &Path, secrets: &str, env: &[(&str, &str)]) -> ConnectionFactory {
     std::fs::create_dir_all(dir.join(".streamlit")).unwrap();
     std::fs::write(dir.join(".streamlit/secrets.toml"), secrets).unwrap();
     let env = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .chain([("HOME".to_owned(), dir.join("home").display().to_string())]);
-    Arc::new(
-        ConnectionFactory::builder()
-            .env(Env::from_pairs(env))
-            .project_dir(dir)
-            .build(),
-    )
+    ConnectionFactory::builder()
+        .env(Env::from_pairs(env))
+        .project_dir(dir)
+        .build()
 }
 
 const PETS_CSV: &str = "name,kind,age\nRex,dog,3\nTom,cat,5\nNemo,fish,\n";
@@ -105,7 +103,8 @@ fn local_files_in_every_format() {
 
     // Parquet, written by conn and read back with a projection.
     let table = conn.read("pets.csv").blocking().unwrap();
-    conn.write_blocking("pets.parquet", &table, Format::Parquet)
+    conn.write("pets.parquet", &table, Format::Parquet)
+        .blocking()
         .unwrap();
     let projected = conn
         .read("pets.parquet")
@@ -204,7 +203,7 @@ fn memory_store_write_list_glob_open_delete() {
         ("out/c.jsonl", Format::Jsonl),
         ("out/sub/d.csv", Format::Csv),
     ] {
-        assert_eq!(conn.write_blocking(path, &table, format).unwrap(), 3);
+        assert_eq!(conn.write(path, &table, format).blocking().unwrap(), 3);
         let back = conn.read(path).blocking().unwrap();
         assert_eq!(
             back.rows::<(i64,)>().unwrap(),
@@ -213,7 +212,8 @@ fn memory_store_write_list_glob_open_delete() {
         );
     }
     let listed: Vec<String> = conn
-        .list_blocking("out")
+        .list("out")
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|f| f.path)
@@ -223,14 +223,16 @@ fn memory_store_write_list_glob_open_delete() {
         vec!["out/a.csv", "out/b.parquet", "out/c.jsonl", "out/sub/d.csv"]
     );
     let globbed: Vec<String> = conn
-        .glob_blocking("out/*.csv")
+        .glob("out/*.csv")
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|f| f.path)
         .collect();
     assert_eq!(globbed, vec!["out/a.csv"]);
     let deep: Vec<String> = conn
-        .glob_blocking("out/**/*.csv")
+        .glob("out/**/*.csv")
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|f| f.path)
@@ -257,9 +259,9 @@ fn memory_store_write_list_glob_open_delete() {
         1000
     );
 
-    assert!(conn.exists_blocking("out/a.csv").unwrap());
-    conn.delete_blocking("out/a.csv").unwrap();
-    assert!(!conn.exists_blocking("out/a.csv").unwrap());
+    assert!(conn.exists("out/a.csv").blocking().unwrap());
+    conn.delete("out/a.csv").blocking().unwrap();
+    assert!(!conn.exists("out/a.csv").blocking().unwrap());
 }
 
 #[test]
@@ -273,7 +275,7 @@ fn async_reads_from_any_runtime() {
         .unwrap();
     let table = rt.block_on(async { conn.read("pets.csv").await }).unwrap();
     assert_eq!(table.num_rows(), 3);
-    let mut reader = rt.block_on(conn.open("pets.csv")).unwrap();
+    let mut reader = rt.block_on(conn.open("pets.csv").into_future()).unwrap();
     let mut bytes = Vec::new();
     rt.block_on(tokio::io::AsyncReadExt::read_to_end(
         &mut reader,
@@ -302,7 +304,7 @@ fn conformance_on_local_files() {
         name: "data".into(),
         read: |conn, ttl| conn.read("one.csv").ttl(ttl).blocking(),
         stats: FilesConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: None,
         failing_name: None,
     }
@@ -384,7 +386,7 @@ fn s3_end_to_end() {
         ("pets/out/p.jsonl", Format::Jsonl),
         ("pets/out/p.csv", Format::Csv),
     ] {
-        s3.write_blocking(path, &table, format).unwrap();
+        s3.write(path, &table, format).blocking().unwrap();
         assert_eq!(
             s3.read(path).blocking().unwrap().rows::<Pet>().unwrap(),
             expected,
@@ -392,7 +394,8 @@ fn s3_end_to_end() {
         );
     }
     let listed: Vec<String> = s3
-        .list_blocking("pets/out")
+        .list("pets/out")
+        .blocking()
         .unwrap()
         .into_iter()
         .map(|f| f.path)
@@ -413,8 +416,11 @@ fn s3_end_to_end() {
 
     // A scoped connection writes under its root.
     let scoped = factory.get::<FilesConnection>("scoped").unwrap();
-    scoped.write_blocking("x.csv", &table, Format::Csv).unwrap();
-    assert!(s3.exists_blocking("pets/scoped/x.csv").unwrap());
+    scoped
+        .write("x.csv", &table, Format::Csv)
+        .blocking()
+        .unwrap();
+    assert!(s3.exists("pets/scoped/x.csv").blocking().unwrap());
 
     // Missing object and missing bucket: clear, permanent errors (not retried).
     let missing = s3.read("pets/nope.csv").blocking().unwrap_err();
@@ -454,11 +460,11 @@ fn s3_end_to_end() {
     assert!(config.get("key").is_some());
 
     conn_testkit::Conformance::<FilesConnection> {
-        factory: Arc::clone(&factory),
+        factory: factory.clone(),
         name: "s3".into(),
         read: |conn, ttl| conn.read("pets/raw/pets.csv").ttl(ttl).blocking(),
         stats: FilesConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: Some("moto-Secret-123".into()),
         failing_name: None,
     }

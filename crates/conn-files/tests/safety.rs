@@ -21,18 +21,16 @@ use conn_files::object_store::{
 use conn_files::{FilesConnection, Format};
 use futures::stream::BoxStream;
 
-fn factory(dir: &Path, secrets: &str) -> Arc<ConnectionFactory> {
+fn factory(dir: &Path, secrets: &str) -> ConnectionFactory {
     std::fs::create_dir_all(dir.join(".streamlit")).unwrap();
     std::fs::write(dir.join(".streamlit/secrets.toml"), secrets).unwrap();
-    Arc::new(
-        ConnectionFactory::builder()
-            .env(Env::from_pairs([(
-                "HOME".to_owned(),
-                dir.join("home").display().to_string(),
-            )]))
-            .project_dir(dir)
-            .build(),
-    )
+    ConnectionFactory::builder()
+        .env(Env::from_pairs([(
+            "HOME".to_owned(),
+            dir.join("home").display().to_string(),
+        )]))
+        .project_dir(dir)
+        .build()
 }
 
 /// A port nothing listens on.
@@ -127,32 +125,33 @@ fn the_root_is_a_boundary() {
         refused(conn.read(path).blocking(), path, &root_text);
         refused(conn.read_text(path).blocking(), path, &root_text);
         refused(
-            conn.write_blocking(path, &table, Format::Csv),
+            conn.write(path, &table, Format::Csv).blocking(),
             path,
             &root_text,
         );
         refused(conn.open_blocking(path), path, &root_text);
         refused(conn.create_blocking(path), path, &root_text);
-        refused(conn.exists_blocking(path), path, &root_text);
-        refused(conn.delete_blocking(path), path, &root_text);
-        refused(conn.list_blocking(path), path, &root_text);
+        refused(conn.exists(path).blocking(), path, &root_text);
+        refused(conn.delete(path).blocking(), path, &root_text);
+        refused(conn.list(path).blocking(), path, &root_text);
     }
-    refused(conn.glob_blocking("../*.csv"), "../", &root_text);
+    refused(conn.glob("../*.csv").blocking(), "../", &root_text);
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "a\n1\n");
     // Inside the root, `..` is fine.
     assert_eq!(conn.read("sub/../in.csv").blocking().unwrap().num_rows(), 1);
-    assert_eq!(conn.list_blocking("").unwrap().len(), 1);
+    assert_eq!(conn.list("").blocking().unwrap().len(), 1);
 
     let mem = factory.get::<FilesConnection>("mem").unwrap();
     refused(
-        mem.write_blocking("../x.csv", &table, Format::Csv),
+        mem.write("../x.csv", &table, Format::Csv).blocking(),
         "../x.csv",
         "base",
     );
-    refused(mem.exists_blocking("/x.csv"), "/x.csv", "base");
-    mem.write_blocking("a/../x.csv", &table, Format::Csv)
+    refused(mem.exists("/x.csv").blocking(), "/x.csv", "base");
+    mem.write("a/../x.csv", &table, Format::Csv)
+        .blocking()
         .unwrap();
-    assert_eq!(mem.list_blocking("").unwrap()[0].path, "x.csv");
+    assert_eq!(mem.list("").blocking().unwrap()[0].path, "x.csv");
 
     // Another host, or a path outside the base URL: refused before any request.
     let web = factory.get::<FilesConnection>("web").unwrap();
@@ -210,7 +209,7 @@ fn every_write_format_with_and_without_compression_reads_back_the_same() {
             ("t.jsonl.bz2", Format::Jsonl, &b"BZh"[..]),
             ("t.parquet", Format::Parquet, &b"PAR1"[..]),
         ] {
-            assert_eq!(conn.write_blocking(path, &table, format).unwrap(), 3000);
+            assert_eq!(conn.write(path, &table, format).blocking().unwrap(), 3000);
             let mut raw = Vec::new();
             conn.open_blocking(path)
                 .unwrap()
@@ -236,11 +235,12 @@ fn every_write_format_with_and_without_compression_reads_back_the_same() {
             }
         }
         let err = conn
-            .write_blocking("t.parquet.gz", &table, Format::Parquet)
+            .write("t.parquet.gz", &table, Format::Parquet)
+            .blocking()
             .unwrap_err()
             .to_string();
         assert!(err.contains("Parquet compresses inside the file"), "{err}");
-        assert!(!conn.exists_blocking("t.parquet.gz").unwrap());
+        assert!(!conn.exists("t.parquet.gz").blocking().unwrap());
     }
 }
 
@@ -265,7 +265,7 @@ fn columns_come_back_in_the_order_asked() {
             ("c.jsonl", Format::Jsonl),
             ("c.parquet", Format::Parquet),
         ] {
-            conn.write_blocking(path, &table, format).unwrap();
+            conn.write(path, &table, format).blocking().unwrap();
             let back = conn
                 .read(path)
                 .option("columns", vec!["name", "id"])
@@ -493,11 +493,7 @@ impl ObjectStore for OverwriteAfterFooter {
     }
 }
 
-fn moto_factory(
-    moto: &conn_testkit::MotoServer,
-    dir: &Path,
-    extra: &str,
-) -> Arc<ConnectionFactory> {
+fn moto_factory(moto: &conn_testkit::MotoServer, dir: &Path, extra: &str) -> ConnectionFactory {
     factory(
         dir,
         &format!(
@@ -555,7 +551,8 @@ fn a_parquet_object_overwritten_mid_read_is_never_mixed() {
         )
     };
     let raw = |table: &Table| {
-        s3.write_blocking("pinned/raw.parquet", table, Format::Parquet)
+        s3.write("pinned/raw.parquet", table, Format::Parquet)
+            .blocking()
             .unwrap();
         let mut bytes = Vec::new();
         s3.open_blocking("pinned/raw.parquet")
@@ -566,10 +563,11 @@ fn a_parquet_object_overwritten_mid_read_is_never_mixed() {
     };
     // Overwrites alternate: new (odd count left), old (even), new, ...
     let replacements = [raw(&old), raw(&newer)];
-    let stores = futures::executor::block_on(s3.stores_handle()).unwrap();
+    let stores = s3.stores().blocking().unwrap();
 
     for overwrites in [1, 5] {
-        s3.write_blocking("pinned/t.parquet", &old, Format::Parquet)
+        s3.write("pinned/t.parquet", &old, Format::Parquet)
+            .blocking()
             .unwrap();
         let wrapper = Arc::new(OverwriteAfterFooter {
             inner: stores.resolve("pinned/t.parquet").unwrap().0,
@@ -675,17 +673,19 @@ fn secrets_never_show_in_errors() {
     clean("open", s3.open_blocking("pets/p.csv").unwrap_err());
     clean(
         "write",
-        s3.write_blocking("pets/p.csv", &table, Format::Csv)
+        s3.write("pets/p.csv", &table, Format::Csv)
+            .blocking()
             .unwrap_err(),
     );
     clean(
         "write parquet",
-        s3.write_blocking("pets/p.parquet", &table, Format::Parquet)
+        s3.write("pets/p.parquet", &table, Format::Parquet)
+            .blocking()
             .unwrap_err(),
     );
-    clean("list", s3.list_blocking("pets").unwrap_err());
-    clean("exists", s3.exists_blocking("pets/p.csv").unwrap_err());
-    clean("delete", s3.delete_blocking("pets/p.csv").unwrap_err());
+    clean("list", s3.list("pets").blocking().unwrap_err());
+    clean("exists", s3.exists("pets/p.csv").blocking().unwrap_err());
+    clean("delete", s3.delete("pets/p.csv").blocking().unwrap_err());
     clean(
         "parquet read",
         s3.read("pets/p.parquet").blocking().unwrap_err(),

@@ -97,6 +97,20 @@ impl DriverError {
         self
     }
 
+    /// The same error with its texts passed through `redactor`; the source is dropped
+    /// if its text would need redacting.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.context = redactor.redact(&self.context);
+        self.message = redactor.redact(&self.message);
+        if self.source.as_ref().is_some_and(|s| {
+            redactor.finds_secret_in(&s.to_string()) || !chain_is_clean(&**s, redactor)
+        }) {
+            self.source = None;
+        }
+        self
+    }
+
     pub(super) fn set_code(&mut self, code: String) {
         self.code = Some(code);
     }

@@ -19,6 +19,7 @@ pub use config::ConfigError;
 pub use driver::DriverError;
 pub use timeout::{Limit, TimeoutError};
 
+use crate::redact::Redactor;
 use crate::secrets::SecretsError;
 use crate::suggest::sentence_end;
 use crate::value::Source;
@@ -302,6 +303,27 @@ impl Error {
     pub fn before_send(self) -> Self {
         match self {
             Error::Driver(driver) => Error::Driver(Box::new((*driver).before_send())),
+            other => other,
+        }
+    }
+
+    /// The same error with every secret `redactor` knows (and every secret-looking
+    /// parameter value) removed from its text: for errors built from input that may
+    /// hold one (a path with `?sig=...`, a driver message).
+    #[must_use]
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let clean = |text: String| redactor.redact(&text);
+        match self {
+            Error::Driver(driver) => Error::Driver(Box::new((*driver).redacted(redactor))),
+            Error::Io { context, message } => Error::Io {
+                context: clean(context),
+                message: clean(message),
+            },
+            Error::Data(message) => Error::Data(clean(message)),
+            Error::InvalidArgument(message) => Error::InvalidArgument(clean(message)),
+            Error::Cancelled { context } => Error::Cancelled {
+                context: clean(context),
+            },
             other => other,
         }
     }

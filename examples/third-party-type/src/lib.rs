@@ -11,8 +11,10 @@
 //! rows = [["apple", 1.5], ["pear", 2.25]]
 //! ```
 //!
-//! It uses the same building blocks as the first-party types: a [`Handle`] for lazy,
-//! resettable "connecting" (here: building the table) and a [`ResultCache`] for reads.
+//! It is built the way first-party types are: a [`Connector`] that "connects" (here:
+//! builds the table from the configuration) and a [`Base`] that gives it, written once
+//! in conn-core, lazy connects, reset, the result cache, retries, time limits and the
+//! blocking twin of every call.
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use conn_core::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
+use conn_core::plugin::{Base, Connector, Idempotence};
 use conn_core::{
-    ConnectionConfig, ConnectionType, Connector, Error, Handle, Kind, Result, ResultCache,
-    StatsSnapshot, Table, Ttl, Value, runtime,
+    Call, ConnectionConfig, ConnectionType, Error, Kind, Result, StatsSnapshot, Table, Ttl, Value,
 };
 
 conn_core::register_connection_type!(InlineTableConnection);
@@ -31,17 +33,35 @@ conn_core::register_connection_type!(InlineTableConnection);
 /// A connection to a table written inline in its configuration.
 #[derive(Clone)]
 pub struct InlineTableConnection {
-    handle: Handle<InlineConnector>,
-    results: ResultCache,
+    base: Base<InlineConnector>,
 }
 
-struct InlineConnector {
+/// Reads the table's columns and rows from the configuration.
+#[derive(Debug)]
+pub struct InlineConnector {
     columns: Vec<String>,
     rows: Vec<Vec<Value>>,
 }
 
 impl Connector for InlineConnector {
     type Raw = Table;
+
+    fn from_config(config: &ConnectionConfig) -> Result<Self> {
+        config.check_keys(&["columns", "rows"])?;
+        let columns: Vec<String> = config.require("columns")?;
+        let rows = match config.get("rows").map(Value::kind) {
+            None => Vec::new(),
+            Some(Kind::Array(rows)) => rows
+                .iter()
+                .map(|row| match row.kind() {
+                    Kind::Array(values) => Ok(values.clone()),
+                    _ => Err(config.invalid_value("rows", "expected a list of lists")),
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(config.invalid_value("rows", "expected a list of lists")),
+        };
+        Ok(InlineConnector { columns, rows })
+    }
 
     async fn connect(&self) -> Result<Table> {
         build_table(&self.columns, &self.rows)
@@ -116,73 +136,46 @@ impl ConnectionType for InlineTableConnection {
     const EXAMPLE_TOML: &'static str = "[connections.fruits]\ntype = \"inline-table\"\ncolumns = [\"name\", \"price\"]\nrows = [[\"apple\", 1.5]]\n";
 
     fn from_config(config: ConnectionConfig) -> Result<Self> {
-        config.check_keys(&["columns", "rows"])?;
-        let columns: Vec<String> = config.require("columns")?;
-        let rows = match config.get("rows").map(Value::kind) {
-            None => Vec::new(),
-            Some(Kind::Array(rows)) => rows
-                .iter()
-                .map(|row| match row.kind() {
-                    Kind::Array(values) => Ok(values.clone()),
-                    _ => Err(config.invalid_value("rows", "expected a list of lists")),
-                })
-                .collect::<Result<_>>()?,
-            Some(_) => return Err(config.invalid_value("rows", "expected a list of lists")),
-        };
-        let handle = Handle::new(config.name(), Self::NAME, InlineConnector { columns, rows });
-        let results = ResultCache::new(Arc::clone(handle.stats()));
-        Ok(InlineTableConnection { handle, results })
+        Ok(InlineTableConnection {
+            base: Base::new(&config, Self::NAME)?,
+        })
     }
 
     fn reset(&self) {
-        self.handle.reset();
-        self.results.clear();
+        self.base.reset();
     }
 
     fn close(&self) {
-        self.handle.close();
-        self.results.clear();
+        self.base.close();
     }
 }
 
 impl InlineTableConnection {
-    /// The table, cached for `ttl`.
-    pub fn read(&self, ttl: Ttl) -> Result<Table> {
-        if let Some(table) = self.results.lookup("table", ttl) {
-            return Ok(table);
-        }
-        let (handle, results) = (self.handle.clone(), self.results.clone());
-        runtime::block_on(async move {
-            results
-                .fill("table", ttl, || async {
-                    handle.stats().record_query();
-                    handle.get().await
-                })
-                .await
-        })
+    /// The table, cached for `ttl`: `.await` it or call `.blocking()`.
+    pub fn read(&self, ttl: Ttl) -> Call<Table> {
+        let stats = Arc::clone(self.base.handle().stats());
+        self.base
+            .read("table".into(), ttl, Idempotence::Read, move |_, table| {
+                stats.record_query();
+                async move { Ok(table) }
+            })
     }
 
     /// Counters.
     pub fn stats(&self) -> StatsSnapshot {
-        self.handle.stats_snapshot()
-    }
-
-    /// Builds the table again on the next read.
-    pub fn reset(&self) {
-        ConnectionType::reset(self);
+        self.base.stats()
     }
 
     /// Always healthy once the table builds.
-    pub fn health_check(&self) -> Result<()> {
-        let handle = self.handle.clone();
-        runtime::block_on(async move { handle.get().await.map(drop) })
+    pub fn health_check(&self) -> Call<()> {
+        self.base.health_check()
     }
 }
 
 impl fmt::Debug for InlineTableConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InlineTableConnection")
-            .field("name", &self.handle.name())
+            .field("name", &self.base.name())
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,6 @@
 //! The third-party type passes the same conformance suite as the first-party ones.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use conn_core::{ConnectionFactory, Env};
 use third_party_type::InlineTableConnection;
 
@@ -15,20 +13,18 @@ fn conformance() {
         "[connections.fruits]\ntype = \"inline-table\"\ncolumns = [\"name\", \"price\"]\nrows = [[\"apple\", 1.5], [\"pear\", 2]]\n",
     )
     .unwrap();
-    let factory = Arc::new(
-        ConnectionFactory::builder()
-            .env(Env::from_pairs([("HOME", "/nonexistent")]))
-            .project_dir(dir.path())
-            .build(),
-    );
+    let factory = ConnectionFactory::builder()
+        .env(Env::from_pairs([("HOME", "/nonexistent")]))
+        .project_dir(dir.path())
+        .build();
     let fruits = factory.get::<InlineTableConnection>("fruits").unwrap();
-    assert_eq!(fruits.read(conn_core::Ttl::Forever).unwrap().num_rows(), 2);
+    assert_eq!(fruits.read(conn_core::Ttl::Forever).blocking().unwrap().num_rows(), 2);
     conn_testkit::Conformance::<InlineTableConnection> {
         factory,
         name: "fruits".into(),
-        read: |conn, ttl| conn.read(ttl),
+        read: |conn, ttl| conn.read(ttl).blocking(),
         stats: InlineTableConnection::stats,
-        health_check: InlineTableConnection::health_check,
+        health_check: |conn| conn.health_check().blocking(),
         secret: None,
         failing_name: None,
     }

@@ -11,6 +11,8 @@
 //! crate alone.
 #![deny(missing_docs)]
 
+mod any_connection;
+mod budget;
 mod cache;
 mod config;
 mod connection;
@@ -39,12 +41,12 @@ use plugin::runtime;
 // The application API: what the `conn` facade exports. What connection type authors
 // need besides lives in `plugin`.
 
+pub use any_connection::AnyConnection;
 /// The Arrow crate conn is built on (one major version for the whole workspace).
 pub use arrow;
-pub use cache::Budget;
-pub use cache::budget::RESULT_CACHE_BUDGET_VAR;
+pub use budget::{Budget, RESULT_CACHE_BUDGET_VAR};
 pub use config::ConnectionConfig;
-pub use connection::{AnyConnection, ConnectionType};
+pub use connection::ConnectionType;
 pub use error::{
     ConfigError, DriverError, Error, ErrorClass, ErrorKind, FeatureHint, Limit, Result,
     TimeoutError,

@@ -98,18 +98,6 @@ impl FromStr for Ttl {
     }
 }
 
-/// A duration for messages: `500ms`, `2s`, `1.5s`, `5m`.
-pub(crate) fn describe_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1000 {
-        format!("{millis}ms")
-    } else if duration.as_secs() >= 120 && duration.as_secs() % 60 == 0 {
-        format!("{}m", duration.as_secs() / 60)
-    } else {
-        format!("{}s", duration.as_secs_f64())
-    }
-}
-
 impl fmt::Debug for Ttl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -157,14 +145,6 @@ mod tests {
         assert!(err.starts_with("invalid ttl: -1 seconds"), "{err}");
         let err = "soon".parse::<Ttl>().unwrap_err().to_string();
         assert!(err.starts_with("invalid ttl \"soon\""), "{err}");
-    }
-
-    #[test]
-    fn durations_for_messages() {
-        assert_eq!(describe_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(describe_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(describe_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(describe_duration(Duration::from_secs(300)), "5m");
     }
 
     #[test]

@@ -18,7 +18,14 @@ fn conformance() {
         .project_dir(dir.path())
         .build();
     let fruits = factory.get::<InlineTableConnection>("fruits").unwrap();
-    assert_eq!(fruits.read(conn_core::Ttl::Forever).blocking().unwrap().num_rows(), 2);
+    assert_eq!(
+        fruits
+            .read(conn_core::Ttl::Forever)
+            .blocking()
+            .unwrap()
+            .num_rows(),
+        2
+    );
     conn_testkit::Conformance::<InlineTableConnection> {
         factory,
         name: "fruits".into(),

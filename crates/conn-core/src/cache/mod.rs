@@ -11,11 +11,9 @@
 //! weighted size are eventually consistent and its single flight knows none of these.
 //! What is left is small: a concurrent map per cache, one budget, one sweep.
 
-pub(crate) mod budget;
 mod clock;
 pub(crate) mod connections;
 pub(crate) mod janitor;
 pub(crate) mod results;
 
-pub use budget::Budget;
 pub use results::{CacheValue, Hit, ResultCache};

@@ -27,9 +27,9 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::budget::{Budget, Candidate, Member};
 use super::clock;
 use super::janitor::{self, Sweep};
+use crate::budget::{Budget, Candidate, Member};
 use crate::error::Result;
 use crate::stats::Stats;
 use crate::table::Table;

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::cache::Budget;
-use crate::plugin::COMMON_KEYS;
-use crate::plugin::handle::Resolve;
+use crate::budget::Budget;
 
 use crate::error::{ConfigError, Error, Result};
 use crate::redact::Redactor;
@@ -113,6 +111,14 @@ fn insert_path(map: &mut Map, path: &[String], value: Value, source: &Source) {
         }
     }
 }
+
+/// Keys the core reads for every connection type (`retry`, `timeout`,
+/// `connect_timeout`), accepted by [`ConnectionConfig::check_keys`] without the type
+/// listing them.
+pub const COMMON_KEYS: &[&str] = &["retry", "timeout", "connect_timeout"];
+
+/// Re-resolves a connection's configuration (with the factory's current secrets).
+pub(crate) type Resolve = dyn Fn() -> Result<ConnectionConfig> + Send + Sync;
 
 /// Where a connection's configuration was looked for, for error messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -36,7 +36,7 @@ impl fmt::Display for Limit {
 /// Work that did not finish within a time limit. The work was stopped: the read or
 /// write future was dropped, which cancels it on the server where the type can.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("connection \"{connection}\": {operation} timed out after {} ({limit})", crate::ttl::describe_duration(*after))]
+#[error("connection \"{connection}\": {operation} timed out after {} ({limit})", describe_duration(*after))]
 pub struct TimeoutError {
     /// The connection name.
     pub connection: String,
@@ -46,4 +46,29 @@ pub struct TimeoutError {
     pub after: Duration,
     /// Which limit it was.
     pub limit: Limit,
+}
+
+/// A duration for messages: `500ms`, `2s`, `1.5s`, `5m`.
+pub(crate) fn describe_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if duration.as_secs() >= 120 && duration.as_secs() % 60 == 0 {
+        format!("{}m", duration.as_secs() / 60)
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_messages() {
+        assert_eq!(describe_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(describe_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(describe_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(describe_duration(Duration::from_secs(300)), "5m");
+    }
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::{ConnectionFactory, FactoryInner, SecretsState};
-use crate::cache::budget::{RESULT_CACHE_BUDGET_VAR, parse_bytes};
+use crate::budget::{Budget, RESULT_CACHE_BUDGET_VAR, parse_bytes};
+use crate::cache::connections::ConnectionCache;
 use crate::cache::janitor;
-use crate::cache::{Budget, connections::ConnectionCache};
 use crate::registry::Registry;
 use crate::secrets::{Secrets, SecretsLocations};
 use crate::ttl::Ttl;

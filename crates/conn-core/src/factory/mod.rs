@@ -28,9 +28,10 @@ use arc_swap::ArcSwap;
 pub use builder::{DEFAULT_TTL_VAR, FactoryBuilder, INTERPOLATE_VAR};
 pub use request::ConnectionRequest;
 
-use crate::cache::Budget;
+use crate::any_connection::AnyConnection;
+use crate::budget::Budget;
 use crate::cache::connections::ConnectionCache;
-use crate::connection::{AnyConnection, ConnectionType};
+use crate::connection::ConnectionType;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::secrets::{Secrets, SecretsError, SecretsLocations};

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::ConnectionFactory;
+use crate::any_connection::AnyConnection;
 use crate::cache::connections::{CacheKey, Cached, Reuse};
 use crate::config::ConnectionConfig;
-use crate::connection::{AnyConnection, ConnectionType};
+use crate::connection::ConnectionType;
 use crate::error::{Error, Result};
 use crate::registry::ConnectionTypeInfo;
 use crate::ttl::Ttl;

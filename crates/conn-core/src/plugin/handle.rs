@@ -22,7 +22,7 @@ use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 use tracing::Instrument;
 
-use crate::config::ConnectionConfig;
+use crate::config::{ConnectionConfig, Resolve};
 use crate::error::{Error, Limit, Result, TimeoutError};
 use crate::runtime;
 use crate::stats::Stats;
@@ -83,9 +83,6 @@ impl<R> Lease<R> {
         self.generation
     }
 }
-
-/// Re-resolves a connection's configuration (with the factory's current secrets).
-pub(crate) type Resolve = dyn Fn() -> Result<ConnectionConfig> + Send + Sync;
 
 /// The limit on one connect.
 #[derive(Clone, Debug)]

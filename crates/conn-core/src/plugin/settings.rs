@@ -4,15 +4,12 @@
 use std::time::Duration;
 
 use super::handle::ConnectTimeout;
+pub use crate::config::COMMON_KEYS;
 use crate::config::ConnectionConfig;
 use crate::error::{Limit, Result};
 use crate::retry::RetryPolicy;
 use crate::ttl::Ttl;
 use crate::value::{Kind, Source};
-
-/// Keys the core reads for every connection type (accepted by
-/// [`ConnectionConfig::check_keys`] without the type listing them).
-pub const COMMON_KEYS: &[&str] = &["retry", "timeout", "connect_timeout"];
 
 /// How long a connect may take unless `connect_timeout` says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

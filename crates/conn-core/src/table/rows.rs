@@ -158,6 +158,51 @@ impl<'de> SeqAccess<'de> for RowSeq<'_> {
     }
 }
 
+/// The stored 64-bit integer of a date64, timestamp, time64 or duration cell: one
+/// value read, never the column cast (which would make reading n rows cost n²).
+fn raw_i64(array: &ArrayRef, index: usize) -> Option<i64> {
+    use arrow::datatypes::{
+        Date64Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
+        DurationSecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    Some(match array.data_type() {
+        DataType::Date64 => array.as_primitive::<Date64Type>().value(index),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            array.as_primitive::<TimestampSecondType>().value(index)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => array
+            .as_primitive::<TimestampMillisecondType>()
+            .value(index),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => array
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(index),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            array.as_primitive::<TimestampNanosecondType>().value(index)
+        }
+        DataType::Time64(TimeUnit::Microsecond) => {
+            array.as_primitive::<Time64MicrosecondType>().value(index)
+        }
+        DataType::Time64(TimeUnit::Nanosecond) => {
+            array.as_primitive::<Time64NanosecondType>().value(index)
+        }
+        DataType::Duration(TimeUnit::Second) => {
+            array.as_primitive::<DurationSecondType>().value(index)
+        }
+        DataType::Duration(TimeUnit::Millisecond) => {
+            array.as_primitive::<DurationMillisecondType>().value(index)
+        }
+        DataType::Duration(TimeUnit::Microsecond) => {
+            array.as_primitive::<DurationMicrosecondType>().value(index)
+        }
+        DataType::Duration(TimeUnit::Nanosecond) => {
+            array.as_primitive::<DurationNanosecondType>().value(index)
+        }
+        _ => return None,
+    })
+}
+
 /// One cell: `array[index]`.
 #[derive(Clone, Copy)]
 struct Cell<'a> {
@@ -284,15 +329,10 @@ impl<'de> de::Deserializer<'de> for Cell<'_> {
             DataType::Date64
             | DataType::Timestamp(..)
             | DataType::Time64(_)
-            | DataType::Duration(_) => {
-                let casted = arrow::compute::cast(self.array, &DataType::Int64)
-                    .map_err(|e| de::Error::custom(e.to_string()))?;
-                visitor.visit_i64(
-                    casted
-                        .as_primitive::<arrow::datatypes::Int64Type>()
-                        .value(self.index),
-                )
-            }
+            | DataType::Duration(_) => match raw_i64(self.array, self.index) {
+                Some(raw) => visitor.visit_i64(raw),
+                None => Err(self.type_error("an integer")),
+            },
             _ => self.deserialize_any(visitor),
         }
     }

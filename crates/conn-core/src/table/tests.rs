@@ -223,3 +223,55 @@ fn mismatched_batches_are_refused() {
         "record batch 1 has a schema that differs from the table's"
     );
 }
+
+#[test]
+fn temporal_cells_read_as_their_stored_integers_in_every_unit() {
+    use arrow::array::{
+        Date64Array, DurationSecondArray, Time64NanosecondArray, TimestampNanosecondArray,
+        TimestampSecondArray,
+    };
+    let n = 50_000i64;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "s",
+            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+            true,
+        ),
+        Field::new("ns", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+        Field::new("d", DataType::Date64, true),
+        Field::new("t", DataType::Time64(TimeUnit::Nanosecond), true),
+        Field::new("dur", DataType::Duration(TimeUnit::Second), true),
+    ]));
+    let values = |scale: i64| (0..n).map(move |i| (i % 7 != 3).then_some(i * scale - 5));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(TimestampSecondArray::from_iter(values(1)).with_timezone("UTC")),
+            Arc::new(TimestampNanosecondArray::from_iter(values(1_000))),
+            Arc::new(Date64Array::from_iter(values(86_400_000))),
+            Arc::new(Time64NanosecondArray::from_iter(
+                values(7).map(|v| v.map(i64::abs)),
+            )),
+            Arc::new(DurationSecondArray::from_iter(values(3))),
+        ],
+    )
+    .unwrap();
+    #[derive(Deserialize)]
+    struct Raw {
+        s: Option<i64>,
+        ns: Option<i64>,
+        d: Option<i64>,
+        t: Option<i64>,
+        dur: Option<i64>,
+    }
+    let rows: Vec<Raw> = Table::from_batch(batch).rows().unwrap();
+    assert_eq!(rows.len(), 50_000);
+    for (i, row) in (0..n).zip(&rows) {
+        let want = |scale: i64| (i % 7 != 3).then_some(i * scale - 5);
+        assert_eq!(row.s, want(1), "row {i}");
+        assert_eq!(row.ns, want(1_000), "row {i}");
+        assert_eq!(row.d, want(86_400_000), "row {i}");
+        assert_eq!(row.t, want(7).map(i64::abs), "row {i}");
+        assert_eq!(row.dur, want(3), "row {i}");
+    }
+}

@@ -40,6 +40,20 @@ impl de::Error for DeError {
             unexpected_kind(&unexp)
         ))
     }
+
+    // serde's default text quotes the value (`unknown variant `hunter2``), and a
+    // misplaced secret may be it.
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        DeError(if expected.is_empty() {
+            "a value that is not allowed here".to_owned()
+        } else {
+            format!("a value that is not one of: {}", expected.join(", "))
+        })
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        DeError(format!("{len} items, expected {exp}"))
+    }
 }
 
 fn unexpected_kind(unexp: &de::Unexpected<'_>) -> &'static str {
@@ -344,6 +358,25 @@ mod tests {
                 tags: None
             }
         );
+    }
+
+    #[test]
+    fn an_unknown_variant_is_not_echoed() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        #[allow(dead_code)]
+        enum Mode {
+            Require,
+            Disable,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Ssl {
+            mode: Mode,
+        }
+        let value = Value::from([("mode", "hunter2")]);
+        let err = Ssl::deserialize(&value).unwrap_err().to_string();
+        assert_eq!(err, "a value that is not one of: require, disable");
     }
 
     #[test]

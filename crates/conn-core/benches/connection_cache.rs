@@ -8,17 +8,47 @@ use std::sync::{Arc, Barrier, LazyLock};
 use std::time::{Duration, Instant};
 
 use conn_core::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use conn_core::plugin::{Base, Connector, Queryable};
 use conn_core::{
-    ConnectionConfig, ConnectionFactory, ConnectionType, Env, Execute, Params, Query, Registry,
-    Result, ResultCache, Secrets, Stats, Table, Ttl,
+    ConnectionConfig, ConnectionFactory, ConnectionType, Env, Params, Query, Registry, Result,
+    Secrets, Table, Ttl,
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-/// A connection type whose construction costs nothing, so only the cache is measured.
+/// A connection type whose construction costs nothing, so only the caches are measured.
 #[derive(Clone)]
 struct Bench {
-    results: ResultCache,
-    table: Table,
+    base: Base<BenchConnector>,
+}
+
+/// "Connects" to a table of `rows` rows and answers every statement with it.
+struct BenchConnector {
+    rows: i64,
+}
+
+impl Connector for BenchConnector {
+    type Raw = Table;
+
+    fn from_config(config: &ConnectionConfig) -> Result<Self> {
+        Ok(BenchConnector {
+            rows: config.get_as("rows")?.unwrap_or(1),
+        })
+    }
+
+    async fn connect(&self) -> Result<Table> {
+        Ok(table(self.rows))
+    }
+}
+
+impl Queryable for BenchConnector {
+    async fn fetch(
+        self: Arc<Self>,
+        table: Table,
+        _sql: Arc<str>,
+        _params: Arc<Params>,
+    ) -> Result<Table> {
+        Ok(table)
+    }
 }
 
 impl ConnectionType for Bench {
@@ -26,10 +56,9 @@ impl ConnectionType for Bench {
     const DESCRIPTION: &'static str = "benchmark type";
     const EXAMPLE_TOML: &'static str = "";
 
-    fn from_config(_: ConnectionConfig) -> Result<Self> {
+    fn from_config(config: ConnectionConfig) -> Result<Self> {
         Ok(Bench {
-            results: ResultCache::new(Arc::new(Stats::default())),
-            table: table(1),
+            base: Base::new(&config, Self::NAME)?,
         })
     }
 
@@ -38,14 +67,11 @@ impl ConnectionType for Bench {
     fn close(&self) {}
 }
 
-impl Execute for Bench {
-    fn results(&self) -> &ResultCache {
-        &self.results
-    }
-
-    async fn execute(&self, _sql: String, _params: Params) -> Result<Table> {
-        Ok(self.table.clone())
-    }
+fn bench_with_rows(rows: i64) -> Bench {
+    let config =
+        ConnectionConfig::from_toml("pets_db", "bench", &format!("rows = {rows}"), "/b.toml")
+            .unwrap();
+    Bench::from_config(config).unwrap()
 }
 
 fn table(rows: i64) -> Table {
@@ -71,7 +97,7 @@ fn factory() -> ConnectionFactory {
     let secrets = Secrets::from_toml_str(
         "[connections.pets_db]\ntype = \"bench\"\nurl = \"sqlite:///pets.db\"\n",
         "/bench/.streamlit/secrets.toml",
-        &Env::default(),
+        None,
     )
     .unwrap();
     ConnectionFactory::builder()
@@ -82,7 +108,7 @@ fn factory() -> ConnectionFactory {
 }
 
 fn connection_cache(c: &mut Criterion) {
-    let factory = Arc::new(factory());
+    let factory = factory();
     factory.get::<Bench>("pets_db").unwrap();
     let mut group = c.benchmark_group("connection_cache_hit");
     group.bench_function("typed/1_thread", |b| {
@@ -107,7 +133,7 @@ fn connection_cache(c: &mut Criterion) {
             let barrier = Arc::new(Barrier::new(8));
             let threads: Vec<_> = (0..8)
                 .map(|_| {
-                    let factory = Arc::clone(&factory);
+                    let factory = factory.clone();
                     let barrier = Arc::clone(&barrier);
                     std::thread::spawn(move || {
                         barrier.wait();
@@ -132,19 +158,16 @@ fn connection_cache(c: &mut Criterion) {
 fn result_cache(c: &mut Criterion) {
     let mut group = c.benchmark_group("result_cache_hit");
     for rows in [1_000, 1_000_000] {
-        let conn = Bench {
-            results: ResultCache::new(Arc::new(Stats::default())),
-            table: table(rows),
-        };
+        let conn = bench_with_rows(rows);
         let sql = "SELECT * FROM pet_owners";
-        let first = Query::new(conn.clone(), sql).blocking().unwrap();
+        let first = Query::new(&conn.base, sql).blocking().unwrap();
         assert_eq!(first.num_rows(), usize::try_from(rows).unwrap());
         group.bench_with_input(
             BenchmarkId::new("query_blocking", rows),
             &conn,
             |b, conn| {
                 b.iter(|| {
-                    Query::new(conn.clone(), black_box(sql))
+                    Query::new(&conn.base, black_box(sql))
                         .ttl(Ttl::Forever)
                         .blocking()
                         .unwrap()
@@ -157,7 +180,7 @@ fn result_cache(c: &mut Criterion) {
             |b, conn| {
                 b.iter(|| {
                     Query::new(
-                        conn.clone(),
+                        &conn.base,
                         black_box("SELECT * FROM pet_owners WHERE owner = :owner"),
                     )
                     .param("owner", "Ada")

@@ -49,7 +49,7 @@ pub use config::ConnectionConfig;
 pub use connection::ConnectionType;
 pub use error::{
     ConfigError, DriverError, Error, ErrorClass, ErrorKind, FeatureHint, Limit, Result,
-    TimeoutError,
+    TimeoutError, UnknownTypeError,
 };
 pub use factory::{
     ConnectionFactory, ConnectionRequest, DEFAULT_TTL_VAR, FactoryBuilder, INTERPOLATE_VAR,

@@ -21,7 +21,7 @@ use parking_lot::RwLock;
 
 use crate::config::ConnectionConfig;
 use crate::connection::{ConnectionType, DynConnection};
-use crate::error::{Error, FeatureHint, Result};
+use crate::error::{Error, FeatureHint, Result, UnknownTypeError};
 use crate::suggest;
 use crate::value::{Env, Map};
 
@@ -256,7 +256,7 @@ impl Registry {
             return Ok(info);
         }
         let registered = sorted_names(&index.types);
-        Err(Error::UnknownType {
+        Err(UnknownTypeError {
             requested: requested.to_owned(),
             suggestion: suggest::nearest(requested, &registered).map(str::to_owned),
             feature: FIRST_PARTY
@@ -265,7 +265,8 @@ impl Registry {
                 .map(|(_, hint)| hint.clone()),
             registered,
             at: None,
-        })
+        }
+        .into())
     }
 
     /// Whether a name is a registered type name (not an alias or path). Used to infer a

@@ -1,7 +1,6 @@
 //! Running work on a pooled connection, on conn's blocking threads, interrupting
 //! DuckDB when the caller gives up.
 
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,16 +40,16 @@ impl Interrupt {
 /// future is dropped before the work ends (its caller gave up, or a time limit fired),
 /// DuckDB is interrupted and the connection, which may still carry the interrupt, is
 /// closed instead of returning to the pool.
-pub(crate) fn on_connection<T, F>(
+pub(crate) async fn on_connection<T, F>(
     pool: Arc<DuckPool>,
     what: &'static str,
     work: F,
-) -> impl Future<Output = Result<T>> + Send + 'static
+) -> Result<T>
 where
     F: FnOnce(&duckdb::Connection, &DuckPool) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    async move {
+    {
         let interrupt = Arc::new(Interrupt::default());
         let guard = {
             let interrupt = Arc::clone(&interrupt);

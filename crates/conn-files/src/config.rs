@@ -2,7 +2,6 @@
 //! s3fs/gcsfs/adlfs form (what Streamlit users already have) or object_store's own.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use conn_core::{ConnectionConfig, Env, Error, Kind, Map, Result, RetryPolicy, Source, Value};
 
@@ -170,15 +169,17 @@ fn scalar(config: &ConnectionConfig, key: &str, value: &Value) -> Result<String>
 
 /// Whether object_store knows `key` for `protocol`.
 fn is_store_key(protocol: Protocol, key: &str) -> bool {
+    // Without a remote backend compiled in, no key is a store key.
+    let _ = key;
     match protocol {
         #[cfg(feature = "aws")]
-        Protocol::S3 => object_store::aws::AmazonS3ConfigKey::from_str(key).is_ok(),
+        Protocol::S3 => key.parse::<object_store::aws::AmazonS3ConfigKey>().is_ok(),
         #[cfg(feature = "gcp")]
-        Protocol::Gcs => object_store::gcp::GoogleConfigKey::from_str(key).is_ok(),
+        Protocol::Gcs => key.parse::<object_store::gcp::GoogleConfigKey>().is_ok(),
         #[cfg(feature = "azure")]
-        Protocol::Azure => object_store::azure::AzureConfigKey::from_str(key).is_ok(),
+        Protocol::Azure => key.parse::<object_store::azure::AzureConfigKey>().is_ok(),
         #[cfg(feature = "http")]
-        Protocol::Http => object_store::ClientConfigKey::from_str(key).is_ok(),
+        Protocol::Http => key.parse::<object_store::ClientConfigKey>().is_ok(),
         _ => false,
     }
 }

@@ -335,6 +335,8 @@ impl Stores {
     }
 
     fn build(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+        // Local and memory stores have no buckets.
+        let _ = bucket;
         let options = &self.config.options;
         let built: std::result::Result<Arc<dyn ObjectStore>, object_store::Error> =
             match self.config.protocol {

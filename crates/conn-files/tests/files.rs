@@ -460,7 +460,7 @@ fn s3_end_to_end() {
     assert!(config.get("key").is_some());
 
     conn_testkit::Conformance::<FilesConnection> {
-        factory: factory.clone(),
+        factory,
         name: "s3".into(),
         read: |conn, ttl| conn.read("pets/raw/pets.csv").ttl(ttl).blocking(),
         stats: FilesConnection::stats,

@@ -87,21 +87,8 @@ pub enum Error {
     Config(Box<ConfigError>),
 
     /// No registered connection type has this name.
-    #[error("{}", describe_unknown_type(requested, registered, suggestion.as_deref(), feature.as_ref(), at.as_ref()))]
-    UnknownType {
-        /// The name asked for.
-        requested: String,
-        /// Every registered name, sorted.
-        registered: Vec<String>,
-        /// The nearest registered name.
-        suggestion: Option<String>,
-        /// The first-party crate and `conn` feature that provide this type, when it is
-        /// one of ours that is not compiled in.
-        feature: Option<FeatureHint>,
-        /// Where the type name was given (the `type` key's file and line, an
-        /// environment variable, code), when known.
-        at: Option<Source>,
-    },
+    #[error(transparent)]
+    UnknownType(Box<UnknownTypeError>),
 
     /// Two connection types claim the same name.
     #[error(
@@ -236,7 +223,7 @@ impl Error {
         match self {
             Error::Secrets(_)
             | Error::Config(_)
-            | Error::UnknownType { .. }
+            | Error::UnknownType(_)
             | Error::DuplicateType { .. }
             | Error::SnowparkRemoved { .. }
             | Error::NameVariableUnset { .. }
@@ -336,6 +323,30 @@ impl Error {
             driver.set_origin_if_unset(origin);
         }
         self
+    }
+}
+
+/// No registered connection type has the name asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_unknown_type(requested, registered, suggestion.as_deref(), feature.as_ref(), at.as_ref()))]
+pub struct UnknownTypeError {
+    /// The name asked for.
+    pub requested: String,
+    /// Every registered name, sorted.
+    pub registered: Vec<String>,
+    /// The nearest registered name.
+    pub suggestion: Option<String>,
+    /// The first-party crate and `conn` feature that provide this type, when it is one
+    /// of ours that is not compiled in.
+    pub feature: Option<FeatureHint>,
+    /// Where the type name was given (the `type` key's file and line, an environment
+    /// variable, code), when known.
+    pub at: Option<Source>,
+}
+
+impl From<UnknownTypeError> for Error {
+    fn from(err: UnknownTypeError) -> Self {
+        Error::UnknownType(Box::new(err))
     }
 }
 

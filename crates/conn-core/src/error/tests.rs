@@ -2,13 +2,14 @@ use super::*;
 
 #[test]
 fn unknown_type_lists_sorted_names_and_nearest() {
-    let err = Error::UnknownType {
+    let err: Error = UnknownTypeError {
         requested: "sqll".into(),
         registered: vec!["duckdb".into(), "files".into(), "sql".into()],
         suggestion: Some("sql".into()),
         feature: None,
         at: None,
-    };
+    }
+    .into();
     assert_eq!(
         err.to_string(),
         "unknown connection type \"sqll\"; did you mean \"sql\"? Registered types: duckdb, files, sql"
@@ -17,7 +18,7 @@ fn unknown_type_lists_sorted_names_and_nearest() {
 
 #[test]
 fn disabled_first_party_type_names_the_feature() {
-    let err = Error::UnknownType {
+    let err: Error = UnknownTypeError {
         requested: "duckdb".into(),
         registered: vec!["sql".into()],
         suggestion: None,
@@ -26,7 +27,8 @@ fn disabled_first_party_type_names_the_feature() {
             feature: "duckdb",
         }),
         at: None,
-    };
+    }
+    .into();
     assert_eq!(
         err.to_string(),
         "connection type \"duckdb\" is provided by the conn-duckdb crate, which is not \

@@ -53,7 +53,7 @@ pub(crate) fn describe_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis < 1000 {
         format!("{millis}ms")
-    } else if duration.as_secs() >= 120 && duration.as_secs() % 60 == 0 {
+    } else if duration.as_secs() >= 120 && duration.as_secs().is_multiple_of(60) {
         format!("{}m", duration.as_secs() / 60)
     } else {
         format!("{}s", duration.as_secs_f64())

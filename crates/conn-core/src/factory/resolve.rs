@@ -202,19 +202,10 @@ impl FactoryInner {
             });
         }
         self.registry.lookup(type_name).map_err(|err| match err {
-            Error::UnknownType {
-                requested,
-                registered,
-                suggestion,
-                feature,
-                at: None,
-            } => Error::UnknownType {
-                requested,
-                registered,
-                suggestion,
-                feature,
-                at: Some(at.clone()),
-            },
+            Error::UnknownType(mut unknown) => {
+                unknown.at.get_or_insert_with(|| at.clone());
+                Error::UnknownType(unknown)
+            }
             other => other,
         })
     }

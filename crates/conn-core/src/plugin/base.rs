@@ -258,7 +258,7 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
                 handle.reset_if(generation);
             }
             let retry = err.class().is_retryable()
-                && (stale.then_some(resets).unwrap_or(true))
+                && (!stale || resets)
                 && (idempotence == Idempotence::Read || !err.may_have_reached_server())
                 && attempt < policy.attempts;
             if !retry {

@@ -39,8 +39,18 @@
 //! `docs/writing-a-connection-type.md`.
 #![deny(missing_docs)]
 
+// The application API of conn-core. What connection type authors need besides
+// (`conn_core::plugin`) is not re-exported: they depend on conn-core.
 #[doc(inline)]
-pub use conn_core::*;
+pub use conn_core::{
+    AnyConnection, Budget, Call, ConfigError, ConnectionConfig, ConnectionFactory,
+    ConnectionRequest, ConnectionType, ConnectionTypeInfo, DEFAULT_TTL_VAR, DisplayOptions,
+    DriverError, Env, Error, ErrorClass, ErrorKind, FactoryBuilder, FeatureHint,
+    INTERPOLATE_VAR, Kind, Limit, Map, Param, Params, Query, RESULT_CACHE_BUDGET_VAR, Registry,
+    Result, RetryPolicy, SECRETS_FILES_VAR, Secret, Secrets, SecretsError, SecretsLocations,
+    SecretsWatcher, Source, StatsSnapshot, Table, TimeoutError, Ttl, UnknownTypeError, Value,
+    WriteMode, arrow, connection, connection_dyn, register_connection_type, watched_folders,
+};
 
 /// The `sql` connection type.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

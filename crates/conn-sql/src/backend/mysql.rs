@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, T
 
 use super::Ctx;
 use crate::arrow::Batches;
-use crate::arrow::decimal::DecimalColumn;
+use crate::arrow::decimal::{DecimalColumn, parse_decimal};
 use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros, time_to_micros};
 use crate::config::SqlConfig;
 use crate::named::Prepared;
@@ -95,7 +95,22 @@ fn builder_for(column: &str, type_info: &MySqlTypeInfo) -> Result<Builder> {
     })
 }
 
-fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Result<(), sqlx::Error> {
+/// A value the driver could not decode, as a message.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(undecodable)`
+fn undecodable(err: sqlx::Error) -> String {
+    format!("could not be decoded: {err}")
+}
+
+fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Result<(), String> {
+    append_value(builder, row, i).map_err(undecodable)?
+}
+
+/// Appends value `i` of `row`; the outer error is the driver's, the inner one ours.
+fn append_value(
+    builder: &mut Builder,
+    row: &MySqlRow,
+    i: usize,
+) -> std::result::Result<std::result::Result<(), String>, sqlx::Error> {
     match builder {
         Builder::Null(n) => *n += 1,
         Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
@@ -110,13 +125,20 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
         Builder::Float32(b) => b.append_option(row.try_get::<Option<f32>, _>(i)?),
         Builder::Float64(b) => b.append_option(row.try_get::<Option<f64>, _>(i)?),
         Builder::Decimal(c) => {
-            let value = row.try_get::<Option<rust_decimal::Decimal>, _>(i)?;
-            c.push(value.map(|d| (d.mantissa(), i8::try_from(d.scale()).unwrap_or(i8::MAX))));
+            // MySQL sends DECIMAL as text: parsed exactly, up to its 65 digits.
+            let value = match row.try_get_unchecked::<Option<&str>, _>(i)? {
+                Some(text) => match parse_decimal(text) {
+                    Ok(value) => Some(value),
+                    Err(problem) => return Ok(Err(problem)),
+                },
+                None => None,
+            };
+            c.push(value);
         }
         Builder::Text(b) | Builder::Json(b) => {
-            b.append_option(row.try_get_unchecked::<Option<String>, _>(i)?);
+            b.append_option(row.try_get_unchecked::<Option<&str>, _>(i)?);
         }
-        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<Vec<u8>>, _>(i)?),
+        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<&[u8]>, _>(i)?),
         Builder::Date(b) => {
             b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
         }
@@ -131,9 +153,11 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
             row.try_get::<Option<DateTime<Utc>>, _>(i)?
                 .map(|t| t.timestamp_micros()),
         ),
-        Builder::Dynamic(_) => {}
+        Builder::Dynamic(_) => {
+            return Ok(Err("has no MySQL decoder".to_owned()));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 use super::bind_loose as bind;
@@ -160,6 +184,8 @@ pub(crate) async fn fetch(
         .map(|c| c.name().to_owned())
         .collect();
     let mut batches = Batches::new(names, builders(statement.columns())?, ctx.batch_size);
+    // The result's column types are fixed by its metadata (sent once, before the
+    // rows), never by a value.
     let mut first = true;
     let mut query = statement.query();
     for value in &prepared.values {

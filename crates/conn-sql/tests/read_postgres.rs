@@ -508,18 +508,20 @@ fn type_modifiers_follow_schema_changes_on_the_same_connection() {
     };
     let conn = project.sql("one");
     conn.execute(
-        "CREATE TABLE m (id integer, x numeric(10, 2), k integer); \
-         INSERT INTO m VALUES (1, 1.25, 7)",
+        "CREATE TABLE m (id integer, x numeric(10, 2), k integer, f double precision); \
+         INSERT INTO m VALUES (1, 1.25, 7, 1.5)",
     )
     .blocking()
     .unwrap();
-    let sql = "SELECT x, k FROM m ORDER BY id";
+    let sql = "SELECT x, k, f FROM m ORDER BY id";
     let before = read_both(&conn, sql).unwrap();
     assert_eq!(data_type(&before, "x"), DataType::Decimal128(10, 2));
     assert_eq!(data_type(&before, "k"), DataType::Int32);
+    // Same width on the wire (8 bytes): only the catalog tells a bigint from a double.
     conn.execute(
-        "ALTER TABLE m ALTER COLUMN x TYPE numeric(20, 6), ALTER COLUMN k TYPE bigint; \
-         INSERT INTO m VALUES (2, 1.123456, 9000000000)",
+        "ALTER TABLE m ALTER COLUMN x TYPE numeric(20, 6), ALTER COLUMN k TYPE bigint, \
+         ALTER COLUMN f TYPE bigint USING 42; \
+         INSERT INTO m VALUES (2, 1.123456, 9000000000, -1)",
     )
     .blocking()
     .unwrap();
@@ -533,6 +535,7 @@ fn type_modifiers_follow_schema_changes_on_the_same_connection() {
         values::<Int64Type>(&after, "k"),
         vec![Some(7), Some(9_000_000_000)]
     );
+    assert_eq!(values::<Int64Type>(&after, "f"), vec![Some(42), Some(-1)]);
     conn.execute("ALTER TABLE m ALTER COLUMN x TYPE text")
         .blocking()
         .unwrap();

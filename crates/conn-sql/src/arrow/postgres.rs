@@ -181,7 +181,7 @@ type DecodeResult = Result<(), String>;
 fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
     bytes.try_into().map_err(|_| {
         format!(
-            "holds a {}-byte value where a {what} has {N} bytes (did the column's type \
+            "holds a value of {} bytes where a {what} has {N} (did the column's type \
              change?)",
             bytes.len()
         )

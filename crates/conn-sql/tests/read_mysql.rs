@@ -258,3 +258,83 @@ fn a_decimal_after_70000_nulls_keeps_its_scale() {
         );
     }
 }
+
+#[test]
+fn a_zero_date_is_an_error_not_a_null() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("b3");
+    conn.execute(
+        "CREATE TABLE z (id INT, d DATE); \
+         SET SESSION sql_mode = ''; \
+         INSERT INTO z VALUES (0, '2024-01-01'), (1, NULL), (2, '9999-12-31'), (3, '0001-01-01'), \
+         (4, '0000-00-00'), (5, '2024-01-02')",
+    )
+    .blocking()
+    .unwrap();
+    let err = read(&conn, "SELECT d FROM z ORDER BY id").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"d\": row 4 holds the zero date 0000-00-00, which is no date (conn does not \
+         read it as NULL); use NULLIF(column, '0000-00-00') or CAST(column AS CHAR) in the query"
+    );
+    let table = read(
+        &conn,
+        "SELECT NULLIF(d, '0000-00-00') AS d FROM z WHERE id > 1 ORDER BY id",
+    )
+    .unwrap();
+    assert_eq!(
+        values::<Date32Type>(&table, "d"),
+        vec![
+            Some(days("9999-12-31")),
+            Some(days("0001-01-01")),
+            None,
+            Some(days("2024-01-02"))
+        ]
+    );
+    conn.execute(
+        "CREATE TABLE zt (id INT, t DATETIME); SET SESSION sql_mode = ''; \
+         INSERT INTO zt VALUES (0, NULL), (1, '0000-00-00 00:00:00')",
+    )
+    .blocking()
+    .unwrap();
+    let err = read(&conn, "SELECT t FROM zt ORDER BY id").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("column \"t\": row 1 holds the zero date-time 0000-00-00 00:00:00"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_time_that_is_no_time_of_day_is_an_error() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("b2");
+    conn.execute(
+        "CREATE TABLE tm (id INT, t TIME(6)); \
+         INSERT INTO tm VALUES (0, '23:59:59.999999'), (1, NULL), (2, '00:00:00'), \
+         (3, '-01:00:00'), (4, '838:59:59')",
+    )
+    .blocking()
+    .unwrap();
+    let err = read(&conn, "SELECT t FROM tm ORDER BY id").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("column \"t\": row 3 holds the TIME -1:00:00, which is not a time of day"),
+        "{err}"
+    );
+    let err = read(&conn, "SELECT t FROM tm WHERE id <> 3 ORDER BY id").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("column \"t\": row 3 holds the TIME 838:59:59"),
+        "{err}"
+    );
+    let table = read(&conn, "SELECT t FROM tm WHERE id < 3 ORDER BY id").unwrap();
+    assert_eq!(
+        values::<Time64MicrosecondType>(&table, "t"),
+        vec![Some(86_399_999_999), None, Some(0)]
+    );
+}

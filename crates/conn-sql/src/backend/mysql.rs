@@ -8,9 +8,10 @@ use arrow::array::{
     Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use conn_core::{Error, Result, Table};
 use futures::TryStreamExt;
+use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo,
 };
@@ -19,7 +20,7 @@ use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, T
 use super::Ctx;
 use crate::arrow::Batches;
 use crate::arrow::decimal::{DecimalColumn, parse_decimal};
-use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros, time_to_micros};
+use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros};
 use crate::config::SqlConfig;
 use crate::named::Prepared;
 
@@ -95,6 +96,22 @@ fn builder_for(column: &str, type_info: &MySqlTypeInfo) -> Result<Builder> {
     })
 }
 
+const ZERO_TIME: &str = "0000-00-00 00:00:00";
+
+/// Whether value `i` of `row`, which sqlx reads as NULL, is in fact MySQL's zero date
+/// (a non-NULL value of no date, which sqlx turns into NULL).
+#[cold]
+fn zero_date(row: &MySqlRow, i: usize) -> bool {
+    matches!(row.try_get_unchecked::<&[u8], _>(i), Ok(bytes) if bytes.first() == Some(&0))
+}
+
+fn zero_date_error(what: &str, zero: &str) -> String {
+    format!(
+        "holds the zero {what} {zero}, which is no {what} (conn does not read it as NULL); \
+         use NULLIF(column, '{zero}') or CAST(column AS CHAR) in the query"
+    )
+}
+
 /// A value the driver could not decode, as a message.
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(undecodable)`
 fn undecodable(err: sqlx::Error) -> String {
@@ -139,20 +156,36 @@ fn append_value(
             b.append_option(row.try_get_unchecked::<Option<&str>, _>(i)?);
         }
         Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<&[u8]>, _>(i)?),
-        Builder::Date(b) => {
-            b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
-        }
-        Builder::Time(b) => {
-            b.append_option(row.try_get::<Option<NaiveTime>, _>(i)?.map(time_to_micros));
-        }
-        Builder::Timestamp(b) => b.append_option(
-            row.try_get::<Option<NaiveDateTime>, _>(i)?
-                .map(datetime_to_micros),
-        ),
-        Builder::TimestampUtc(b) => b.append_option(
-            row.try_get::<Option<DateTime<Utc>>, _>(i)?
-                .map(|t| t.timestamp_micros()),
-        ),
+        Builder::Date(b) => match row.try_get::<Option<NaiveDate>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date", "0000-00-00"))),
+            date => b.append_option(date.map(date_to_days)),
+        },
+        // MySQL's TIME is a duration (-838:59:59 to 838:59:59); Arrow's Time64 a time
+        // of day. sqlx would drop the sign of a negative one.
+        Builder::Time(b) => match row.try_get::<Option<MySqlTime>, _>(i)? {
+            None => b.append_null(),
+            Some(time) if time.is_valid_time_of_day() => b.append_value(
+                ((i64::from(time.hours()) * 60 + i64::from(time.minutes())) * 60
+                    + i64::from(time.seconds()))
+                    * 1_000_000
+                    + i64::from(time.microseconds()),
+            ),
+            Some(time) => {
+                return Ok(Err(format!(
+                    "holds the TIME {time}, which is not a time of day (Arrow's Time64 holds \
+                     00:00:00 to 23:59:59.999999); use TIME_TO_SEC(column) or \
+                     CAST(column AS CHAR) in the query"
+                )));
+            }
+        },
+        Builder::Timestamp(b) => match row.try_get::<Option<NaiveDateTime>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(datetime_to_micros)),
+        },
+        Builder::TimestampUtc(b) => match row.try_get::<Option<DateTime<Utc>>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(|t| t.timestamp_micros())),
+        },
         Builder::Dynamic(_) => {
             return Ok(Err("has no MySQL decoder".to_owned()));
         }

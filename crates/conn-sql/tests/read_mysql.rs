@@ -293,6 +293,12 @@ fn a_zero_date_is_an_error_not_a_null() {
             Some(days("2024-01-02"))
         ]
     );
+    let stats = conn.stats();
+    assert_eq!(
+        (stats.retries, stats.resets),
+        (0, 0),
+        "the error left the connection usable"
+    );
     conn.execute(
         "CREATE TABLE zt (id INT, t DATETIME); SET SESSION sql_mode = ''; \
          INSERT INTO zt VALUES (0, NULL), (1, '0000-00-00 00:00:00')",

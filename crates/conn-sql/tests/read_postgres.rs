@@ -55,8 +55,10 @@ fn read_both(conn: &SqlConnection, sql: &str) -> conn_core::Result<Table> {
     Ok(rows)
 }
 
-/// The error of reading `sql` through both paths (the same).
+/// The error of reading `sql` through both paths (the same). The connection stays
+/// usable: no later statement fails, is retried or resets the pool.
 fn read_error(conn: &SqlConnection, sql: &str) -> String {
+    let before = conn.stats();
     let copied = conn.query(sql).ttl(Ttl::ZERO).blocking().unwrap_err();
     let rows = conn
         .query(format!("SELECT * FROM ({sql}) AS q WHERE $1"))
@@ -65,6 +67,16 @@ fn read_error(conn: &SqlConnection, sql: &str) -> String {
         .blocking()
         .unwrap_err();
     assert_eq!(copied.to_string(), rows.to_string());
+    conn.query("SELECT 1 AS one")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    let after = conn.stats();
+    assert_eq!(
+        (after.retries, after.resets),
+        (before.retries, before.resets),
+        "{sql}"
+    );
     copied.to_string()
 }
 
@@ -447,13 +459,15 @@ fn values_arrow_cannot_hold_are_errors_naming_column_row_and_kind() {
     let conn = project.sql("default");
     let err = read_error(
         &conn,
-        "SELECT CASE WHEN g <= 70000 THEN '1e70'::numeric ELSE 1e-10 END AS n \
-         FROM generate_series(1, 70001) g ORDER BY g",
+        "SELECT CASE WHEN g = 1 THEN '1e70'::numeric WHEN g <= 70000 THEN g ELSE 1e-10 END \
+         AS n FROM generate_series(1, 70001) g ORDER BY g",
     );
+    // The first batch alone fits (Decimal256 at scale 0); the second batch's scale of 10
+    // does not fit the first batch's first value.
     assert_eq!(
         err,
         format!(
-            "column \"n\": row 65536 holds 1{}, which needs more than 76 digits at the column's \
+            "column \"n\": row 0 holds 1{}, which needs more than 76 digits at the column's \
              scale of 10 decimal places (the largest in the result), more than Arrow's widest \
              decimal holds; round or cast the column in the query",
             "0".repeat(70)

@@ -476,4 +476,15 @@ fn a_boolean_column_holding_something_else_is_an_error() {
         "column \"f\": row 4 holds the INTEGER 2 in a BOOLEAN column, which holds 0 or 1; \
          cast the column in the query"
     );
+    let rows = read(&conn, "SELECT f FROM flags WHERE id < 4 ORDER BY id").unwrap();
+    assert_eq!(
+        bools(&rows, "f"),
+        vec![Some(true), Some(false), None, Some(true)]
+    );
+    let stats = conn.stats();
+    assert_eq!(
+        (stats.retries, stats.resets),
+        (0, 0),
+        "the error left the connection usable"
+    );
 }

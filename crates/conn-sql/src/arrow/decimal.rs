@@ -295,7 +295,7 @@ impl DecimalColumn {
             && scale <= MAX_PRECISION as i8;
         if narrow_possible {
             let p = precision.unwrap_or(MAX_PRECISION);
-            match self.narrow(p, scale) {
+            match self.narrow(p, scale)? {
                 Ok(array) => return Ok(array),
                 // An undeclared column may still fit 76 digits.
                 Err(_) if self.declared.is_none() => {}
@@ -303,7 +303,7 @@ impl DecimalColumn {
             }
         }
         let p = precision.unwrap_or(MAX_WIDE_PRECISION);
-        self.wide(wide, p, scale)
+        self.wide(wide, p, scale)?
             .map_err(|unfit| self.unfit_message(&unfit, row, scale))
     }
 
@@ -323,43 +323,46 @@ impl DecimalColumn {
         }
     }
 
-    /// The batch as `Decimal128(precision, scale)`, or the first value that does not fit.
-    fn narrow(&self, precision: u8, scale: i8) -> Result<ArrayRef, Unfit> {
+    /// The batch as `Decimal128(precision, scale)`, or the first value that does not fit
+    /// (the outer error is Arrow refusing the type).
+    fn narrow(&self, precision: u8, scale: i8) -> Result<Result<ArrayRef, Unfit>, String> {
         let bound = POW10_128[usize::from(precision)];
         let mut out = Vec::with_capacity(self.values.len());
         for (index, value) in self.values.iter().enumerate() {
             out.push(match *value {
                 None => 0,
-                Some((v, s)) => {
-                    let v = if s == scale {
-                        Some(v)
+                Some((unscaled, s)) => {
+                    let rescaled = if s == scale {
+                        Some(unscaled)
                     } else {
-                        rescale_exact(v, s, scale)
+                        rescale_exact(unscaled, s, scale)
                     };
-                    match v.filter(|v| within(*v, bound)) {
+                    match rescaled.filter(|v| within(*v, bound)) {
                         Some(v) => v,
                         None => {
-                            return Err(Unfit {
+                            return Ok(Err(Unfit {
                                 index,
-                                value: DecimalValue::Narrow(value.map_or(0, |(v, _)| v), s),
-                            });
+                                value: DecimalValue::Narrow(unscaled, s),
+                            }));
                         }
                     }
                 }
             });
         }
-        let nulls = self.nulls();
-        let array = Decimal128Array::new(ScalarBuffer::from(out), nulls)
+        let array = Decimal128Array::new(ScalarBuffer::from(out), self.nulls())
             .with_precision_and_scale(precision, scale)
-            .map_err(|_| Unfit {
-                index: 0,
-                value: DecimalValue::Narrow(0, scale),
-            })?;
-        Ok(Arc::new(array))
+            .map_err(|e| e.to_string())?;
+        Ok(Ok(Arc::new(array)))
     }
 
-    /// The batch as `Decimal256(precision, scale)`, or the first value that does not fit.
-    fn wide(&self, wide: &[(usize, i256)], precision: u8, scale: i8) -> Result<ArrayRef, Unfit> {
+    /// The batch as `Decimal256(precision, scale)`, or the first value that does not fit
+    /// (the outer error is Arrow refusing the type).
+    fn wide(
+        &self,
+        wide: &[(usize, i256)],
+        precision: u8,
+        scale: i8,
+    ) -> Result<Result<ArrayRef, Unfit>, String> {
         let bound = i256::pow10(u32::from(precision)).unwrap_or(i256::MAX);
         let mut wide = wide.iter().peekable();
         let mut out = Vec::with_capacity(self.values.len());
@@ -374,10 +377,10 @@ impl DecimalColumn {
                     match rescale_exact(v, s, scale).filter(|v| within(*v, bound)) {
                         Some(v) => v,
                         None => {
-                            return Err(Unfit {
+                            return Ok(Err(Unfit {
                                 index,
                                 value: DecimalValue::Wide(v, s),
-                            });
+                            }));
                         }
                     }
                 }
@@ -385,11 +388,8 @@ impl DecimalColumn {
         }
         let array = Decimal256Array::new(ScalarBuffer::from(out), self.nulls())
             .with_precision_and_scale(precision, scale)
-            .map_err(|_| Unfit {
-                index: 0,
-                value: DecimalValue::Narrow(0, scale),
-            })?;
-        Ok(Arc::new(array))
+            .map_err(|e| e.to_string())?;
+        Ok(Ok(Arc::new(array)))
     }
 
     fn nulls(&self) -> Option<NullBuffer> {

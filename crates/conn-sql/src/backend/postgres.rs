@@ -260,7 +260,18 @@ async fn copy_out(
     };
     let mut parser = CopyParser::default();
     while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
-        parser.feed(&chunk, &mut batches)?;
+        if let Err(err) = parser.feed(&chunk, &mut batches) {
+            // A value that does not decode ends the read, but the server is still
+            // sending: read the rest, or the connection would go back to the pool in
+            // the middle of a COPY (and fail its next statement).
+            while stream
+                .try_next()
+                .await
+                .map_err(|e| ctx.err(&e, "query"))?
+                .is_some()
+            {}
+            return Err(err);
+        }
     }
     drop(stream);
     if !parser.ended {

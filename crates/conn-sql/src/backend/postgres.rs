@@ -219,22 +219,50 @@ async fn describe(
 }
 
 /// Runs a query on `conn`.
+///
+/// A statement whose cached description turns out to be out of date while it runs (a
+/// `SELECT *` after a column was added: more COPY fields than described columns, or the
+/// server refusing the cached plan) is prepared afresh and run once more, unless a
+/// failed statement has aborted the transaction it ran in.
 pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
-    let (statement, names, decoders) = describe(conn, &prepared.sql, ctx).await?;
-    let batches = Batches::new(names, decoders, ctx.batch_size);
-    if prepared.values.is_empty() && copyable(&prepared.sql) {
-        match copy_out(conn, &prepared.sql, batches, ctx).await? {
-            CopyOutcome::Done(table) => return Ok(table),
-            CopyOutcome::NotApplicable(batches) => {
-                return fetch_rows(conn, &statement, &prepared, batches, ctx).await;
+    match attempt(conn, &prepared, ctx).await? {
+        Attempt::Done(table) => Ok(table),
+        Attempt::Outdated(_) => {
+            conn.clear_cached_statements()
+                .await
+                .map_err(|e| ctx.err(&e, "query"))?;
+            match attempt(conn, &prepared, ctx).await? {
+                Attempt::Done(table) => Ok(table),
+                Attempt::Outdated(err) => Err(err),
             }
         }
     }
-    fetch_rows(conn, &statement, &prepared, batches, ctx).await
+}
+
+/// One run of a query: its table, or the finding that the statement's cached
+/// description is out of date (with the error to report if a fresh one fails too).
+enum Attempt {
+    Done(Table),
+    Outdated(Error),
+}
+
+async fn attempt(conn: &mut PgConnection, prepared: &Prepared, ctx: &Ctx) -> Result<Attempt> {
+    let (statement, names, decoders) = describe(conn, &prepared.sql, ctx).await?;
+    let mut batches = Batches::new(names, decoders, ctx.batch_size);
+    if prepared.values.is_empty() && copyable(&prepared.sql) {
+        match copy_out(conn, &prepared.sql, batches, ctx).await? {
+            CopyOutcome::Done(table) => return Ok(Attempt::Done(table)),
+            CopyOutcome::Outdated(err) => return Ok(Attempt::Outdated(err)),
+            CopyOutcome::NotApplicable(unused) => batches = unused,
+        }
+    }
+    fetch_rows(conn, &statement, prepared, batches, ctx).await
 }
 
 enum CopyOutcome {
     Done(Table),
+    /// The COPY tuples have another number of fields than the statement has columns.
+    Outdated(Error),
     NotApplicable(Batches<Decoder>),
 }
 
@@ -270,6 +298,9 @@ async fn copy_out(
                 .map_err(|e| ctx.err(&e, "query"))?
                 .is_some()
             {}
+            if parser.field_count_differs {
+                return Ok(CopyOutcome::Outdated(err));
+            }
             return Err(err);
         }
     }
@@ -286,9 +317,18 @@ async fn fetch_rows(
     prepared: &Prepared,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
-) -> Result<Table> {
+) -> Result<Attempt> {
+    let in_transaction = conn.is_in_transaction();
     let mut rows = bind_all(statement, &prepared.values)?.fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+    loop {
+        let row = match rows.try_next().await {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(err) if !in_transaction && plan_outdated(&err) => {
+                return Ok(Attempt::Outdated(ctx.err(&err, "query")));
+            }
+            Err(err) => return Err(ctx.err(&err, "query")),
+        };
         batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
             let unreadable = |e: sqlx::Error| format!("could not be read: {e}");
             let raw = row.try_get_raw(index).map_err(unreadable)?;
@@ -305,7 +345,15 @@ async fn fetch_rows(
             decoder.append(value)
         })?;
     }
-    batches.finish()
+    batches.finish().map(Attempt::Done)
+}
+
+/// The server refusing a cached prepared statement whose result columns changed since
+/// it was prepared (`SELECT *` after `ALTER TABLE ... ADD COLUMN`).
+fn plan_outdated(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("0A000")
+            && db.message().contains("cached plan must not change result type"))
 }
 
 /// Runs a statement on `conn`; returns the rows it affected. Without parameters it
@@ -335,6 +383,8 @@ struct CopyParser {
     pending: BytesMut,
     header_read: bool,
     ended: bool,
+    /// A tuple came with another number of fields than the statement's columns.
+    field_count_differs: bool,
 }
 
 /// "PGCOPY\n\xff\r\n\0", flags, header extension length.
@@ -395,8 +445,10 @@ impl CopyParser {
                 break;
             }
             if usize::try_from(count).ok() != Some(columns) {
+                self.field_count_differs = true;
                 return Err(Error::Data(format!(
-                    "a COPY tuple with {count} fields for {columns} columns"
+                    "the query returned {count} columns where its description has {columns} \
+                     (did a table change while it ran?); run it again"
                 )));
             }
             // Check that the whole tuple is here before decoding any of it.

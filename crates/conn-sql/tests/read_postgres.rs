@@ -573,6 +573,20 @@ fn type_modifiers_follow_schema_changes_on_the_same_connection() {
         .blocking()
         .unwrap();
     assert_eq!(read_both(&conn, star).unwrap().num_columns(), 4);
+    // The row path first this time: the server refuses the cached plan.
+    conn.execute("ALTER TABLE m ADD COLUMN later integer DEFAULT 5")
+        .blocking()
+        .unwrap();
+    let rows = conn
+        .query(format!("SELECT * FROM ({star}) AS q WHERE $1"))
+        .bind(true)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        values::<arrow::datatypes::Int32Type>(&rows, "later"),
+        vec![Some(5), Some(5)]
+    );
     let stats = conn.stats();
     assert_eq!(stats.connects, 1, "one connection throughout");
     assert_eq!((stats.retries, stats.resets), (0, 0));

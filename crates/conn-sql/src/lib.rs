@@ -131,8 +131,6 @@ impl ConnectionType for SqlConnection {
             name: Arc::from(config.name()),
             redactor: config.redactor(),
             batch_size: sql.batch_size,
-            #[cfg(feature = "postgres")]
-            typmods: backend::postgres::Typmods::default(),
         };
         let handle = Handle::new(
             config.name(),

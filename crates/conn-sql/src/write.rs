@@ -805,7 +805,7 @@ mod postgres_copy {
             encode_numeric(&mut out, value, scale);
             let mut decoder = Decoder::new(&PgKind::Numeric(Some((38, scale))));
             decoder.append(Some(&out)).unwrap();
-            let array = decoder.finish().unwrap();
+            let array = decoder.finish(&|i| i).unwrap();
             (array.as_primitive::<Decimal128Type>().value(0), scale)
         }
 

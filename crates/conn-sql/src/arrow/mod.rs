@@ -1,22 +1,33 @@
 //! Query results to Arrow, streamed in batches so memory stays near the Arrow size.
+//!
+//! Each batch is built from its own values; the column types of the table are settled
+//! over the whole result at its end (see [`unify`]), never by the first batch.
 
 pub(crate) mod decimal;
 pub(crate) mod generic;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+pub(crate) mod unify;
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema};
 use conn_core::{Error, Result, Table};
 
 /// A column decoder the batch assembler can drive.
 pub(crate) trait ColumnDecoder {
-    /// The Arrow field for a column called `name`.
+    /// The Arrow field for a column called `name` (its type is replaced by the settled
+    /// one).
     fn field(&self, name: &str) -> Field;
-    /// The values appended since the last call, as an array.
-    fn finish(&mut self) -> std::result::Result<ArrayRef, String>;
+    /// The values appended since the last call, as an array; `first_row` is the result
+    /// row of the first of them, for messages.
+    fn finish(&mut self, first_row: usize) -> std::result::Result<ArrayRef, String>;
+    /// The type every batch of the column must take, when the decoder settles it
+    /// itself (SQLite's dynamic columns); `None` lets the arrays decide.
+    fn settled_type(&self) -> Option<DataType> {
+        None
+    }
 }
 
 /// Collects decoded rows into record batches of `batch_size` rows.
@@ -25,23 +36,36 @@ pub(crate) struct Batches<D> {
     pub(crate) decoders: Vec<D>,
     pub(crate) batch_size: usize,
     rows_in_batch: usize,
-    schema: Option<SchemaRef>,
-    batches: Vec<RecordBatch>,
+    /// Rows in the batches already built.
+    rows_before: usize,
+    /// Each column's arrays, one per batch built.
+    columns: Vec<Vec<ArrayRef>>,
+    /// Each built batch's row count and first row.
+    batches: Vec<(usize, usize)>,
 }
 
 impl<D: ColumnDecoder> Batches<D> {
     pub(crate) fn new(names: Vec<String>, decoders: Vec<D>, batch_size: usize) -> Self {
         Batches {
+            columns: vec![Vec::new(); decoders.len()],
             names,
             decoders,
             batch_size,
             rows_in_batch: 0,
-            schema: None,
+            rows_before: 0,
             batches: Vec::new(),
         }
     }
 
-    /// Records that one more row was appended to every decoder; flushes a full batch.
+    /// The error for a value of column `index` in the row being appended: `problem`
+    /// says what the value holds ("holds NaN, which ...").
+    pub(crate) fn value_error(&self, index: usize, problem: &str) -> Error {
+        let row = self.rows_before + self.rows_in_batch;
+        let name = self.names.get(index).map_or("?", String::as_str);
+        Error::Data(format!("column \"{name}\": row {row} {problem}"))
+    }
+
+    /// Records that one more row was appended to every decoder; builds a full batch.
     #[inline]
     pub(crate) fn row_done(&mut self) -> Result<()> {
         self.rows_in_batch += 1;
@@ -51,68 +75,77 @@ impl<D: ColumnDecoder> Batches<D> {
         Ok(())
     }
 
-    /// Appends one row, each column through `append`; a value that does not decode is an
-    /// error naming its column.
-    pub(crate) fn push_row<R, E: std::fmt::Display>(
+    /// Appends one row, each column through `append`, whose error says what the value
+    /// holds; it becomes an error naming the column and the row.
+    pub(crate) fn push_row<R>(
         &mut self,
         row: &R,
-        append: impl Fn(&mut D, &R, usize) -> std::result::Result<(), E>,
+        append: impl Fn(&mut D, &R, usize) -> std::result::Result<(), String>,
     ) -> Result<()> {
-        for (index, decoder) in self.decoders.iter_mut().enumerate() {
-            append(decoder, row, index)
-                .map_err(|e| Error::Data(format!("column \"{}\": {e}", self.names[index])))?;
+        for index in 0..self.decoders.len() {
+            if let Err(problem) = append(&mut self.decoders[index], row, index) {
+                return Err(self.value_error(index, &problem));
+            }
         }
         self.row_done()
     }
 
     fn flush(&mut self) -> Result<()> {
-        let mut columns = Vec::with_capacity(self.decoders.len());
-        for (decoder, name) in self.decoders.iter_mut().zip(&self.names) {
-            columns.push(
-                decoder
-                    .finish()
-                    .map_err(|e| Error::Data(format!("column \"{name}\": {e}")))?,
-            );
+        let first_row = self.rows_before;
+        for ((decoder, name), arrays) in self
+            .decoders
+            .iter_mut()
+            .zip(&self.names)
+            .zip(&mut self.columns)
+        {
+            let array = decoder
+                .finish(first_row)
+                .map_err(|e| Error::Data(format!("column \"{name}\": {e}")))?;
+            arrays.push(array);
         }
-        // The schema is fixed by the first batch (a decimal's scale may come from it).
-        let schema = match &self.schema {
-            Some(schema) => Arc::clone(schema),
-            None => {
-                let fields: Vec<Field> = self
-                    .decoders
-                    .iter()
-                    .zip(&self.names)
-                    .zip(&columns)
-                    .map(|((decoder, name), column)| {
-                        decoder
-                            .field(name)
-                            .with_data_type(column.data_type().clone())
-                    })
-                    .collect();
-                let schema = Arc::new(Schema::new(fields));
-                self.schema = Some(Arc::clone(&schema));
-                schema
-            }
-        };
-        let options = RecordBatchOptions::new().with_row_count(Some(self.rows_in_batch));
-        let batch = RecordBatch::try_new_with_options(schema, columns, &options)
-            .map_err(|e| Error::Data(e.to_string()))?;
-        self.batches.push(batch);
+        self.batches.push((self.rows_in_batch, first_row));
+        self.rows_before += self.rows_in_batch;
         self.rows_in_batch = 0;
         Ok(())
     }
 
-    /// The table of every row appended.
+    /// The table of every row appended, each column of one type settled over all of
+    /// them: earlier batches are widened to it.
     pub(crate) fn finish(mut self) -> Result<Table> {
-        if self.rows_in_batch > 0 || self.schema.is_none() {
+        if self.rows_in_batch > 0 || self.batches.is_empty() {
             self.flush()?;
         }
-        let schema = self
-            .schema
-            .clone()
-            .ok_or_else(|| Error::Data("a result without a schema".into()))?;
-        // An empty result still has one (empty) batch from the flush above; drop it.
-        self.batches.retain(|b| b.num_rows() > 0);
-        Table::new(schema, self.batches)
+        let first_rows: Vec<usize> = self.batches.iter().map(|(_, first)| *first).collect();
+        let mut fields = Vec::with_capacity(self.decoders.len());
+        let mut columns = Vec::with_capacity(self.decoders.len());
+        for ((decoder, name), arrays) in self
+            .decoders
+            .iter()
+            .zip(&self.names)
+            .zip(std::mem::take(&mut self.columns))
+        {
+            let target = decoder.settled_type();
+            let arrays = unify::unify(arrays, &first_rows, target.as_ref())
+                .map_err(|e| Error::Data(format!("column \"{name}\": {e}")))?;
+            let data_type = arrays
+                .last()
+                .map_or(DataType::Null, |a| a.data_type().clone());
+            fields.push(decoder.field(name).with_data_type(data_type));
+            columns.push(arrays.into_iter());
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let mut batches = Vec::with_capacity(self.batches.len());
+        for (rows, _) in &self.batches {
+            let arrays: Vec<ArrayRef> = columns.iter_mut().filter_map(Iterator::next).collect();
+            // An empty result keeps one (empty) batch from the flush above; drop it.
+            if *rows == 0 {
+                continue;
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(*rows));
+            let batch = RecordBatch::try_new_with_options(Arc::clone(&schema), arrays, &options)
+                .map_err(|e| Error::Data(e.to_string()))?;
+            batches.push(batch);
+        }
+        Table::new(schema, batches)
     }
 }

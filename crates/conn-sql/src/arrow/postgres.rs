@@ -14,7 +14,10 @@ use arrow::array::{
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, TimeUnit};
 
-use super::decimal::DecimalColumn;
+use arrow::datatypes::i256;
+
+use super::decimal::{self, DecimalColumn, DecimalValue};
+use super::unify::RowOf;
 
 /// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's).
 pub(crate) const PG_EPOCH_DAYS: i32 = 10_957;
@@ -115,26 +118,19 @@ impl PgKind {
         }
     }
 
-    /// Applies a `numeric(p, s)` type modifier.
+    /// Applies a `numeric(p, s)` type modifier (`-1` is none). The scale is an 11-bit
+    /// signed field (PostgreSQL 15 allows negative scales); a precision or scale beyond
+    /// what Arrow holds leaves the type unconstrained, so the values decide.
     pub(crate) fn with_typmod(self, typmod: i32) -> PgKind {
         match self {
             PgKind::Numeric(_) if typmod >= 4 => {
                 let packed = typmod - 4;
-                let precision = u8::try_from((packed >> 16) & 0xffff).unwrap_or(38);
-                let scale = i8::try_from(packed & 0xffff).unwrap_or(0);
-                PgKind::Numeric(Some((precision, scale)))
+                let precision = u8::try_from((packed >> 16) & 0xffff).ok();
+                let scale = i8::try_from(((packed & 0x7ff) ^ 1024) - 1024).ok();
+                PgKind::Numeric(precision.zip(scale))
             }
             PgKind::Array(inner) => PgKind::Array(Box::new(inner.with_typmod(typmod))),
             other => other,
-        }
-    }
-
-    /// Whether this kind holds an unconstrained numeric somewhere.
-    pub(crate) fn wants_typmod(&self) -> bool {
-        match self {
-            PgKind::Numeric(None) => true,
-            PgKind::Array(inner) => inner.wants_typmod(),
-            _ => false,
         }
     }
 }
@@ -183,64 +179,142 @@ pub(crate) struct ArrayDecoder {
 type DecodeResult = Result<(), String>;
 
 fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
-    bytes
-        .try_into()
-        .map_err(|_| format!("expected {N} bytes for a {what} value, got {}", bytes.len()))
+    bytes.try_into().map_err(|_| {
+        format!(
+            "holds a value of {} bytes where a {what} has {N} (did the column's type \
+             change?)",
+            bytes.len()
+        )
+    })
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(bytes).map_err(|_| "text that is not valid UTF-8".to_owned())
+    std::str::from_utf8(bytes).map_err(|_| "holds text that is not valid UTF-8".to_owned())
+}
+
+/// A date, time or interval Arrow's type cannot hold.
+fn out_of_range(what: &str) -> String {
+    format!("holds {what}, which Arrow's type for it cannot hold; cast it to text in the query")
 }
 
 /// PostgreSQL's binary numeric: digit count, weight, sign, display scale, then base-10000
-/// digits. Returns the unscaled value at the display scale.
-fn numeric(bytes: &[u8]) -> Result<(i128, i8), String> {
+/// digits. Returns the unscaled value at the display scale, in an `i128` when it fits.
+#[inline]
+fn numeric(bytes: &[u8]) -> Result<DecimalValue, String> {
     let header: [u8; 8] = bytes
         .get(..8)
         .and_then(|h| h.try_into().ok())
-        .ok_or("a numeric value shorter than its header")?;
+        .ok_or("holds a numeric value shorter than its header")?;
     let ndigits = usize::from(u16::from_be_bytes([header[0], header[1]]));
     let weight = i32::from(i16::from_be_bytes([header[2], header[3]]));
     let sign = u16::from_be_bytes([header[4], header[5]]);
-    let dscale = i32::from(u16::from_be_bytes([header[6], header[7]]));
+    let dscale = u16::from_be_bytes([header[6], header[7]]);
     match sign {
         0x0000 | 0x4000 => {}
-        0xC000 => return Err("NaN, which Decimal128 cannot hold".into()),
-        _ => return Err("an infinite numeric, which Decimal128 cannot hold".into()),
+        0xC000 => {
+            return Err(
+                "holds NaN, which no Arrow decimal can hold; cast the column to \
+                        double precision or text in the query"
+                    .into(),
+            );
+        }
+        0xD000 => return Err(infinite_numeric("Infinity")),
+        0xF000 => return Err(infinite_numeric("-Infinity")),
+        _ => return Err("holds a numeric value with an unknown sign".into()),
     }
     if bytes.len() != 8 + 2 * ndigits {
-        return Err("a numeric value of the wrong length".into());
+        return Err("holds a numeric value of the wrong length".into());
     }
-    let overflow = || {
-        format!(
-            "a numeric value with more than {} digits",
-            super::decimal::MAX_PRECISION
-        )
-    };
+    let scale = decimal::checked_scale(usize::from(dscale), "a numeric")?;
+    let negative = sign == 0x4000;
+    // `value` counts units of 10000^(weight - ndigits + 1); bring it to 10^-dscale.
+    let ndigits = i32::try_from(ndigits).map_err(|_| "holds a numeric of too many digits")?;
+    let exponent = 4 * (weight - ndigits + 1) + i32::from(dscale);
     let mut value: i128 = 0;
+    let mut overflow = false;
     for chunk in bytes[8..].chunks_exact(2) {
         let digit = i128::from(u16::from_be_bytes([chunk[0], chunk[1]]));
-        value = value
-            .checked_mul(10_000)
-            .and_then(|v| v.checked_add(digit))
-            .ok_or_else(overflow)?;
+        match value.checked_mul(10_000).and_then(|v| v.checked_add(digit)) {
+            Some(v) => value = v,
+            None => {
+                overflow = true;
+                break;
+            }
+        }
     }
-    // `value` counts units of 10000^(weight - ndigits + 1); bring it to 10^-dscale.
-    let ndigits = i32::try_from(ndigits).map_err(|_| overflow())?;
-    let exponent = 4 * (weight - ndigits + 1) + dscale;
-    let scaled = if exponent >= 0 {
-        10i128
-            .checked_pow(exponent.unsigned_abs())
-            .and_then(|p| value.checked_mul(p))
-            .ok_or_else(overflow)?
-    } else {
-        value
-            / 10i128
-                .checked_pow(exponent.unsigned_abs())
-                .ok_or_else(overflow)?
+    if !overflow {
+        let factor = 10i128.checked_pow(exponent.unsigned_abs());
+        let scaled = match factor {
+            Some(p) if exponent >= 0 => value.checked_mul(p),
+            // Digits past the display scale are zeros; anything else is malformed.
+            Some(p) if value % p == 0 => Some(value / p),
+            Some(_) => return Err("holds a numeric with digits past its scale".into()),
+            None => None,
+        };
+        if let Some(scaled) = scaled {
+            return Ok(DecimalValue::Narrow(
+                if negative { -scaled } else { scaled },
+                scale,
+            ));
+        }
+    }
+    numeric_wide(&bytes[8..], exponent, negative, scale)
+}
+
+fn infinite_numeric(which: &str) -> String {
+    format!(
+        "holds {which}, which no Arrow decimal can hold; cast the column to double precision \
+         or text in the query"
+    )
+}
+
+/// [`numeric`] for a value beyond an `i128` (up to 76 digits).
+#[cold]
+fn numeric_wide(
+    digits: &[u8],
+    exponent: i32,
+    negative: bool,
+    scale: i8,
+) -> Result<DecimalValue, String> {
+    let too_long = || {
+        format!(
+            "holds a numeric with more than {} digits, more than Arrow's widest decimal \
+             holds; round or cast it in the query",
+            decimal::MAX_WIDE_PRECISION
+        )
     };
-    let scale = i8::try_from(dscale).map_err(|_| overflow())?;
-    Ok((if sign == 0x4000 { -scaled } else { scaled }, scale))
+    let base = i256::from_i128(10_000);
+    let mut value = i256::ZERO;
+    for chunk in digits.chunks_exact(2) {
+        let digit = i256::from_i128(i128::from(u16::from_be_bytes([chunk[0], chunk[1]])));
+        value = value
+            .checked_mul(base)
+            .and_then(|v| v.checked_add(digit))
+            .ok_or_else(too_long)?;
+    }
+    let factor = i256::from_i128(10)
+        .checked_pow(exponent.unsigned_abs())
+        .ok_or_else(too_long)?;
+    let scaled = if exponent >= 0 {
+        value.checked_mul(factor).ok_or_else(too_long)?
+    } else {
+        let (quotient, remainder) = (
+            value.checked_div(factor).unwrap_or(i256::ZERO),
+            value.checked_rem(factor).unwrap_or(i256::ZERO),
+        );
+        if remainder != i256::ZERO {
+            return Err("holds a numeric with digits past its scale".into());
+        }
+        quotient
+    };
+    Ok(DecimalValue::Wide(
+        if negative {
+            scaled.wrapping_neg()
+        } else {
+            scaled
+        },
+        scale,
+    ))
 }
 
 /// PostgreSQL's binary numeric from an unscaled value and its scale.
@@ -388,27 +462,57 @@ impl Decoder {
             Decoder::Text(b) | Decoder::Json(b) => b.append_value(utf8(bytes)?),
             Decoder::Jsonb(b) => match bytes.split_first() {
                 Some((1, json)) => b.append_value(utf8(json)?),
-                _ => return Err("a jsonb value of an unknown version".into()),
+                _ => return Err("holds a jsonb value of an unknown version".into()),
             },
             Decoder::Bytea(b) => b.append_value(bytes),
-            Decoder::Uuid(b) => b.append_value(bytes).map_err(|e| e.to_string())?,
-            Decoder::Date(b) => b.append_value(
-                i32::from_be_bytes(fixed(bytes, "date")?).saturating_add(PG_EPOCH_DAYS),
-            ),
+            Decoder::Uuid(b) => b
+                .append_value(bytes)
+                .map_err(|_| format!("holds a {}-byte uuid", bytes.len()))?,
+            Decoder::Date(b) => {
+                // PostgreSQL's infinities are the extreme values.
+                let days = match i32::from_be_bytes(fixed(bytes, "date")?) {
+                    i32::MAX => return Err(out_of_range("the date infinity")),
+                    i32::MIN => return Err(out_of_range("the date -infinity")),
+                    days => days.checked_add(PG_EPOCH_DAYS),
+                };
+                b.append_value(days.ok_or_else(|| out_of_range("a date this far out"))?);
+            }
             Decoder::Time(b) => b.append_value(i64::from_be_bytes(fixed(bytes, "time")?)),
-            Decoder::Timestamp(b) | Decoder::TimestampTz(b) => b.append_value(
-                i64::from_be_bytes(fixed(bytes, "timestamp")?).saturating_add(PG_EPOCH_MICROS),
-            ),
+            Decoder::Timestamp(b) | Decoder::TimestampTz(b) => {
+                let micros = match i64::from_be_bytes(fixed(bytes, "timestamp")?) {
+                    i64::MAX => return Err(out_of_range("the timestamp infinity")),
+                    i64::MIN => return Err(out_of_range("the timestamp -infinity")),
+                    micros => micros.checked_add(PG_EPOCH_MICROS),
+                };
+                b.append_value(micros.ok_or_else(|| out_of_range("a timestamp this far out"))?);
+            }
             Decoder::Interval(b) => {
                 let raw: [u8; 16] = fixed(bytes, "interval")?;
-                let micros = i64::from_be_bytes(raw[..8].try_into().map_err(|_| "interval")?);
-                let days = i32::from_be_bytes(raw[8..12].try_into().map_err(|_| "interval")?);
-                let months = i32::from_be_bytes(raw[12..].try_into().map_err(|_| "interval")?);
-                b.append_value(IntervalMonthDayNano::new(
-                    months,
-                    days,
-                    micros.saturating_mul(1000),
-                ));
+                let [
+                    m0,
+                    m1,
+                    m2,
+                    m3,
+                    m4,
+                    m5,
+                    m6,
+                    m7,
+                    d0,
+                    d1,
+                    d2,
+                    d3,
+                    n0,
+                    n1,
+                    n2,
+                    n3,
+                ] = raw;
+                let micros = i64::from_be_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
+                let days = i32::from_be_bytes([d0, d1, d2, d3]);
+                let months = i32::from_be_bytes([n0, n1, n2, n3]);
+                let nanos = micros.checked_mul(1000).ok_or_else(|| {
+                    out_of_range("an interval whose time part is beyond 292 years")
+                })?;
+                b.append_value(IntervalMonthDayNano::new(months, days, nanos));
             }
             Decoder::Array(array) => array.append(bytes)?,
         }
@@ -439,8 +543,9 @@ impl Decoder {
         }
     }
 
-    /// The values appended since the last call, as an array.
-    pub(crate) fn finish(&mut self) -> Result<ArrayRef, String> {
+    /// The values appended since the last call, as an array; `row` gives the result row
+    /// of each value's index, for messages.
+    pub(crate) fn finish(&mut self, row: RowOf<'_>) -> Result<ArrayRef, String> {
         Ok(match self {
             Decoder::Bool(b) => Arc::new(b.finish()),
             Decoder::Int2(b) => Arc::new(b.finish()),
@@ -449,7 +554,7 @@ impl Decoder {
             Decoder::Oid(b) => Arc::new(b.finish()),
             Decoder::Float4(b) => Arc::new(b.finish()),
             Decoder::Float8(b) => Arc::new(b.finish()),
-            Decoder::Numeric(column) => column.finish()?,
+            Decoder::Numeric(column) => column.finish(row)?,
             Decoder::Text(b) | Decoder::Json(b) | Decoder::Jsonb(b) => Arc::new(b.finish()),
             Decoder::Bytea(b) => Arc::new(b.finish()),
             Decoder::Uuid(b) => Arc::new(b.finish()),
@@ -458,7 +563,7 @@ impl Decoder {
             Decoder::Timestamp(b) => Arc::new(b.finish()),
             Decoder::TimestampTz(b) => Arc::new(b.finish()),
             Decoder::Interval(b) => Arc::new(b.finish()),
-            Decoder::Array(array) => array.finish()?,
+            Decoder::Array(array) => array.finish(row)?,
         })
     }
 }
@@ -468,8 +573,8 @@ impl super::ColumnDecoder for Decoder {
         Decoder::field(self, name)
     }
 
-    fn finish(&mut self) -> Result<ArrayRef, String> {
-        Decoder::finish(self)
+    fn finish(&mut self, first_row: usize) -> Result<ArrayRef, String> {
+        Decoder::finish(self, &|i| first_row + i)
     }
 }
 
@@ -482,7 +587,7 @@ impl ArrayDecoder {
                 .get(at..at + 4)
                 .and_then(|b| b.try_into().ok())
                 .map(i32::from_be_bytes)
-                .ok_or_else(|| "a truncated array value".to_owned())
+                .ok_or_else(|| "holds a truncated array value".to_owned())
         };
         let ndim = int(0)?;
         let mut count = 0;
@@ -495,8 +600,8 @@ impl ArrayDecoder {
             }
             _ => {
                 return Err(format!(
-                    "a {ndim}-dimensional array; conn maps one-dimensional arrays only (unnest \
-                     or flatten it in the query)"
+                    "holds a {ndim}-dimensional array; conn maps one-dimensional arrays only \
+                     (unnest or flatten it in the query)"
                 ));
             }
         }
@@ -506,8 +611,10 @@ impl ArrayDecoder {
             if len < 0 {
                 self.values.append(None)?;
             } else {
-                let len = usize::try_from(len).map_err(|_| "a bad array element length")?;
-                let element = bytes.get(at..at + len).ok_or("a truncated array element")?;
+                let len = usize::try_from(len).map_err(|_| "holds a bad array element length")?;
+                let element = bytes
+                    .get(at..at + len)
+                    .ok_or("holds a truncated array element")?;
                 self.values.append(Some(element))?;
                 at += len;
             }
@@ -518,8 +625,16 @@ impl ArrayDecoder {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<ArrayRef, String> {
-        let values = self.values.finish()?;
+    fn finish(&mut self, row: RowOf<'_>) -> Result<ArrayRef, String> {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        // An item's row is the row of the list holding it.
+        let item_row = |item: usize| {
+            let holding = offsets
+                .partition_point(|&o| usize::try_from(o).unwrap_or(0) <= item)
+                .saturating_sub(1);
+            row(holding)
+        };
+        let values = self.values.finish(&item_row)?;
         // The element type may only now be known (an unconstrained numeric's scale).
         self.item = Arc::new(
             Field::new(
@@ -529,7 +644,7 @@ impl ArrayDecoder {
             )
             .with_metadata(self.item.metadata().clone()),
         );
-        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
+        let offsets = OffsetBuffer::new(offsets.into());
         let nulls = NullBuffer::from(std::mem::take(&mut self.validity));
         let list = ListArray::try_new(Arc::clone(&self.item), offsets, values, Some(nulls))
             .map_err(|e| e.to_string())?;
@@ -557,22 +672,46 @@ mod tests {
     fn numerics_decode_exactly() {
         // 12345.67 = digits [1, 2345, 6700], weight 1, dscale 2
         let bytes = numeric_bytes(3, 1, 0, 2, &[1, 2345, 6700]);
-        assert_eq!(numeric(&bytes).unwrap(), (1_234_567, 2));
+        assert_eq!(numeric(&bytes).unwrap(), DecimalValue::Narrow(1_234_567, 2));
         // -0.005 = digits [50], weight -1, dscale 3
         let bytes = numeric_bytes(1, -1, 0x4000, 3, &[50]);
-        assert_eq!(numeric(&bytes).unwrap(), (-5, 3));
+        assert_eq!(numeric(&bytes).unwrap(), DecimalValue::Narrow(-5, 3));
         // 1000000 = digits [100], weight 1, dscale 0
         let bytes = numeric_bytes(1, 1, 0, 0, &[100]);
-        assert_eq!(numeric(&bytes).unwrap(), (1_000_000, 0));
+        assert_eq!(numeric(&bytes).unwrap(), DecimalValue::Narrow(1_000_000, 0));
+        // 1.5 with trailing zeros in its last group.
+        let bytes = numeric_bytes(2, 0, 0, 1, &[1, 5000]);
+        assert_eq!(numeric(&bytes).unwrap(), DecimalValue::Narrow(15, 1));
         let nan = numeric_bytes(0, 0, 0xC000, 0, &[]);
-        assert!(numeric(&nan).unwrap_err().contains("NaN"));
+        assert!(numeric(&nan).unwrap_err().starts_with("holds NaN"));
+        let inf = numeric_bytes(0, 0, 0xD000, 0, &[]);
+        assert!(numeric(&inf).unwrap_err().starts_with("holds Infinity"));
+        let ninf = numeric_bytes(0, 0, 0xF000, 0, &[]);
+        assert!(numeric(&ninf).unwrap_err().starts_with("holds -Infinity"));
+        let tiny = numeric_bytes(1, -20, 0, 80, &[1]);
+        assert!(numeric(&tiny).unwrap_err().contains("80 decimal places"));
+    }
+
+    #[test]
+    fn numerics_beyond_i128_decode_wide() {
+        // 10^40 = digits [1], weight 10.
+        let bytes = numeric_bytes(1, 10, 0x4000, 2, &[1]);
+        let DecimalValue::Wide(value, 2) = numeric(&bytes).unwrap() else {
+            panic!("wide")
+        };
+        assert_eq!(
+            decimal::decimal_text(value, 2),
+            format!("-1{}.00", "0".repeat(40))
+        );
+        let huge = numeric_bytes(1, 30, 0, 0, &[1]);
+        assert!(numeric(&huge).unwrap_err().contains("more than 76 digits"));
     }
 
     #[test]
     fn timestamps_and_dates_shift_to_the_unix_epoch() {
         let mut ts = Decoder::new(&PgKind::TimestampTz);
         ts.append(Some(&0i64.to_be_bytes())).unwrap();
-        let array = ts.finish().unwrap();
+        let array = ts.finish(&|i| i).unwrap();
         let array = array.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!(array.value(0), PG_EPOCH_MICROS);
         assert_eq!(array.timezone(), Some("UTC"));
@@ -580,7 +719,7 @@ mod tests {
         let mut date = Decoder::new(&PgKind::Date);
         date.append(Some(&(-1i32).to_be_bytes())).unwrap();
         date.append(None).unwrap();
-        let array = date.finish().unwrap();
+        let array = date.finish(&|i| i).unwrap();
         assert_eq!(
             array
                 .as_primitive::<arrow::datatypes::Date32Type>()
@@ -588,6 +727,25 @@ mod tests {
             PG_EPOCH_DAYS - 1
         );
         assert!(array.is_null(1));
+        assert!(
+            date.append(Some(&i32::MAX.to_be_bytes()))
+                .unwrap_err()
+                .contains("infinity")
+        );
+        assert!(
+            ts.append(Some(&i64::MIN.to_be_bytes()))
+                .unwrap_err()
+                .contains("-infinity")
+        );
+        let mut interval = Decoder::new(&PgKind::Interval);
+        let mut long = i64::MAX.to_be_bytes().to_vec();
+        long.extend_from_slice(&[0; 8]);
+        assert!(
+            interval
+                .append(Some(&long))
+                .unwrap_err()
+                .contains("292 years")
+        );
     }
 
     #[test]
@@ -608,7 +766,7 @@ mod tests {
         let mut decoder = Decoder::new(&PgKind::Array(Box::new(PgKind::Int4)));
         decoder.append(Some(&bytes)).unwrap();
         decoder.append(None).unwrap();
-        let array = decoder.finish().unwrap();
+        let array = decoder.finish(&|i| i).unwrap();
         let list = array.as_list::<i32>();
         assert_eq!(list.len(), 2);
         assert!(list.is_null(1));
@@ -626,5 +784,12 @@ mod tests {
         let kind = PgKind::Numeric(None).with_typmod(((12 << 16) | 2) + 4);
         assert_eq!(kind, PgKind::Numeric(Some((12, 2))));
         assert_eq!(Decoder::new(&kind).data_type(), DataType::Decimal128(12, 2));
+        // numeric(5, -2): the scale is 11-bit signed.
+        let kind = PgKind::Numeric(None).with_typmod(((5 << 16) | (-2i32 & 0x7ff)) + 4);
+        assert_eq!(kind, PgKind::Numeric(Some((5, -2))));
+        assert_eq!(PgKind::Numeric(None).with_typmod(-1), PgKind::Numeric(None));
+        // numeric(1000, 2) is beyond Arrow: the values decide.
+        let wide = PgKind::Numeric(None).with_typmod(((1000 << 16) | 2) + 4);
+        assert_eq!(Decoder::new(&wide).data_type(), DataType::Decimal128(38, 0));
     }
 }

@@ -24,8 +24,6 @@ pub(crate) struct Ctx {
     pub(crate) name: Arc<str>,
     pub(crate) redactor: Redactor,
     pub(crate) batch_size: usize,
-    #[cfg(feature = "postgres")]
-    pub(crate) typmods: postgres::Typmods,
 }
 
 impl Ctx {

@@ -8,9 +8,10 @@ use arrow::array::{
     Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use conn_core::{Error, Result, Table};
 use futures::TryStreamExt;
+use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo,
 };
@@ -18,8 +19,8 @@ use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, T
 
 use super::Ctx;
 use crate::arrow::Batches;
-use crate::arrow::decimal::DecimalColumn;
-use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros, time_to_micros};
+use crate::arrow::decimal::{DecimalColumn, parse_decimal};
+use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros};
 use crate::config::SqlConfig;
 use crate::named::Prepared;
 
@@ -95,7 +96,38 @@ fn builder_for(column: &str, type_info: &MySqlTypeInfo) -> Result<Builder> {
     })
 }
 
-fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Result<(), sqlx::Error> {
+const ZERO_TIME: &str = "0000-00-00 00:00:00";
+
+/// Whether value `i` of `row`, which sqlx reads as NULL, is in fact MySQL's zero date
+/// (a non-NULL value of no date, which sqlx turns into NULL).
+#[cold]
+fn zero_date(row: &MySqlRow, i: usize) -> bool {
+    matches!(row.try_get_unchecked::<&[u8], _>(i), Ok(bytes) if bytes.first() == Some(&0))
+}
+
+fn zero_date_error(what: &str, zero: &str) -> String {
+    format!(
+        "holds the zero {what} {zero}, which is no {what} (conn does not read it as NULL); \
+         use NULLIF(column, '{zero}') or CAST(column AS CHAR) in the query"
+    )
+}
+
+/// A value the driver could not decode, as a message.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(undecodable)`
+fn undecodable(err: sqlx::Error) -> String {
+    format!("could not be decoded: {err}")
+}
+
+fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Result<(), String> {
+    append_value(builder, row, i).map_err(undecodable)?
+}
+
+/// Appends value `i` of `row`; the outer error is the driver's, the inner one ours.
+fn append_value(
+    builder: &mut Builder,
+    row: &MySqlRow,
+    i: usize,
+) -> std::result::Result<std::result::Result<(), String>, sqlx::Error> {
     match builder {
         Builder::Null(n) => *n += 1,
         Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
@@ -110,30 +142,55 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
         Builder::Float32(b) => b.append_option(row.try_get::<Option<f32>, _>(i)?),
         Builder::Float64(b) => b.append_option(row.try_get::<Option<f64>, _>(i)?),
         Builder::Decimal(c) => {
-            let value = row.try_get::<Option<rust_decimal::Decimal>, _>(i)?;
-            c.push(value.map(|d| (d.mantissa(), i8::try_from(d.scale()).unwrap_or(i8::MAX))));
+            // MySQL sends DECIMAL as text: parsed exactly, up to its 65 digits.
+            let value = match row.try_get_unchecked::<Option<&str>, _>(i)? {
+                Some(text) => match parse_decimal(text) {
+                    Ok(value) => Some(value),
+                    Err(problem) => return Ok(Err(problem)),
+                },
+                None => None,
+            };
+            c.push(value);
         }
         Builder::Text(b) | Builder::Json(b) => {
-            b.append_option(row.try_get_unchecked::<Option<String>, _>(i)?);
+            b.append_option(row.try_get_unchecked::<Option<&str>, _>(i)?);
         }
-        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<Vec<u8>>, _>(i)?),
-        Builder::Date(b) => {
-            b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
+        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<&[u8]>, _>(i)?),
+        Builder::Date(b) => match row.try_get::<Option<NaiveDate>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date", "0000-00-00"))),
+            date => b.append_option(date.map(date_to_days)),
+        },
+        // MySQL's TIME is a duration (-838:59:59 to 838:59:59); Arrow's Time64 a time
+        // of day. sqlx would drop the sign of a negative one.
+        Builder::Time(b) => match row.try_get::<Option<MySqlTime>, _>(i)? {
+            None => b.append_null(),
+            Some(time) if time.is_valid_time_of_day() => b.append_value(
+                ((i64::from(time.hours()) * 60 + i64::from(time.minutes())) * 60
+                    + i64::from(time.seconds()))
+                    * 1_000_000
+                    + i64::from(time.microseconds()),
+            ),
+            Some(time) => {
+                return Ok(Err(format!(
+                    "holds the TIME {time}, which is not a time of day (Arrow's Time64 holds \
+                     00:00:00 to 23:59:59.999999); use TIME_TO_SEC(column) or \
+                     CAST(column AS CHAR) in the query"
+                )));
+            }
+        },
+        Builder::Timestamp(b) => match row.try_get::<Option<NaiveDateTime>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(datetime_to_micros)),
+        },
+        Builder::TimestampUtc(b) => match row.try_get::<Option<DateTime<Utc>>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(|t| t.timestamp_micros())),
+        },
+        Builder::Dynamic(_) => {
+            return Ok(Err("has no MySQL decoder".to_owned()));
         }
-        Builder::Time(b) => {
-            b.append_option(row.try_get::<Option<NaiveTime>, _>(i)?.map(time_to_micros));
-        }
-        Builder::Timestamp(b) => b.append_option(
-            row.try_get::<Option<NaiveDateTime>, _>(i)?
-                .map(datetime_to_micros),
-        ),
-        Builder::TimestampUtc(b) => b.append_option(
-            row.try_get::<Option<DateTime<Utc>>, _>(i)?
-                .map(|t| t.timestamp_micros()),
-        ),
-        Builder::Dynamic(_) => {}
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 use super::bind_loose as bind;
@@ -160,6 +217,8 @@ pub(crate) async fn fetch(
         .map(|c| c.name().to_owned())
         .collect();
     let mut batches = Batches::new(names, builders(statement.columns())?, ctx.batch_size);
+    // The result's column types are fixed by its metadata (sent once, before the
+    // rows), never by a value.
     let mut first = true;
     let mut query = statement.query();
     for value in &prepared.values {

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use conn_core::{Error, Param, Result, Table};
@@ -14,7 +13,8 @@ use sqlx::postgres::{
     PgConnectOptions, PgConnection, PgPoolOptions, PgRow, PgTypeInfo, PgTypeKind, PgValueFormat,
 };
 use sqlx::{
-    AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+    AssertSqlSafe, Column, Connection, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo,
+    ValueRef,
 };
 
 use super::{Ctx, pg_params};
@@ -23,44 +23,59 @@ use crate::arrow::postgres::{Decoder, PgKind};
 use crate::config::SqlConfig;
 use crate::named::Prepared;
 
-/// `numeric(p, s)` type modifiers of table columns, by (table OID, column number),
-/// looked up once per connection instance.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Typmods(Arc<Mutex<HashMap<(u32, i16), i32>>>);
+/// What the catalog says now about the table columns of a statement's result: each
+/// one's type, and its `numeric(p, s)` type modifier (a domain's when the column has
+/// none), by (table OID, column number).
+struct TableColumns(HashMap<(u32, i16), (u32, u32, i32)>);
 
-impl Typmods {
-    async fn get(
-        &self,
+impl TableColumns {
+    /// One catalog query for every column of `statement` that comes from a table; none
+    /// when no column does.
+    async fn read(
         conn: &mut PgConnection,
-        table: Oid,
-        column: i16,
+        statement: &sqlx::postgres::PgStatement,
         ctx: &Ctx,
-    ) -> Result<i32> {
-        let key = (table.0, column);
-        if let Some(typmod) = self.cached(key) {
-            return Ok(typmod);
+    ) -> Result<TableColumns> {
+        let (tables, numbers): (Vec<Oid>, Vec<i16>) = statement
+            .columns()
+            .iter()
+            .filter_map(|c| c.relation_id().zip(c.relation_attribute_no()))
+            .unzip();
+        if tables.is_empty() {
+            return Ok(TableColumns(HashMap::new()));
         }
-        let typmod: i32 = sqlx::query_scalar(
-            "SELECT atttypmod FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
+        let rows: Vec<(Oid, i16, Oid, i32, Oid, i32)> = sqlx::query_as(
+            "SELECT a.attrelid, a.attnum, a.atttypid, a.atttypmod, t.typbasetype, t.typtypmod \
+             FROM unnest($1::oid[], $2::int2[]) AS c(rel, num) \
+             JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = c.rel AND a.attnum = c.num AND NOT a.attisdropped \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid",
         )
-        .bind(table)
-        .bind(column)
-        .fetch_one(&mut *conn)
+        .bind(tables)
+        .bind(numbers)
+        .fetch_all(&mut *conn)
         .await
         .map_err(|e| ctx.err(&e, "reading column types"))?;
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, typmod);
-        Ok(typmod)
+        Ok(TableColumns(
+            rows.into_iter()
+                .map(|(table, number, type_id, typmod, base, domain_typmod)| {
+                    let typmod = if typmod < 0 { domain_typmod } else { typmod };
+                    ((table.0, number), (type_id.0, base.0, typmod))
+                })
+                .collect(),
+        ))
     }
 
-    fn cached(&self, key: (u32, i16)) -> Option<i32> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .copied()
+    /// The column's current type modifier; `None` when the statement's description of
+    /// it is out of date (the column was dropped or changed type since the statement
+    /// was prepared and cached).
+    fn typmod(&self, column: &sqlx::postgres::PgColumn) -> Option<i32> {
+        let Some(key) = column.relation_id().zip(column.relation_attribute_no()) else {
+            return Some(-1);
+        };
+        let (type_id, base, typmod) = *self.0.get(&(key.0.0, key.1))?;
+        let described = column.type_info().oid().map(|oid| oid.0);
+        (described == Some(type_id) || described == Some(base)).then_some(typmod)
     }
 }
 
@@ -156,41 +171,98 @@ fn copyable(sql: &str) -> bool {
     )
 }
 
-/// Runs a query on `conn`.
-pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
-    let statement = conn
-        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
-        .await
-        .map_err(|e| ctx.err(&e, "query"))?;
-    let mut names = Vec::with_capacity(statement.columns().len());
-    let mut decoders = Vec::with_capacity(statement.columns().len());
-    for column in statement.columns() {
-        let type_info = column.type_info();
-        let mut kind =
-            kind_of(type_info).ok_or_else(|| unsupported(column.name(), type_info.name()))?;
-        if kind.wants_typmod()
-            && let (Some(table), Some(number)) =
-                (column.relation_id(), column.relation_attribute_no())
-        {
-            kind = kind.with_typmod(ctx.typmods.get(conn, table, number, ctx).await?);
+/// The statement for `sql` with decoders for its columns, checked against the catalog:
+/// sqlx caches prepared statements per connection, and a cached description outlives
+/// an `ALTER TABLE`; an outdated one is dropped and the statement prepared afresh.
+/// Table columns get their current `numeric(p, s)` from the same catalog query.
+async fn describe(
+    conn: &mut PgConnection,
+    sql: &str,
+    ctx: &Ctx,
+) -> Result<(sqlx::postgres::PgStatement, Vec<String>, Vec<Decoder>)> {
+    let mut refreshed = false;
+    loop {
+        let statement = conn
+            .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+            .await
+            .map_err(|e| ctx.err(&e, "query"))?;
+        let catalog = TableColumns::read(conn, &statement, ctx).await?;
+        let mut names = Vec::with_capacity(statement.columns().len());
+        let mut decoders = Vec::with_capacity(statement.columns().len());
+        let mut outdated = false;
+        for column in statement.columns() {
+            let type_info = column.type_info();
+            let Some(typmod) = catalog.typmod(column) else {
+                outdated = true;
+                break;
+            };
+            let kind =
+                kind_of(type_info).ok_or_else(|| unsupported(column.name(), type_info.name()))?;
+            names.push(column.name().to_owned());
+            decoders.push(Decoder::new(&kind.with_typmod(typmod)));
         }
-        names.push(column.name().to_owned());
-        decoders.push(Decoder::new(&kind));
+        if !outdated {
+            return Ok((statement, names, decoders));
+        }
+        if refreshed {
+            return Err(Error::Data(
+                "the columns of this query changed again while it was being prepared; run \
+                 it again"
+                    .into(),
+            ));
+        }
+        conn.clear_cached_statements()
+            .await
+            .map_err(|e| ctx.err(&e, "query"))?;
+        refreshed = true;
     }
-    let batches = Batches::new(names, decoders, ctx.batch_size);
-    if prepared.values.is_empty() && copyable(&prepared.sql) {
-        match copy_out(conn, &prepared.sql, batches, ctx).await? {
-            CopyOutcome::Done(table) => return Ok(table),
-            CopyOutcome::NotApplicable(batches) => {
-                return fetch_rows(conn, &statement, &prepared, batches, ctx).await;
+}
+
+/// Runs a query on `conn`.
+///
+/// A statement whose cached description turns out to be out of date while it runs (a
+/// `SELECT *` after a column was added: more COPY fields than described columns, or the
+/// server refusing the cached plan) is prepared afresh and run once more, unless a
+/// failed statement has aborted the transaction it ran in.
+pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+    match attempt(conn, &prepared, ctx).await? {
+        Attempt::Done(table) => Ok(table),
+        Attempt::Outdated(_) => {
+            conn.clear_cached_statements()
+                .await
+                .map_err(|e| ctx.err(&e, "query"))?;
+            match attempt(conn, &prepared, ctx).await? {
+                Attempt::Done(table) => Ok(table),
+                Attempt::Outdated(err) => Err(err),
             }
         }
     }
-    fetch_rows(conn, &statement, &prepared, batches, ctx).await
+}
+
+/// One run of a query: its table, or the finding that the statement's cached
+/// description is out of date (with the error to report if a fresh one fails too).
+enum Attempt {
+    Done(Table),
+    Outdated(Error),
+}
+
+async fn attempt(conn: &mut PgConnection, prepared: &Prepared, ctx: &Ctx) -> Result<Attempt> {
+    let (statement, names, decoders) = describe(conn, &prepared.sql, ctx).await?;
+    let mut batches = Batches::new(names, decoders, ctx.batch_size);
+    if prepared.values.is_empty() && copyable(&prepared.sql) {
+        match copy_out(conn, &prepared.sql, batches, ctx).await? {
+            CopyOutcome::Done(table) => return Ok(Attempt::Done(table)),
+            CopyOutcome::Outdated(err) => return Ok(Attempt::Outdated(err)),
+            CopyOutcome::NotApplicable(unused) => batches = unused,
+        }
+    }
+    fetch_rows(conn, &statement, prepared, batches, ctx).await
 }
 
 enum CopyOutcome {
     Done(Table),
+    /// The COPY tuples have another number of fields than the statement has columns.
+    Outdated(Error),
     NotApplicable(Batches<Decoder>),
 }
 
@@ -216,7 +288,21 @@ async fn copy_out(
     };
     let mut parser = CopyParser::default();
     while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
-        parser.feed(&chunk, &mut batches)?;
+        if let Err(err) = parser.feed(&chunk, &mut batches) {
+            // A value that does not decode ends the read, but the server is still
+            // sending: read the rest, or the connection would go back to the pool in
+            // the middle of a COPY (and fail its next statement).
+            while stream
+                .try_next()
+                .await
+                .map_err(|e| ctx.err(&e, "query"))?
+                .is_some()
+            {}
+            if parser.field_count_differs {
+                return Ok(CopyOutcome::Outdated(err));
+            }
+            return Err(err);
+        }
     }
     drop(stream);
     if !parser.ended {
@@ -231,26 +317,43 @@ async fn fetch_rows(
     prepared: &Prepared,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
-) -> Result<Table> {
+) -> Result<Attempt> {
+    let in_transaction = conn.is_in_transaction();
     let mut rows = bind_all(statement, &prepared.values)?.fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+    loop {
+        let row = match rows.try_next().await {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(err) if !in_transaction && plan_outdated(&err) => {
+                return Ok(Attempt::Outdated(ctx.err(&err, "query")));
+            }
+            Err(err) => return Err(ctx.err(&err, "query")),
+        };
         batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
-            let raw = row.try_get_raw(index).map_err(|e| e.to_string())?;
+            let unreadable = |e: sqlx::Error| format!("could not be read: {e}");
+            let raw = row.try_get_raw(index).map_err(unreadable)?;
             let value = if raw.is_null() {
                 None
             } else if raw.format() == PgValueFormat::Binary {
-                Some(raw.as_bytes().map_err(|e| e.to_string())?)
+                Some(
+                    raw.as_bytes()
+                        .map_err(|e| format!("could not be read: {e}"))?,
+                )
             } else {
-                return Err("the server sent a text-format value".to_owned());
+                return Err("came in text format, where conn reads binary".to_owned());
             };
             decoder.append(value)
         })?;
     }
-    batches.finish()
+    batches.finish().map(Attempt::Done)
 }
 
-fn column_error(name: &str, message: &str) -> Error {
-    Error::Data(format!("column \"{name}\": {message}"))
+/// The server refusing a cached prepared statement whose result columns changed since
+/// it was prepared (`SELECT *` after `ALTER TABLE ... ADD COLUMN`).
+fn plan_outdated(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("0A000")
+            && db.message().contains("cached plan must not change result type"))
 }
 
 /// Runs a statement on `conn`; returns the rows it affected. Without parameters it
@@ -280,6 +383,8 @@ struct CopyParser {
     pending: BytesMut,
     header_read: bool,
     ended: bool,
+    /// A tuple came with another number of fields than the statement's columns.
+    field_count_differs: bool,
 }
 
 /// "PGCOPY\n\xff\r\n\0", flags, header extension length.
@@ -340,8 +445,10 @@ impl CopyParser {
                 break;
             }
             if usize::try_from(count).ok() != Some(columns) {
+                self.field_count_differs = true;
                 return Err(Error::Data(format!(
-                    "a COPY tuple with {count} fields for {columns} columns"
+                    "the query returned {count} columns where its description has {columns} \
+                     (did a table change while it ran?); run it again"
                 )));
             }
             // Check that the whole tuple is here before decoding any of it.
@@ -377,9 +484,9 @@ impl CopyParser {
                     }
                     Err(_) => None,
                 };
-                batches.decoders[index]
-                    .append(value)
-                    .map_err(|e| column_error(&batches.names[index], &e))?;
+                if let Err(problem) = batches.decoders[index].append(value) {
+                    return Err(batches.value_error(index, &problem));
+                }
             }
             batches.row_done()?;
             at = end;

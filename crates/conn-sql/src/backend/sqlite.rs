@@ -96,24 +96,50 @@ fn dynamic_value(row: &SqliteRow, i: usize) -> std::result::Result<DynamicValue,
     })
 }
 
-fn append(
-    builder: &mut Builder,
-    row: &SqliteRow,
-    i: usize,
-) -> std::result::Result<(), sqlx::Error> {
+/// A value the driver could not decode, as a message.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(undecodable)`
+fn undecodable(err: sqlx::Error) -> String {
+    format!("could not be decoded: {err}")
+}
+
+fn append(builder: &mut Builder, row: &SqliteRow, i: usize) -> std::result::Result<(), String> {
     match builder {
-        Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
-        Builder::Date(b) => {
-            b.append_option(row.try_get::<Option<NaiveDate>, _>(i)?.map(date_to_days));
-        }
-        Builder::Time(b) => {
-            b.append_option(row.try_get::<Option<NaiveTime>, _>(i)?.map(time_to_micros));
-        }
+        // SQLite has no booleans: a BOOLEAN column holds 0 and 1, anything else is not
+        // a boolean (never read as `true`).
+        Builder::Bool(b) => match dynamic_value(row, i).map_err(undecodable)? {
+            DynamicValue::Null => b.append_null(),
+            DynamicValue::Int(0) => b.append_value(false),
+            DynamicValue::Int(1) => b.append_value(true),
+            DynamicValue::Int(other) => {
+                return Err(format!(
+                    "holds the INTEGER {other} in a BOOLEAN column, which holds 0 or 1; cast \
+                     the column in the query"
+                ));
+            }
+            _ => {
+                return Err(
+                    "holds a value that is not 0 or 1 in a BOOLEAN column; cast the column in \
+                     the query"
+                        .to_owned(),
+                );
+            }
+        },
+        Builder::Date(b) => b.append_option(
+            row.try_get::<Option<NaiveDate>, _>(i)
+                .map_err(undecodable)?
+                .map(date_to_days),
+        ),
+        Builder::Time(b) => b.append_option(
+            row.try_get::<Option<NaiveTime>, _>(i)
+                .map_err(undecodable)?
+                .map(time_to_micros),
+        ),
         Builder::Timestamp(b) => b.append_option(
-            row.try_get::<Option<NaiveDateTime>, _>(i)?
+            row.try_get::<Option<NaiveDateTime>, _>(i)
+                .map_err(undecodable)?
                 .map(datetime_to_micros),
         ),
-        Builder::Dynamic(c) => c.push(dynamic_value(row, i)?),
+        Builder::Dynamic(c) => c.push(dynamic_value(row, i).map_err(undecodable)?),
         other => other.append_null(),
     }
     Ok(())

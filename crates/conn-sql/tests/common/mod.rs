@@ -138,3 +138,97 @@ pub fn standalone(url: &str) -> SqlConnection {
         .map(|c| (*c).clone())
         .unwrap()
 }
+
+/// Typed views of a result's columns, for comparing what was read with what was
+/// written.
+pub mod columns {
+    use conn_core::Table;
+    use conn_core::arrow::array::{Array, AsArray};
+    use conn_core::arrow::datatypes::{ArrowPrimitiveType, DataType};
+    use conn_core::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+    /// The column's values as `T`'s native type.
+    pub fn values<T: ArrowPrimitiveType>(table: &Table, name: &str) -> Vec<Option<T::Native>> {
+        let array = table.column(name).unwrap();
+        array.as_primitive::<T>().iter().collect()
+    }
+
+    /// A float column, each value as its bits (every NaN as one value), so that NaN
+    /// and -0.0 compare exactly.
+    pub fn float_bits(values: &[Option<f64>]) -> Vec<Option<u64>> {
+        values
+            .iter()
+            .map(|v| {
+                v.map(|f| {
+                    if f.is_nan() {
+                        f64::NAN.to_bits()
+                    } else {
+                        f.to_bits()
+                    }
+                })
+            })
+            .collect()
+    }
+
+    pub fn strings(table: &Table, name: &str) -> Vec<Option<String>> {
+        let array = table.column(name).unwrap();
+        array
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.map(str::to_owned))
+            .collect()
+    }
+
+    pub fn binaries(table: &Table, name: &str) -> Vec<Option<Vec<u8>>> {
+        let array = table.column(name).unwrap();
+        array
+            .as_binary::<i32>()
+            .iter()
+            .map(|s| s.map(<[u8]>::to_vec))
+            .collect()
+    }
+
+    pub fn bools(table: &Table, name: &str) -> Vec<Option<bool>> {
+        let array = table.column(name).unwrap();
+        array.as_boolean().iter().collect()
+    }
+
+    /// Each value as Arrow displays it (decimals at the column's scale, lists as
+    /// `[a, b]`), NULLs as `None`.
+    pub fn displayed(table: &Table, name: &str) -> Vec<Option<String>> {
+        let array = table.column(name).unwrap();
+        let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default()).unwrap();
+        (0..array.len())
+            .map(|i| array.is_valid(i).then(|| formatter.value(i).to_string()))
+            .collect()
+    }
+
+    pub fn data_type(table: &Table, name: &str) -> DataType {
+        table
+            .schema()
+            .field_with_name(name)
+            .unwrap()
+            .data_type()
+            .clone()
+    }
+
+    /// Days from 1970-01-01 to `date` (YYYY-MM-DD).
+    pub fn days(date: &str) -> i32 {
+        let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        i32::try_from((date - epoch).num_days()).unwrap()
+    }
+
+    /// Microseconds from 1970-01-01 00:00:00 to `timestamp` (YYYY-MM-DD HH:MM:SS[.f]).
+    pub fn micros(timestamp: &str) -> i64 {
+        chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    /// `ceil(rows / batch_size)`: the batches a result of `rows` rows must have.
+    pub fn batches_for(rows: usize, batch_size: usize) -> usize {
+        rows.div_ceil(batch_size)
+    }
+}

@@ -1,0 +1,490 @@
+//! SQLite results read back exactly at every batch size: column types settle over the
+//! whole result (never the first batch), and a value no type holds unchanged is an
+//! error naming its column, row and kind.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use arrow::datatypes::TimestampMicrosecondType;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit};
+use common::Project;
+use common::columns::{
+    batches_for, binaries, bools, data_type, days, float_bits, micros, strings, values,
+};
+use conn_core::{Param, Table, arrow};
+use conn_sql::SqlConnection;
+
+/// A project with one SQLite file and connections to it: `default` (batch size 65,536)
+/// and `b2` to `b7` (batch sizes 2 to 7).
+fn project() -> Project {
+    Project::with(|dir| {
+        let url = format!("sqlite:///{}", dir.join("read.db").display());
+        let mut secrets = format!("[connections.default]\ntype = \"sql\"\nurl = \"{url}\"\n");
+        for size in 2..=7 {
+            secrets.push_str(&format!(
+                "[connections.b{size}]\ntype = \"sql\"\nurl = \"{url}\"\nbatch_size = {size}\n"
+            ));
+        }
+        secrets
+    })
+}
+
+fn read(conn: &SqlConnection, sql: &str) -> conn_core::Result<Table> {
+    conn.query(sql).ttl(conn_core::Ttl::ZERO).blocking()
+}
+
+/// Every batch size from 2 to 7, with its connection.
+fn small_batches(project: &Project) -> impl Iterator<Item = (usize, Arc<SqlConnection>)> + '_ {
+    (2..=7).map(|size| (size, project.sql(&format!("b{size}"))))
+}
+
+const ROWS: usize = 17;
+
+/// Rows whose every value (but the id) is NULL: the start, the middle and the end.
+fn null_row(r: usize) -> bool {
+    [0, 8, ROWS - 1].contains(&r)
+}
+
+fn pick<T: Clone>(r: usize, cycle: &[T]) -> Option<T> {
+    (!null_row(r)).then(|| cycle[r % cycle.len()].clone())
+}
+
+const INTS: [i64; 5] = [i64::MIN, i64::MAX, 0, -1, 42];
+const REALS: [f64; 6] = [f64::INFINITY, f64::NEG_INFINITY, 0.1, 1e308, 5e-324, -2.5];
+const TEXTS: [&str; 4] = ["", "héllo ✓ 漢字 🎉", "plain", "it's"];
+const BLOBS: [&[u8]; 3] = [b"", b"\x00\xff\x01", b"bytes"];
+const DATES: [&str; 4] = ["0001-01-01", "9999-12-31", "1970-01-01", "2024-02-29"];
+const STAMPS: [&str; 3] = [
+    "0001-01-01 00:00:00",
+    "9999-12-31 23:59:59.999999",
+    "2024-02-29 13:14:15.5",
+];
+
+/// `n` (NUMERIC) holds integers in the first rows and reals later.
+fn numeric(r: usize) -> Option<Param> {
+    (!null_row(r)).then(|| {
+        if r < 9 {
+            Param::Int(i64::try_from(r).unwrap() * 1000)
+        } else {
+            Param::Float(r as f64 + 0.25)
+        }
+    })
+}
+
+/// `x` (no type) holds integers, then text.
+fn untyped(r: usize) -> Option<Param> {
+    (!null_row(r)).then(|| {
+        if r < 12 {
+            Param::Int(-(i64::try_from(r).unwrap()))
+        } else {
+            Param::Text(format!("t{r}"))
+        }
+    })
+}
+
+/// `y` (no type) holds text, then UTF-8 blobs.
+fn text_then_blob(r: usize) -> Option<Param> {
+    (!null_row(r)).then(|| {
+        if r < 10 {
+            Param::Text(format!("é{r}"))
+        } else {
+            Param::Bytes(format!("é{r}").into_bytes())
+        }
+    })
+}
+
+fn fill(conn: &SqlConnection) {
+    conn.execute(
+        "CREATE TABLE t (id INTEGER, i INTEGER, r REAL, s TEXT, b BLOB, d DATE, ts DATETIME, \
+         flag BOOLEAN, n NUMERIC, x, y)",
+    )
+    .blocking()
+    .unwrap();
+    let mut session = conn.session_blocking().unwrap();
+    for r in 0..ROWS {
+        let row: Vec<Param> = vec![
+            Param::Int(i64::try_from(r).unwrap()),
+            pick(r, &INTS).into(),
+            pick(r, &REALS).into(),
+            pick(r, &TEXTS).into(),
+            pick(r, &BLOBS).into(),
+            pick(r, &DATES).into(),
+            pick(r, &STAMPS).into(),
+            pick(r, &[true, false]).into(),
+            numeric(r).unwrap_or(Param::Null),
+            untyped(r).unwrap_or(Param::Null),
+            text_then_blob(r).unwrap_or(Param::Null),
+        ];
+        let mut statement =
+            session.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        for value in row {
+            statement = statement.bind(value);
+        }
+        statement.blocking().unwrap();
+    }
+    session.commit_blocking().unwrap();
+}
+
+fn check(table: &Table, batch_size: usize) {
+    let rows = 0..ROWS;
+    assert_eq!(table.num_rows(), ROWS);
+    assert_eq!(table.batches().len(), batches_for(ROWS, batch_size));
+    let types: Vec<DataType> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            DataType::Int64,
+            DataType::Int64,
+            DataType::Float64,
+            DataType::Utf8,
+            DataType::Binary,
+            DataType::Date32,
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Boolean,
+            DataType::Float64,
+            DataType::Utf8,
+            DataType::Utf8,
+        ],
+        "batch size {batch_size}"
+    );
+    let ids: Vec<Option<i64>> = rows
+        .clone()
+        .map(|r| Some(i64::try_from(r).unwrap()))
+        .collect();
+    assert_eq!(values::<Int64Type>(table, "id"), ids);
+    let ints: Vec<_> = rows.clone().map(|r| pick(r, &INTS)).collect();
+    assert_eq!(values::<Int64Type>(table, "i"), ints);
+    let reals: Vec<_> = rows.clone().map(|r| pick(r, &REALS)).collect();
+    assert_eq!(
+        float_bits(&values::<Float64Type>(table, "r")),
+        float_bits(&reals)
+    );
+    let texts: Vec<_> = rows
+        .clone()
+        .map(|r| pick(r, &TEXTS).map(str::to_owned))
+        .collect();
+    assert_eq!(strings(table, "s"), texts);
+    let blobs: Vec<_> = rows
+        .clone()
+        .map(|r| pick(r, &BLOBS).map(<[u8]>::to_vec))
+        .collect();
+    assert_eq!(binaries(table, "b"), blobs);
+    let dates: Vec<_> = rows.clone().map(|r| pick(r, &DATES).map(days)).collect();
+    assert_eq!(values::<Date32Type>(table, "d"), dates);
+    let stamps: Vec<_> = rows.clone().map(|r| pick(r, &STAMPS).map(micros)).collect();
+    assert_eq!(values::<TimestampMicrosecondType>(table, "ts"), stamps);
+    let flags: Vec<_> = rows.clone().map(|r| pick(r, &[true, false])).collect();
+    assert_eq!(bools(table, "flag"), flags);
+    let numbers: Vec<Option<f64>> = rows
+        .clone()
+        .map(|r| {
+            numeric(r).map(|p| match p {
+                Param::Int(i) => i as f64,
+                Param::Float(f) => f,
+                other => panic!("{other:?}"),
+            })
+        })
+        .collect();
+    assert_eq!(values::<Float64Type>(table, "n"), numbers);
+    let untyped: Vec<Option<String>> = rows
+        .clone()
+        .map(|r| {
+            untyped(r).map(|p| match p {
+                Param::Int(i) => i.to_string(),
+                Param::Text(t) => t,
+                other => panic!("{other:?}"),
+            })
+        })
+        .collect();
+    assert_eq!(strings(table, "x"), untyped);
+    let mixed: Vec<Option<String>> = rows
+        .map(|r| (!null_row(r)).then(|| format!("é{r}")))
+        .collect();
+    assert_eq!(strings(table, "y"), mixed);
+}
+
+#[test]
+fn every_value_reads_back_at_every_batch_size() {
+    let project = project();
+    fill(&project.sql("default"));
+    check(
+        &read(&project.sql("default"), "SELECT * FROM t ORDER BY id").unwrap(),
+        65_536,
+    );
+    for (size, conn) in small_batches(&project) {
+        check(&read(&conn, "SELECT * FROM t ORDER BY id").unwrap(), size);
+    }
+}
+
+/// `big(id, n NUMERIC)`: 70,000 integers (1 to 70,000), then `tail` from row 70,000 on.
+fn seventy_thousand_then(conn: &SqlConnection, tail: &str) {
+    conn.execute("DROP TABLE IF EXISTS big").blocking().unwrap();
+    conn.execute("CREATE TABLE big (id INTEGER, n NUMERIC)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 70000) \
+         INSERT INTO big SELECT x, x FROM g",
+    )
+    .blocking()
+    .unwrap();
+    conn.execute(format!("INSERT INTO big VALUES {tail}"))
+        .blocking()
+        .unwrap();
+}
+
+#[test]
+fn seventy_thousand_integers_then_a_real_read_every_value() {
+    let project = project();
+    let conn = project.sql("default");
+    seventy_thousand_then(
+        &conn,
+        "(70001, 4.5), (70002, NULL), (70003, -9007199254740992)",
+    );
+    let table = read(&conn, "SELECT n FROM big ORDER BY id").unwrap();
+    assert_eq!(table.batches().len(), 2, "the 4.5 is in the second batch");
+    assert_eq!(data_type(&table, "n"), DataType::Float64);
+    let n = values::<Float64Type>(&table, "n");
+    assert_eq!(n.len(), 70_003);
+    assert!((0..70_000).all(|i| n[i] == Some((i + 1) as f64)));
+    assert_eq!(
+        n[70_000..],
+        [Some(4.5), None, Some(-9_007_199_254_740_992.0)]
+    );
+}
+
+#[test]
+fn the_same_shape_at_small_batch_sizes() {
+    let project = project();
+    let conn = project.sql("default");
+    conn.execute("CREATE TABLE small (id INTEGER, n NUMERIC)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "INSERT INTO small VALUES (0, NULL), (1, 1), (2, 2), (3, NULL), (4, 4), (5, 5), \
+         (6, 6), (7, 7), (8, 4.5), (9, NULL)",
+    )
+    .blocking()
+    .unwrap();
+    for (size, conn) in small_batches(&project) {
+        let table = read(&conn, "SELECT n FROM small ORDER BY id").unwrap();
+        assert_eq!(table.batches().len(), batches_for(10, size));
+        assert_eq!(
+            values::<Float64Type>(&table, "n"),
+            vec![
+                None,
+                Some(1.0),
+                Some(2.0),
+                None,
+                Some(4.0),
+                Some(5.0),
+                Some(6.0),
+                Some(7.0),
+                Some(4.5),
+                None
+            ],
+            "batch size {size}"
+        );
+    }
+}
+
+#[test]
+fn an_integer_no_float_holds_mixed_with_reals_is_an_error_naming_both_rows() {
+    let project = project();
+    let conn = project.sql("default");
+    seventy_thousand_then(&conn, "(0, 9007199254740993), (70001, 4.5)");
+    let err = read(&conn, "SELECT n FROM big ORDER BY id").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"n\": row 70001 holds the REAL 4.5 but row 0 holds the INTEGER \
+         9007199254740993: a REAL (Float64) column cannot hold that integer exactly (only \
+         up to 2^53); cast the column in the query, to TEXT for example"
+    );
+    // The same at small batch sizes, the real first this time.
+    conn.execute("CREATE TABLE few (id INTEGER, n NUMERIC)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "INSERT INTO few VALUES (0, NULL), (1, 0.5), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5), \
+         (7, 6), (8, -9223372036854775807 - 1)",
+    )
+    .blocking()
+    .unwrap();
+    for (size, conn) in small_batches(&project) {
+        let err = read(&conn, "SELECT n FROM few ORDER BY id").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "column \"n\": row 8 holds the INTEGER -9223372036854775808 but row 1 holds \
+                 the REAL 0.5: a REAL (Float64) column cannot hold that integer exactly"
+            ),
+            "batch size {size}: {err}"
+        );
+    }
+}
+
+#[test]
+fn numbers_mixed_with_text_become_text_in_shortest_round_trip_form() {
+    let project = project();
+    let conn = project.sql("default");
+    seventy_thousand_then(&conn, "(70001, 'seventy'), (70002, 0.1), (70003, 1e300)");
+    let table = read(&conn, "SELECT n FROM big ORDER BY id").unwrap();
+    assert_eq!(data_type(&table, "n"), DataType::Utf8);
+    let n = strings(&table, "n");
+    assert_eq!(n[0].as_deref(), Some("1"));
+    assert_eq!(n[69_999].as_deref(), Some("70000"));
+    assert_eq!(n[70_000].as_deref(), Some("seventy"));
+    assert_eq!(n[70_001].as_deref(), Some("0.1"));
+    assert_eq!(n[70_002], Some(format!("1{}", "0".repeat(300))));
+}
+
+#[test]
+fn blobs_mixed_with_text_are_text_only_when_utf8() {
+    let project = project();
+    let conn = project.sql("default");
+    conn.execute("CREATE TABLE words (id INTEGER, w)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < 69999) \
+         INSERT INTO words SELECT x, 'w' || x FROM g",
+    )
+    .blocking()
+    .unwrap();
+    conn.execute("INSERT INTO words VALUES (70000, CAST('blob é' AS BLOB))")
+        .blocking()
+        .unwrap();
+    let table = read(&conn, "SELECT w FROM words ORDER BY id").unwrap();
+    assert_eq!(data_type(&table, "w"), DataType::Utf8);
+    assert_eq!(strings(&table, "w")[70_000].as_deref(), Some("blob é"));
+
+    conn.execute("INSERT INTO words VALUES (70001, x'ff00')")
+        .blocking()
+        .unwrap();
+    let err = read(&conn, "SELECT w FROM words ORDER BY id").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"w\": row 70001 holds a BLOB that is not valid UTF-8 but row 0 holds TEXT: \
+         a text column cannot hold those bytes unchanged; convert the column in the query, \
+         for example with hex()"
+    );
+    for (size, conn) in small_batches(&project) {
+        let err = read(
+            &conn,
+            "SELECT w FROM words WHERE id < 3 OR id > 69998 ORDER BY id",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "column \"w\": row 5 holds a BLOB that is not valid UTF-8 but row 0 holds TEXT"
+            ),
+            "batch size {size}: {err}"
+        );
+    }
+}
+
+#[test]
+fn blobs_mixed_with_numbers_are_an_error() {
+    let project = project();
+    let conn = project.sql("default");
+    seventy_thousand_then(&conn, "(70001, x'00')");
+    let err = read(&conn, "SELECT n FROM big ORDER BY id").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"n\": row 70000 holds a BLOB but row 0 holds an INTEGER: no Arrow type \
+         holds both unchanged; convert the column in the query, for example with hex() or \
+         CAST(... AS TEXT)"
+    );
+}
+
+#[test]
+fn null_batches_take_the_later_type_and_all_null_columns_their_declared_one() {
+    let project = project();
+    let conn = project.sql("default");
+    seventy_thousand_then(&conn, "(70001, NULL)");
+    let table = read(
+        &conn,
+        "SELECT CASE WHEN id > 70000 THEN 'late' END AS late, \
+         CASE WHEN id > 70000 THEN x'01' END AS late_blob, \
+         CASE WHEN id < 0 THEN 1 END AS never, \
+         n AS declared FROM big ORDER BY id",
+    )
+    .unwrap();
+    assert_eq!(table.batches().len(), 2);
+    assert_eq!(data_type(&table, "late"), DataType::Utf8);
+    assert_eq!(
+        strings(&table, "late").last().unwrap().as_deref(),
+        Some("late")
+    );
+    assert_eq!(data_type(&table, "late_blob"), DataType::Binary);
+    assert_eq!(data_type(&table, "never"), DataType::Null);
+    for (size, conn) in small_batches(&project) {
+        let table = read(&conn, "SELECT n FROM big WHERE n IS NULL").unwrap();
+        assert_eq!(table.num_rows(), 1);
+        // Declared NUMERIC has no Arrow type of its own: an all-NULL result is Null.
+        assert_eq!(data_type(&table, "n"), DataType::Null, "batch size {size}");
+        let table = read(
+            &conn,
+            "SELECT CASE WHEN id > 69995 THEN id END AS late FROM big WHERE id > 69990 ORDER BY id",
+        )
+        .unwrap();
+        assert_eq!(data_type(&table, "late"), DataType::Int64);
+        let late = values::<Int64Type>(&table, "late");
+        assert_eq!(late[..5], [None; 5], "batch size {size}");
+        assert_eq!(
+            late[5..],
+            [
+                Some(69_996),
+                Some(69_997),
+                Some(69_998),
+                Some(69_999),
+                Some(70_000),
+                Some(70_001)
+            ]
+        );
+    }
+    conn.execute("CREATE TABLE declared (i INTEGER, t TEXT)")
+        .blocking()
+        .unwrap();
+    conn.execute("INSERT INTO declared VALUES (NULL, NULL)")
+        .blocking()
+        .unwrap();
+    let table = read(&conn, "SELECT * FROM declared").unwrap();
+    assert_eq!(data_type(&table, "i"), DataType::Int64);
+    assert_eq!(data_type(&table, "t"), DataType::Utf8);
+}
+
+#[test]
+fn a_boolean_column_holding_something_else_is_an_error() {
+    let project = project();
+    let conn = project.sql("b3");
+    conn.execute("CREATE TABLE flags (id INTEGER, f BOOLEAN)")
+        .blocking()
+        .unwrap();
+    conn.execute("INSERT INTO flags VALUES (0, 1), (1, 0), (2, NULL), (3, 1), (4, 2)")
+        .blocking()
+        .unwrap();
+    let err = read(&conn, "SELECT f FROM flags ORDER BY id").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"f\": row 4 holds the INTEGER 2 in a BOOLEAN column, which holds 0 or 1; \
+         cast the column in the query"
+    );
+    let rows = read(&conn, "SELECT f FROM flags WHERE id < 4 ORDER BY id").unwrap();
+    assert_eq!(
+        bools(&rows, "f"),
+        vec![Some(true), Some(false), None, Some(true)]
+    );
+    let stats = conn.stats();
+    assert_eq!(
+        (stats.retries, stats.resets),
+        (0, 0),
+        "the error left the connection usable"
+    );
+}

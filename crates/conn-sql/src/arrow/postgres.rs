@@ -243,15 +243,44 @@ fn numeric(bytes: &[u8]) -> Result<(i128, i8), String> {
     Ok((if sign == 0x4000 { -scaled } else { scaled }, scale))
 }
 
-/// PostgreSQL's binary numeric from an unscaled value and its scale.
+/// PostgreSQL's binary numeric from an unscaled value and its scale (a negative scale
+/// counts trailing zeros: 5 at scale -2 is 500).
 pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
-    let negative = value < 0;
     let digits = value.unsigned_abs().to_string();
-    let scale = usize::try_from(scale.max(0)).unwrap_or(0);
+    // Decimal digits and a scale within i8 always fit the format.
+    let _ = encode_numeric_digits(out, value < 0, &digits, i32::from(scale));
+}
+
+/// PostgreSQL's binary numeric of `±digits × 10^-scale`, `digits` being the unscaled
+/// magnitude in decimal. The display scale is `scale` (0 when negative): the value is
+/// sent exactly, and a column's own scale then only pads it.
+pub(crate) fn encode_numeric_digits(
+    out: &mut Vec<u8>,
+    negative: bool,
+    digits: &str,
+    scale: i32,
+) -> Result<(), String> {
+    /// The largest display scale the format holds.
+    const MAX_DSCALE: usize = 0x3FFF;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a numeric value that is not a decimal number".into());
+    }
+    let widened;
+    let (digits, scale) = if scale < 0 {
+        widened = format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize));
+        (widened.as_str(), 0)
+    } else {
+        (digits, usize::try_from(scale).map_err(|_| "a numeric scale out of range")?)
+    };
+    if scale > MAX_DSCALE {
+        return Err(format!(
+            "a numeric value with more than {MAX_DSCALE} fractional digits"
+        ));
+    }
     let (int_part, frac_part) = if digits.len() > scale {
         digits.split_at(digits.len() - scale)
     } else {
-        ("", digits.as_str())
+        ("", digits)
     };
     let frac = format!("{frac_part:0>scale$}");
     // Group into base-10000 digits aligned on the decimal point.
@@ -262,12 +291,7 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
     let group = |s: &str| -> Vec<u16> {
         s.as_bytes()
             .chunks(4)
-            .map(|c| {
-                std::str::from_utf8(c)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0)
-            })
+            .map(|c| c.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')))
             .collect()
     };
     let int_groups = group(&int_digits);
@@ -276,25 +300,29 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
         .copied()
         .chain(group(&frac_digits))
         .collect();
-    let mut weight = i16::try_from(int_groups.len()).unwrap_or(0) - 1;
-    while groups.first() == Some(&0) {
-        groups.remove(0);
-        weight -= 1;
-    }
+    let too_big = || "a numeric value with too many digits for PostgreSQL".to_owned();
+    let mut weight = i16::try_from(int_groups.len()).map_err(|_| too_big())? - 1;
+    let leading = groups.iter().take_while(|g| **g == 0).count();
+    groups.drain(..leading);
+    weight = weight
+        .checked_sub(i16::try_from(leading).map_err(|_| too_big())?)
+        .ok_or_else(too_big)?;
     while groups.last() == Some(&0) {
         groups.pop();
     }
+    let negative = negative && !groups.is_empty();
     if groups.is_empty() {
         weight = 0;
     }
-    let ndigits = u16::try_from(groups.len()).unwrap_or(0);
+    let ndigits = u16::try_from(groups.len()).map_err(|_| too_big())?;
     out.extend_from_slice(&ndigits.to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
     out.extend_from_slice(&(if negative { 0x4000u16 } else { 0 }).to_be_bytes());
-    out.extend_from_slice(&u16::try_from(scale).unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&u16::try_from(scale).map_err(|_| too_big())?.to_be_bytes());
     for g in groups {
         out.extend_from_slice(&g.to_be_bytes());
     }
+    Ok(())
 }
 
 impl Decoder {

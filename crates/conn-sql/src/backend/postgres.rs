@@ -156,8 +156,14 @@ fn copyable(sql: &str) -> bool {
     )
 }
 
-/// Runs a query on `conn`.
-pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+/// Runs a query on `conn`; `in_transaction` when `conn` is inside a transaction (a
+/// session), where the COPY attempt runs under a savepoint.
+pub(crate) async fn fetch(
+    conn: &mut PgConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+    in_transaction: bool,
+) -> Result<Table> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
@@ -179,7 +185,7 @@ pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx
     }
     let batches = Batches::new(names, decoders, ctx.batch_size);
     if prepared.values.is_empty() && copyable(&prepared.sql) {
-        match copy_out(conn, &prepared.sql, batches, ctx).await? {
+        match copy_out(conn, &prepared.sql, batches, ctx, in_transaction).await? {
             CopyOutcome::Done(table) => return Ok(table),
             CopyOutcome::NotApplicable(batches) => {
                 return fetch_rows(conn, &statement, &prepared, batches, ctx).await;
@@ -201,26 +207,80 @@ fn copy_refused(err: &sqlx::Error) -> bool {
         if matches!(db.code().as_deref(), Some("0A000" | "42601")))
 }
 
+/// The savepoint a COPY attempt runs under inside a transaction: a refused COPY would
+/// otherwise abort the whole transaction.
+const COPY_SAVEPOINT: &str = "conn_copy_out";
+
+async fn run_simple(conn: &mut PgConnection, sql: String, ctx: &Ctx) -> Result<()> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(|e| ctx.err(&e, "query"))
+}
+
 async fn copy_out(
     conn: &mut PgConnection,
     sql: &str,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
+    in_transaction: bool,
 ) -> Result<CopyOutcome> {
     let body = sql.trim_end().trim_end_matches(';');
     let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
-    let mut stream = match conn.copy_out_raw(&copy).await {
-        Ok(stream) => stream,
-        Err(err) if copy_refused(&err) => return Ok(CopyOutcome::NotApplicable(batches)),
+    if in_transaction {
+        run_simple(conn, format!("SAVEPOINT {COPY_SAVEPOINT}"), ctx).await?;
+    }
+    // The stream borrows `conn`: read it to the end inside the match, so the savepoint
+    // can be released (or rolled back to) afterwards.
+    let read = match conn.copy_out_raw(&copy).await {
+        Ok(mut stream) => {
+            let mut parser = CopyParser::default();
+            let mut read = Ok(());
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(chunk)) => {
+                        if let Err(err) = parser.feed(&chunk, &mut batches) {
+                            read = Err(err);
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        read = Err(ctx.err(&err, "query"));
+                        break;
+                    }
+                }
+            }
+            Some(read.and_then(|()| {
+                if parser.ended {
+                    Ok(())
+                } else {
+                    Err(Error::Data("the COPY stream ended early".into()))
+                }
+            }))
+        }
+        Err(err) if copy_refused(&err) => None,
         Err(err) => return Err(ctx.err(&err, "query")),
     };
-    let mut parser = CopyParser::default();
-    while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
-        parser.feed(&chunk, &mut batches)?;
-    }
-    drop(stream);
-    if !parser.ended {
-        return Err(Error::Data("the COPY stream ended early".into()));
+    let Some(read) = read else {
+        if in_transaction {
+            run_simple(
+                conn,
+                format!("ROLLBACK TO SAVEPOINT {COPY_SAVEPOINT}; RELEASE SAVEPOINT {COPY_SAVEPOINT}"),
+                ctx,
+            )
+            .await?;
+        }
+        return Ok(CopyOutcome::NotApplicable(batches));
+    };
+    if in_transaction {
+        // Released even after a failed read (the first error is the one reported).
+        let released = run_simple(conn, format!("RELEASE SAVEPOINT {COPY_SAVEPOINT}"), ctx).await;
+        read?;
+        released?;
+    } else {
+        read?;
     }
     Ok(CopyOutcome::Done(batches.finish()?))
 }

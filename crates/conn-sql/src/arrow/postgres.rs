@@ -121,7 +121,8 @@ impl PgKind {
             PgKind::Numeric(_) if typmod >= 4 => {
                 let packed = typmod - 4;
                 let precision = u8::try_from((packed >> 16) & 0xffff).unwrap_or(38);
-                let scale = i8::try_from(packed & 0xffff).unwrap_or(0);
+                // PostgreSQL 15 keeps the scale in 11 signed bits (negative scales).
+                let scale = i8::try_from(((packed & 0x7ff) ^ 1024) - 1024).unwrap_or(0);
                 PgKind::Numeric(Some((precision, scale)))
             }
             PgKind::Array(inner) => PgKind::Array(Box::new(inner.with_typmod(typmod))),
@@ -654,5 +655,8 @@ mod tests {
         let kind = PgKind::Numeric(None).with_typmod(((12 << 16) | 2) + 4);
         assert_eq!(kind, PgKind::Numeric(Some((12, 2))));
         assert_eq!(Decoder::new(&kind).data_type(), DataType::Decimal128(12, 2));
+        // numeric(3, -2): the scale's 11 bits are 0x7fe.
+        let kind = PgKind::Numeric(None).with_typmod(((3 << 16) | 0x7fe) + 4);
+        assert_eq!(kind, PgKind::Numeric(Some((3, -2))));
     }
 }

@@ -310,6 +310,10 @@ fn number(source: &Source, row: usize) -> Result<Dec, String> {
 
 fn decimal_misfit(misfit: Misfit, precision: Option<u32>, scale: Option<i32>) -> String {
     match misfit {
+        Misfit::Fraction if scale.is_some_and(|s| s < 0) => format!(
+            "a value with non-zero digits below the column's negative scale ({})",
+            scale.unwrap_or(0)
+        ),
         Misfit::Fraction => format!(
             "a value with more fractional digits than the column keeps ({})",
             scale.unwrap_or(0)
@@ -495,7 +499,7 @@ mod tests {
 
     use arrow::array::{
         ArrayRef, Decimal128Array, Float64Array, Int64Array, StringArray, Time64NanosecondArray,
-        TimestampNanosecondArray,
+        TimestampMicrosecondArray, TimestampNanosecondArray,
     };
 
     use super::*;
@@ -639,15 +643,18 @@ mod tests {
                 .unwrap_err()
                 .contains("nanoseconds")
         );
-        let ts = source(Arc::new(TimestampNanosecondArray::from(vec![
-            -1_000,
-            253_402_300_800_000_000_000,
-        ])));
+        let ts = source(Arc::new(TimestampNanosecondArray::from(vec![-1_000])));
         let mysql = Target::four_digit_timestamps(6);
         assert_eq!(convert(&ts, 0, &mysql), Ok(Value::Timestamp(-1)));
+        // 10000-01-01: a fifth year digit.
+        let far = source(Arc::new(TimestampMicrosecondArray::from(vec![
+            253_402_300_800_000_000,
+            253_402_300_799_999_999,
+        ])));
         assert_eq!(
-            convert(&ts, 1, &mysql).unwrap_err(),
+            convert(&far, 0, &mysql).unwrap_err(),
             "a timestamp outside the column's range"
         );
+        assert!(convert(&far, 1, &mysql).is_ok());
     }
 }

@@ -7,8 +7,8 @@ mod common;
 
 use common::matrix::{Case, created, fails, ok, run_append, run_create, src::*};
 use common::{POSTGRES_VAR, PgScratch, Project};
-use conn_core::Ttl;
-use conn_sql::SqlConnection;
+use conn_core::{Table, Ttl};
+use conn_sql::{SqlConnection, WriteMode};
 
 fn scratch() -> Option<(PgScratch, Project)> {
     let base = conn_testkit::server_url(POSTGRES_VAR, "PostgreSQL")?;
@@ -644,4 +644,474 @@ fn create_maps_every_arrow_type() {
     ];
     let problems = run_create(&conn, "created", &columns, pg_column_types);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A table of `(id integer, name text)` rows.
+fn id_names(ids: &[i32], name: impl Fn(i32) -> String) -> Table {
+    use conn_core::arrow::array::{Int32Array, RecordBatch, StringArray};
+    use conn_core::arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        std::sync::Arc::clone(&schema),
+        vec![
+            std::sync::Arc::new(Int32Array::from(ids.to_vec())),
+            std::sync::Arc::new(StringArray::from_iter_values(ids.iter().map(|i| name(*i)))),
+        ],
+    )
+    .unwrap();
+    Table::from_batch(batch)
+}
+
+fn keyed_rows(conn: &SqlConnection, table: &str) -> Vec<(i32, String)> {
+    conn.query(format!("SELECT id, name FROM {table} ORDER BY id"))
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i32, String)>()
+        .unwrap()
+}
+
+#[test]
+fn a_failed_copy_leaves_a_one_connection_pool_usable_and_the_table_unchanged() {
+    let Some((scratch, _project)) = scratch() else {
+        return;
+    };
+    let project = Project::new(&format!(
+        "[connections.one]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 1, max_overflow = 0, pool_pre_ping = false }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("one");
+    conn.execute(
+        "CREATE TABLE keyed (id integer PRIMARY KEY, name text NOT NULL); \
+         INSERT INTO keyed VALUES (1, 'kept'), (2, 'kept')",
+    )
+    .blocking()
+    .unwrap();
+    let before = keyed_rows(&conn, "keyed");
+    // About 8 MB: the COPY sends several chunks before and after the server's error.
+    let ids: Vec<i32> = (100..80_100).collect();
+    let long = |i: i32| format!("{i:0>100}");
+    let mut early = ids.clone();
+    early[0] = 1;
+    let mut late = ids.clone();
+    *late.last_mut().unwrap() = 2;
+    for (what, ids) in [("early duplicate", early), ("late duplicate", late)] {
+        let err = conn
+            .write_table_blocking("keyed", &id_names(&ids, long), WriteMode::Append)
+            .unwrap_err();
+        assert_eq!(err.code(), Some("23505"), "{what}: {err}");
+        assert_eq!(keyed_rows(&conn, "keyed"), before, "{what}");
+    }
+    // A value the column cannot hold, at the end of a long table: refused before the
+    // COPY starts.
+    let err = conn
+        .write_table_blocking(
+            "keyed",
+            &id_names(&ids, |i| {
+                if i == 80_099 {
+                    "nul\0".into()
+                } else {
+                    long(i)
+                }
+            }),
+            WriteMode::Append,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("column \"name\" (text), row 79999: text with a NUL character (0x00)"),
+        "{err}"
+    );
+    assert_eq!(keyed_rows(&conn, "keyed"), before);
+    // The one connection is clean: not in a transaction, not mid-COPY.
+    let state = conn
+        .query("SELECT state, backend_xid IS NULL AS no_xid FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(String, bool)>()
+        .unwrap();
+    assert_eq!(state, vec![("active".to_owned(), true)]);
+    let written = conn
+        .write_table_blocking("keyed", &id_names(&ids, long), WriteMode::Append)
+        .unwrap();
+    assert_eq!(written, 80_000);
+    assert_eq!(keyed_rows(&conn, "keyed").len(), 80_002);
+}
+
+#[test]
+fn identifiers_are_quoted_whole_and_long_ones_refused() {
+    use conn_core::arrow::array::{Int32Array, RecordBatch};
+    use conn_core::arrow::datatypes::{DataType, Field, Schema};
+    let Some((scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    let names = ["a.b", "say \"hi\"", "with space", "naïve €", "UPPER", "x".repeat(63).leak()];
+    let schema = std::sync::Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Int32, true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        std::sync::Arc::clone(&schema),
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                std::sync::Arc::new(Int32Array::from(vec![i32::try_from(i).unwrap()])) as _
+            })
+            .collect(),
+    )
+    .unwrap();
+    let table = Table::from_batch(batch);
+    let schema_name = &scratch.schema;
+    for name in [
+        "\"my.table\"".to_owned(),
+        format!("{schema_name}.\"other.table\""),
+        "\"it\"\"s\"".to_owned(),
+        "Ünïcödé täble".to_owned(),
+        "t".repeat(63),
+    ] {
+        assert_eq!(
+            conn.write_table_blocking(&name, &table, WriteMode::Create)
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            conn.write_table_blocking(&name, &table, WriteMode::Append)
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            conn.write_table_blocking(&name, &table, WriteMode::Replace)
+                .unwrap(),
+            1,
+            "{name}"
+        );
+    }
+    // The names are the tables' real names, and the columns' too.
+    let tables = conn
+        .query("SELECT relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = :s AND relkind = 'r' ORDER BY relname")
+        .param("s", schema_name.as_str())
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(String,)>()
+        .unwrap();
+    let mut expected: Vec<(String,)> = ["it\"s", "my.table", "other.table", "Ünïcödé täble"]
+        .iter()
+        .map(|s| ((*s).to_owned(),))
+        .chain([("t".repeat(63),)])
+        .collect();
+    expected.sort();
+    let mut tables = tables;
+    tables.sort();
+    assert_eq!(tables, expected);
+    let back = conn
+        .query("SELECT * FROM \"my.table\"")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    let back_names: Vec<&str> = back
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(back_names, names.to_vec());
+
+    // Names PostgreSQL would truncate are refused, never truncated into a collision.
+    let long = "t".repeat(64);
+    let err = conn
+        .write_table_blocking(&long, &table, WriteMode::Create)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "table name \"{long}\" is 64 bytes; PostgreSQL keeps only the first 63 bytes"
+        )),
+        "{err}"
+    );
+    let wide_schema = std::sync::Arc::new(Schema::new(vec![Field::new(
+        "é".repeat(32),
+        DataType::Int32,
+        true,
+    )]));
+    let wide = Table::new(wide_schema, vec![]).unwrap();
+    let err = conn
+        .write_table_blocking("fine", &wide, WriteMode::Create)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is 64 bytes; PostgreSQL keeps only"), "{err}");
+    let err = conn
+        .write_table_blocking("a.b.c", &table, WriteMode::Create)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("it has more than two parts"), "{err}");
+    // A table that is not there.
+    let err = conn
+        .write_table_blocking("missing", &table, WriteMode::Append)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("table \"missing\" does not exist"), "{err}");
+    // A field with no column lists the table's columns.
+    let other = Table::from_batch(
+        RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![Field::new("nope", DataType::Int32, true)])),
+            vec![std::sync::Arc::new(Int32Array::from(vec![1]))],
+        )
+        .unwrap(),
+    );
+    let err = conn
+        .write_table_blocking("\"my.table\"", &other, WriteMode::Append)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column \"nope\" is not in table \"my.table\" (its columns: \"a.b\", \"say \"hi\"\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_date_and_timestamp_ranges_are_postgresqls() {
+    use conn_core::arrow::array::{Date32Array, RecordBatch, TimestampMicrosecondArray};
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    conn.execute("CREATE TABLE r (v date)").blocking().unwrap();
+    let dates = |d: i32| Table::from_batch(
+        RecordBatch::try_from_iter([(
+            "v",
+            std::sync::Arc::new(Date32Array::from(vec![d])) as _,
+        )])
+        .unwrap(),
+    );
+    // 5874897-12-31 and 4714-11-24 BC are PostgreSQL's last and first dates.
+    conn.write_table_blocking("r", &dates(2_145_042_905), WriteMode::Append)
+        .unwrap();
+    conn.write_table_blocking("r", &dates(-2_440_588), WriteMode::Append)
+        .unwrap();
+    for outside in [2_145_042_906, -2_440_589] {
+        let err = conn
+            .write_table_blocking("r", &dates(outside), WriteMode::Append)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "column \"v\" (date), row 0: a date outside the column's range"
+        );
+    }
+    let text = conn
+        .query("SELECT v::text AS t FROM r ORDER BY v")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(String,)>()
+        .unwrap();
+    assert_eq!(
+        text,
+        vec![("4714-11-24 BC".to_owned(),), ("5874897-12-31".to_owned(),)]
+    );
+    conn.execute("CREATE TABLE s (v timestamp)").blocking().unwrap();
+    let stamps = |us: i64| Table::from_batch(
+        RecordBatch::try_from_iter([(
+            "v",
+            std::sync::Arc::new(TimestampMicrosecondArray::from(vec![us])) as _,
+        )])
+        .unwrap(),
+    );
+    conn.write_table_blocking("s", &stamps(-210_866_803_200_000_000), WriteMode::Append)
+        .unwrap();
+    conn.write_table_blocking("s", &stamps(i64::MAX), WriteMode::Append)
+        .unwrap();
+    let err = conn
+        .write_table_blocking("s", &stamps(-210_866_803_200_000_001), WriteMode::Append)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "column \"v\" (timestamp without time zone), row 0: a timestamp outside the column's range"
+    );
+    let text = conn
+        .query("SELECT v::text AS t FROM s ORDER BY v")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(String,)>()
+        .unwrap();
+    assert_eq!(
+        text,
+        vec![
+            ("4714-11-24 00:00:00 BC".to_owned(),),
+            ("294247-01-10 04:00:54.775807".to_owned(),)
+        ]
+    );
+}
+
+#[test]
+fn queries_copy_cannot_wrap_work_in_sessions_and_outside() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    conn.execute("CREATE TABLE log (a integer)").blocking().unwrap();
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute("INSERT INTO log VALUES (1)")
+        .blocking()
+        .unwrap();
+    // COPY refuses SELECT INTO (0A000); inside a session every query takes the row
+    // path, and the transaction goes on.
+    session
+        .query("SELECT 2 AS a INTO TEMP copied_into")
+        .blocking()
+        .unwrap();
+    // A query COPY takes, inside the same transaction, sees the uncommitted rows.
+    let inside = session
+        .query("SELECT a FROM log UNION ALL SELECT a FROM copied_into ORDER BY a")
+        .blocking()
+        .unwrap()
+        .rows::<(i32,)>()
+        .unwrap();
+    assert_eq!(inside, vec![(1,), (2,)]);
+    session
+        .execute("INSERT INTO log VALUES (3)")
+        .blocking()
+        .unwrap();
+    session.commit_blocking().unwrap();
+    let rows = conn
+        .query("SELECT a FROM log ORDER BY a")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i32,)>()
+        .unwrap();
+    assert_eq!(rows, vec![(1,), (3,)]);
+    // Outside a session too, on a pool of one connection: the connection stays in step.
+    let project = Project::new(&format!(
+        "[connections.one]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 1, max_overflow = 0, pool_pre_ping = false }}\n",
+        _scratch.url
+    ));
+    let one = project.sql("one");
+    for _ in 0..2 {
+        one.query("SELECT 4 AS a INTO TEMP elsewhere")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        let rows = one
+            .query("SELECT a FROM elsewhere; -- a trailing comment")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(i32,)>()
+            .unwrap();
+        assert_eq!(rows, vec![(4,)]);
+        one.execute("DROP TABLE elsewhere").blocking().unwrap();
+    }
+}
+
+#[test]
+fn a_committed_session_clears_cached_results_and_a_rolled_back_one_does_not() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    conn.execute("CREATE TABLE counted (a integer)")
+        .blocking()
+        .unwrap();
+    let count = |conn: &SqlConnection| {
+        conn.query("SELECT count(*) AS n FROM counted")
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0
+    };
+    assert_eq!(count(&conn), 0);
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute("INSERT INTO counted VALUES (1)")
+        .blocking()
+        .unwrap();
+    drop(session);
+    assert_eq!(count(&conn), 0);
+    let hits = conn.stats().cache_hits;
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute("INSERT INTO counted VALUES (1)")
+        .blocking()
+        .unwrap();
+    // Not committed yet: the cached result stands.
+    assert_eq!(count(&conn), 0);
+    session.commit_blocking().unwrap();
+    assert_eq!(count(&conn), 1, "the commit cleared the cached count");
+    assert_eq!(conn.stats().cache_hits, hits + 1);
+}
+
+#[test]
+fn a_failed_write_in_a_session_leaves_the_session_usable() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    conn.execute(
+        "CREATE TABLE keyed (id integer PRIMARY KEY, name text); \
+         INSERT INTO keyed VALUES (1, 'kept')",
+    )
+    .blocking()
+    .unwrap();
+    let mut session = conn.session_blocking().unwrap();
+    session
+        .execute("INSERT INTO keyed VALUES (2, 'in session')")
+        .blocking()
+        .unwrap();
+    let clash = id_names(&[3, 1], |_| "clash".into());
+    let err = futures::executor::block_on(session.write_table("keyed", &clash, WriteMode::Append))
+        .unwrap_err();
+    assert_eq!(err.code(), Some("23505"), "{err}");
+    let bad = id_names(&[4], |_| "nul\0".into());
+    let err = futures::executor::block_on(session.write_table("keyed", &bad, WriteMode::Append))
+        .unwrap_err();
+    assert!(err.to_string().contains("0x00"), "{err}");
+    let good = id_names(&[5, 6], |i| format!("good {i}"));
+    assert_eq!(
+        futures::executor::block_on(session.write_table("keyed", &good, WriteMode::Append))
+            .unwrap(),
+        2
+    );
+    // Create inside the session is part of its transaction.
+    futures::executor::block_on(session.write_table("made_inside", &good, WriteMode::Create))
+        .unwrap();
+    session.commit_blocking().unwrap();
+    assert_eq!(
+        keyed_rows(&conn, "keyed"),
+        vec![
+            (1, "kept".into()),
+            (2, "in session".into()),
+            (5, "good 5".into()),
+            (6, "good 6".into())
+        ]
+    );
+    assert_eq!(keyed_rows(&conn, "made_inside").len(), 2);
+    // A session dropped without commit takes its Create with it.
+    let mut session = conn.session_blocking().unwrap();
+    futures::executor::block_on(session.write_table("never", &good, WriteMode::Create)).unwrap();
+    drop(session);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let err = conn
+        .query("SELECT * FROM never")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert_eq!(err.code(), Some("42P01"));
 }

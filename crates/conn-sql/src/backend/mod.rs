@@ -83,7 +83,21 @@ impl Pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                postgres::fetch(&mut conn, prepared, ctx, false).await
+                match postgres::fetch(&mut conn, prepared.clone(), ctx, true).await? {
+                    postgres::Fetched::Table(table) => Ok(table),
+                    postgres::Fetched::CopyRefused => {
+                        // That connection is out of step: close it, read through another.
+                        conn.close_on_drop();
+                        drop(conn);
+                        let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                        match postgres::fetch(&mut conn, prepared, ctx, false).await? {
+                            postgres::Fetched::Table(table) => Ok(table),
+                            postgres::Fetched::CopyRefused => Err(Error::Data(
+                                "the rows path attempted COPY".into(),
+                            )),
+                        }
+                    }
+                }
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
@@ -176,7 +190,14 @@ impl Tx {
     pub(crate) async fn fetch(&mut self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
         match self {
             #[cfg(feature = "postgres")]
-            Tx::Postgres(tx) => postgres::fetch(tx, prepared, ctx, true).await,
+            // Never COPY inside a transaction: a refused COPY would leave the
+            // session's connection out of step (see `postgres::Fetched`).
+            Tx::Postgres(tx) => match postgres::fetch(tx, prepared, ctx, false).await? {
+                postgres::Fetched::Table(table) => Ok(table),
+                postgres::Fetched::CopyRefused => {
+                    Err(Error::Data("the rows path attempted COPY".into()))
+                }
+            },
             #[cfg(feature = "mysql")]
             Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx).await,
             #[cfg(feature = "sqlite")]

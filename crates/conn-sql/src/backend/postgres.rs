@@ -1,6 +1,6 @@
 //! PostgreSQL: results through binary `COPY ... TO STDOUT` when the statement allows
-//! it (a plain query without parameters), through binary rows otherwise; both feed the
-//! same decoders.
+//! it (a plain query without parameters, outside a session), through binary rows
+//! otherwise; both feed the same decoders.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -148,22 +148,59 @@ fn bind_all<'q>(
     Ok(query)
 }
 
-/// Whether a statement can run inside `COPY (...) TO STDOUT`.
-fn copyable(sql: &str) -> bool {
-    matches!(
+/// The statement as the body of `COPY (...) TO STDOUT`: a plain query (`SELECT`,
+/// `VALUES`, `TABLE`) without trailing semicolons and comments; `None` for anything
+/// else (several statements included).
+fn copy_body(sql: &str) -> Option<&str> {
+    if !matches!(
         super::first_keyword(sql).as_str(),
         "select" | "values" | "table"
-    )
+    ) {
+        return None;
+    }
+    // The end of the last token that is not whitespace, a comment or a semicolon.
+    let bytes = sql.as_bytes();
+    let (mut end, mut i, mut semicolon) = (0, 0, false);
+    while i < sql.len() {
+        let skip = crate::named::skip_non_parameter(sql, i, crate::config::Backend::Postgres);
+        let (next, significant) = if skip > i {
+            (skip, !sql[i..].starts_with("--") && !sql[i..].starts_with("/*"))
+        } else {
+            let width = sql[i..].chars().next().map_or(1, char::len_utf8);
+            (i + width, !bytes[i].is_ascii_whitespace() && bytes[i] != b';')
+        };
+        if skip == i && bytes[i] == b';' {
+            semicolon = true;
+        } else if significant {
+            if semicolon {
+                return None;
+            }
+            end = next;
+        }
+        i = next;
+    }
+    Some(&sql[..end])
 }
 
-/// Runs a query on `conn`; `in_transaction` when `conn` is inside a transaction (a
-/// session), where the COPY attempt runs under a savepoint.
+/// What [`fetch`] read.
+pub(crate) enum Fetched {
+    Table(Table),
+    /// The server refused to run the query inside COPY. sqlx then leaves the server's
+    /// ReadyForQuery unread, so the connection is out of step with the server: the
+    /// caller must close it and read the rows through another connection.
+    CopyRefused,
+}
+
+/// Runs a query on `conn`: through binary COPY when `allow_copy` and the statement is a
+/// plain query without parameters, through binary rows otherwise. Sessions do not
+/// allow COPY: a refused COPY would leave their connection unusable (see
+/// [`Fetched::CopyRefused`]).
 pub(crate) async fn fetch(
     conn: &mut PgConnection,
     prepared: Prepared,
     ctx: &Ctx,
-    in_transaction: bool,
-) -> Result<Table> {
+    allow_copy: bool,
+) -> Result<Fetched> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
@@ -184,105 +221,45 @@ pub(crate) async fn fetch(
         decoders.push(Decoder::new(&kind));
     }
     let batches = Batches::new(names, decoders, ctx.batch_size);
-    if prepared.values.is_empty() && copyable(&prepared.sql) {
-        match copy_out(conn, &prepared.sql, batches, ctx, in_transaction).await? {
-            CopyOutcome::Done(table) => return Ok(table),
-            CopyOutcome::NotApplicable(batches) => {
-                return fetch_rows(conn, &statement, &prepared, batches, ctx).await;
-            }
-        }
+    // A statement without result columns (`SELECT ... INTO`) is one COPY refuses.
+    let body = copy_body(&prepared.sql)
+        .filter(|_| allow_copy && prepared.values.is_empty() && !statement.columns().is_empty());
+    if let Some(body) = body {
+        return copy_out(conn, body, batches, ctx).await;
     }
-    fetch_rows(conn, &statement, &prepared, batches, ctx).await
-}
-
-enum CopyOutcome {
-    Done(Table),
-    NotApplicable(Batches<Decoder>),
+    fetch_rows(conn, &statement, &prepared, batches, ctx)
+        .await
+        .map(Fetched::Table)
 }
 
 /// SQLSTATEs with which the server refuses to wrap a statement in COPY (rather than
-/// failing to run it): the row path is then used.
+/// failing to run it).
 fn copy_refused(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("0A000" | "42601")))
 }
 
-/// The savepoint a COPY attempt runs under inside a transaction: a refused COPY would
-/// otherwise abort the whole transaction.
-const COPY_SAVEPOINT: &str = "conn_copy_out";
-
-async fn run_simple(conn: &mut PgConnection, sql: String, ctx: &Ctx) -> Result<()> {
-    sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(|e| ctx.err(&e, "query"))
-}
-
 async fn copy_out(
     conn: &mut PgConnection,
-    sql: &str,
+    body: &str,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
-    in_transaction: bool,
-) -> Result<CopyOutcome> {
-    let body = sql.trim_end().trim_end_matches(';');
+) -> Result<Fetched> {
     let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
-    if in_transaction {
-        run_simple(conn, format!("SAVEPOINT {COPY_SAVEPOINT}"), ctx).await?;
-    }
-    // The stream borrows `conn`: read it to the end inside the match, so the savepoint
-    // can be released (or rolled back to) afterwards.
-    let read = match conn.copy_out_raw(&copy).await {
-        Ok(mut stream) => {
-            let mut parser = CopyParser::default();
-            let mut read = Ok(());
-            loop {
-                match stream.try_next().await {
-                    Ok(Some(chunk)) => {
-                        if let Err(err) = parser.feed(&chunk, &mut batches) {
-                            read = Err(err);
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(err) => {
-                        read = Err(ctx.err(&err, "query"));
-                        break;
-                    }
-                }
-            }
-            Some(read.and_then(|()| {
-                if parser.ended {
-                    Ok(())
-                } else {
-                    Err(Error::Data("the COPY stream ended early".into()))
-                }
-            }))
-        }
-        Err(err) if copy_refused(&err) => None,
+    let mut stream = match conn.copy_out_raw(&copy).await {
+        Ok(stream) => stream,
+        Err(err) if copy_refused(&err) => return Ok(Fetched::CopyRefused),
         Err(err) => return Err(ctx.err(&err, "query")),
     };
-    let Some(read) = read else {
-        if in_transaction {
-            run_simple(
-                conn,
-                format!("ROLLBACK TO SAVEPOINT {COPY_SAVEPOINT}; RELEASE SAVEPOINT {COPY_SAVEPOINT}"),
-                ctx,
-            )
-            .await?;
-        }
-        return Ok(CopyOutcome::NotApplicable(batches));
-    };
-    if in_transaction {
-        // Released even after a failed read (the first error is the one reported).
-        let released = run_simple(conn, format!("RELEASE SAVEPOINT {COPY_SAVEPOINT}"), ctx).await;
-        read?;
-        released?;
-    } else {
-        read?;
+    let mut parser = CopyParser::default();
+    while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+        parser.feed(&chunk, &mut batches)?;
     }
-    Ok(CopyOutcome::Done(batches.finish()?))
+    drop(stream);
+    if !parser.ended {
+        return Err(Error::Data("the COPY stream ended early".into()));
+    }
+    Ok(Fetched::Table(batches.finish()?))
 }
 
 async fn fetch_rows(
@@ -445,5 +422,25 @@ impl CopyParser {
             at = end;
         }
         Ok(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_body;
+
+    #[test]
+    fn copy_bodies_lose_trailing_semicolons_and_comments() {
+        assert_eq!(copy_body("SELECT 1"), Some("SELECT 1"));
+        assert_eq!(copy_body("select 1 ;  -- done\n"), Some("select 1"));
+        assert_eq!(copy_body("SELECT ';' AS s; /* c */"), Some("SELECT ';' AS s"));
+        assert_eq!(
+            copy_body("SELECT 1 -- note\nFROM t"),
+            Some("SELECT 1 -- note\nFROM t")
+        );
+        assert_eq!(copy_body("VALUES (1);;"), Some("VALUES (1)"));
+        assert_eq!(copy_body("SELECT 1; SELECT 2"), None);
+        assert_eq!(copy_body("INSERT INTO t VALUES (1)"), None);
+        assert_eq!(copy_body("WITH x AS (SELECT 1) SELECT * FROM x"), None);
     }
 }

@@ -132,6 +132,12 @@ fn mysql_target(c: &MySqlColumn) -> std::result::Result<Target, String> {
     };
     let digits = u8::try_from(c.fsp.unwrap_or(0)).unwrap_or(6).min(6);
     Ok(match c.data_type.as_str() {
+        // MySQL's BOOLEAN: conn reads TINYINT(1) back as Boolean, so only 0 and 1
+        // (and booleans) read back as what was written.
+        "tinyint" if c.column_type.to_lowercase().starts_with("tinyint(1)") => Target::Int {
+            min: 0,
+            max: 1,
+        },
         "tinyint" => int(8),
         "smallint" => int(16),
         "mediumint" => int(24),

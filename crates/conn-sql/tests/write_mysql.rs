@@ -49,27 +49,64 @@ fn append_cases() -> Vec<Case> {
         ok("BOOLEAN", bools(), &["true", "false", "NULL"]),
         ok("BOOLEAN", small(&[1, 0]), &["true", "false", "NULL"]),
         fails("BOOLEAN", small(&[1, 2]), &range("tinyint(1)", 1, "0", "1")),
-        fails("BOOLEAN", strs(&["true"]), &type_error("Utf8", "tinyint(1)")),
+        fails(
+            "BOOLEAN",
+            strs(&["true"]),
+            &type_error("Utf8", "tinyint(1)"),
+        ),
         // integers
         ok("TINYINT", i8s(), &["-128", "127", "NULL"]),
         ok("TINYINT", bools(), &["1", "0", "NULL"]),
         fails("TINYINT", i16s(), &range("tinyint(4)", 0, "-128", "127")),
         ok("TINYINT UNSIGNED", u8s(), &["0", "255", "NULL"]),
-        fails("TINYINT UNSIGNED", i8s(), &range("tinyint(3) unsigned", 0, "0", "255")),
+        fails(
+            "TINYINT UNSIGNED",
+            i8s(),
+            &range("tinyint(3) unsigned", 0, "0", "255"),
+        ),
         ok("SMALLINT", i16s(), &["-32768", "32767", "NULL"]),
-        fails("SMALLINT", u16s(), &range("smallint(6)", 1, "-32768", "32767")),
-        ok("MEDIUMINT", small(&[-8_388_608, 8_388_607]), &["-8388608", "8388607", "NULL"]),
-        fails("MEDIUMINT", i32s(), &range("mediumint(9)", 0, "-8388608", "8388607")),
+        fails(
+            "SMALLINT",
+            u16s(),
+            &range("smallint(6)", 1, "-32768", "32767"),
+        ),
+        ok(
+            "MEDIUMINT",
+            small(&[-8_388_608, 8_388_607]),
+            &["-8388608", "8388607", "NULL"],
+        ),
+        fails(
+            "MEDIUMINT",
+            i32s(),
+            &range("mediumint(9)", 0, "-8388608", "8388607"),
+        ),
         ok("INT", i32s(), &["-2147483648", "2147483647", "NULL"]),
-        fails("INT", u32s(), &range("int(11)", 1, "-2147483648", "2147483647")),
+        fails(
+            "INT",
+            u32s(),
+            &range("int(11)", 1, "-2147483648", "2147483647"),
+        ),
         ok("INT UNSIGNED", u32s(), &["0", "4294967295", "NULL"]),
-        ok("BIGINT", i64s(), &["-9223372036854775808", "9223372036854775807", "NULL"]),
+        ok(
+            "BIGINT",
+            i64s(),
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
         fails(
             "BIGINT",
             u64s(),
-            &range("bigint(20)", 1, "-9223372036854775808", "9223372036854775807"),
+            &range(
+                "bigint(20)",
+                1,
+                "-9223372036854775808",
+                "9223372036854775807",
+            ),
         ),
-        ok("BIGINT UNSIGNED", u64s(), &["0", "18446744073709551615", "NULL"]),
+        ok(
+            "BIGINT UNSIGNED",
+            u64s(),
+            &["0", "18446744073709551615", "NULL"],
+        ),
         fails(
             "BIGINT UNSIGNED",
             i64s(),
@@ -121,7 +158,11 @@ fn append_cases() -> Vec<Case> {
                 "a value with more digits than the column's precision (10)",
             ),
         ),
-        ok("DECIMAL(10,2)", f64s(&[0.1, 2.25]), &["0.10", "2.25", "NULL"]),
+        ok(
+            "DECIMAL(10,2)",
+            f64s(&[0.1, 2.25]),
+            &["0.10", "2.25", "NULL"],
+        ),
         ok(
             "DECIMAL(10,2)",
             dec(5, -2, &[123, -5]),
@@ -132,7 +173,11 @@ fn append_cases() -> Vec<Case> {
             dec256(40, 5, &["1234567890123456789012345678"]),
             &["12345678901234567890123.45678", "NULL"],
         ),
-        ok("DECIMAL(20,0)", u64s(), &["0", "18446744073709551615", "NULL"]),
+        ok(
+            "DECIMAL(20,0)",
+            u64s(),
+            &["0", "18446744073709551615", "NULL"],
+        ),
         // floats: MySQL has no NaN or infinities.
         ok("FLOAT", f32s(&[0.1, -2.5]), &["0.1", "-2.5", "NULL"]),
         ok("FLOAT", f16s(), &["1.5", "-0.25", "NULL"]),
@@ -140,7 +185,11 @@ fn append_cases() -> Vec<Case> {
         fails(
             "FLOAT",
             f64s(&[0.123_456_789_012]),
-            &value_error("float", 0, "a value that a 32-bit float cannot hold exactly"),
+            &value_error(
+                "float",
+                0,
+                "a value that a 32-bit float cannot hold exactly",
+            ),
         ),
         fails(
             "FLOAT",
@@ -156,15 +205,31 @@ fn append_cases() -> Vec<Case> {
         fails(
             "DOUBLE",
             small(&[(1 << 53) + 1]),
-            &value_error("double", 0, "a value that a 64-bit float cannot hold exactly"),
+            &value_error(
+                "double",
+                0,
+                "a value that a 64-bit float cannot hold exactly",
+            ),
         ),
-        ok("DOUBLE", dec(10, 2, &[12345, -5]), &["123.45", "-0.05", "NULL"]),
+        ok(
+            "DOUBLE",
+            dec(10, 2, &[12345, -5]),
+            &["123.45", "-0.05", "NULL"],
+        ),
         // text
-        ok("VARCHAR(5)", strs(&["héllo", "😀"]), &["héllo", "😀", "NULL"]),
+        ok(
+            "VARCHAR(5)",
+            strs(&["héllo", "😀"]),
+            &["héllo", "😀", "NULL"],
+        ),
         fails(
             "VARCHAR(5)",
             strs(&["ok", "toolong"]),
-            &value_error("varchar(5)", 1, "text of 7 characters, longer than the column's 5"),
+            &value_error(
+                "varchar(5)",
+                1,
+                "text of 7 characters, longer than the column's 5",
+            ),
         ),
         fails(
             "VARCHAR(5) CHARACTER SET utf8mb3",
@@ -191,25 +256,42 @@ fn append_cases() -> Vec<Case> {
         ),
         ok("TEXT", strs(&["héllo", ""]), &["héllo", "", "NULL"]),
         ok("TEXT", large_strs(&["a"]), &["a", "NULL"]),
-        ok("TEXT", view_strs(&["a view string longer than twelve"]), &[
-            "a view string longer than twelve",
-            "NULL",
-        ]),
-        ok("TEXT", dictionary(&["a", "b", "a"]), &["a", "b", "a", "NULL"]),
+        ok(
+            "TEXT",
+            view_strs(&["a view string longer than twelve"]),
+            &["a view string longer than twelve", "NULL"],
+        ),
+        ok(
+            "TEXT",
+            dictionary(&["a", "b", "a"]),
+            &["a", "b", "a", "NULL"],
+        ),
         ok("TEXT", strs(&["nul\0byte"]), &["nul\0byte", "NULL"]),
         fails("TEXT", small(&[1]), &type_error("Int64", "text")),
         fails(
             "TINYTEXT",
             strs(&[&"é".repeat(128)]),
-            &value_error("tinytext", 0, "text of 256 bytes, longer than the column's 255"),
+            &value_error(
+                "tinytext",
+                0,
+                "text of 256 bytes, longer than the column's 255",
+            ),
         ),
         ok("CHAR(3)", strs(&["ab", "abc"]), &["ab", "abc", "NULL"]),
         fails(
             "CHAR(3)",
             strs(&["abcd"]),
-            &value_error("char(3)", 0, "text of 4 characters, longer than the column's 3"),
+            &value_error(
+                "char(3)",
+                0,
+                "text of 4 characters, longer than the column's 3",
+            ),
         ),
-        ok("ENUM('sad','happy')", strs(&["happy", "sad"]), &["happy", "sad", "NULL"]),
+        ok(
+            "ENUM('sad','happy')",
+            strs(&["happy", "sad"]),
+            &["happy", "sad", "NULL"],
+        ),
         fails(
             "ENUM('sad','happy')",
             strs(&["HAPPY"]),
@@ -238,7 +320,11 @@ fn append_cases() -> Vec<Case> {
                 "2 bytes for a column of exactly 3 bytes (it would pad them with zero bytes)",
             ),
         ),
-        ok("VARBINARY(4)", bins(&[&[0, 255], &[]]), &["00ff", "", "NULL"]),
+        ok(
+            "VARBINARY(4)",
+            bins(&[&[0, 255], &[]]),
+            &["00ff", "", "NULL"],
+        ),
         fails(
             "VARBINARY(4)",
             bins(&[&[1, 2, 3, 4, 5]]),
@@ -246,7 +332,12 @@ fn append_cases() -> Vec<Case> {
         ),
         ok("BLOB", large_bins(&[&[1]]), &["01", "NULL"]),
         ok("BLOB", view_bins(&[&[2]]), &["02", "NULL"]),
-        ok("BLOB", uuids(), &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"]).marked("arrow.uuid"),
+        ok(
+            "BLOB",
+            uuids(),
+            &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"],
+        )
+        .marked("arrow.uuid"),
         fails("BLOB", strs(&["x"]), &type_error("Utf8", "blob")),
         // dates and times: four-digit years, the column's fractional digits.
         ok("DATE", dates32(), &["2024-02-29", "1969-12-31", "NULL"]),
@@ -285,7 +376,11 @@ fn append_cases() -> Vec<Case> {
                 "a time with nanoseconds; the database keeps microseconds",
             ),
         ),
-        ok("DATETIME", stamps("s", None), &["2024-02-29T13:14:15", "NULL"]),
+        ok(
+            "DATETIME",
+            stamps("s", None),
+            &["2024-02-29T13:14:15", "NULL"],
+        ),
         // MariaDB would silently truncate the .5 seconds.
         fails(
             "DATETIME",
@@ -296,18 +391,26 @@ fn append_cases() -> Vec<Case> {
                 "a value with more fractional second digits than the column keeps (0)",
             ),
         ),
-        ok("DATETIME(3)", stamps("us", None), &["2024-02-29T13:14:15.500", "NULL"]),
-        ok("DATETIME(6)", stamps("ns", None), &["2024-02-29T13:14:15.500", "NULL"]),
+        ok(
+            "DATETIME(3)",
+            stamps("us", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
+        ok(
+            "DATETIME(6)",
+            stamps("ns", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
         ok(
             "DATETIME(6)",
             stamps("us", Some("+02:00")),
             &["2024-02-29T13:14:15.500", "NULL"],
         ),
-        ok("DATETIME(6)", dates32(), &[
-            "2024-02-29T00:00:00",
-            "1969-12-31T00:00:00",
-            "NULL",
-        ]),
+        ok(
+            "DATETIME(6)",
+            dates32(),
+            &["2024-02-29T00:00:00", "1969-12-31T00:00:00", "NULL"],
+        ),
         fails(
             "DATETIME(6)",
             stamps_ns_with_nanos(),
@@ -338,15 +441,28 @@ fn append_cases() -> Vec<Case> {
             &value_error("timestamp(6)", 0, "a timestamp outside the column's range"),
         ),
         // MariaDB's UUID type takes 16 bytes or UUID text.
-        ok("UUID", uuids(), &["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "NULL"]).marked("arrow.uuid"),
+        ok(
+            "UUID",
+            uuids(),
+            &["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "NULL"],
+        )
+        .marked("arrow.uuid"),
         ok(
             "UUID",
             strs(&["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]),
             &["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "NULL"],
         ),
-        fails("UUID", strs(&["nope"]), &value_error("uuid", 0, "text that is not a UUID")),
+        fails(
+            "UUID",
+            strs(&["nope"]),
+            &value_error("uuid", 0, "text that is not a UUID"),
+        ),
         // no intervals or arrays in MySQL
-        fails("TEXT", intervals(0), &type_error("Interval(MonthDayNano)", "text")),
+        fails(
+            "TEXT",
+            intervals(0),
+            &type_error("Interval(MonthDayNano)", "text"),
+        ),
         fails("TEXT", int_lists(), "cannot write Arrow List("),
         ok("INT", nulls(2), &["NULL", "NULL"]),
     ]
@@ -384,32 +500,104 @@ fn create_maps_every_arrow_type() {
     };
     let conn = project.sql("my");
     let columns = vec![
-        created("c_bool", bools(), "tinyint(1)", "Boolean", &["true", "false", "NULL"]),
-        created("c_i8", i8s(), "tinyint(4)", "Int8", &["-128", "127", "NULL"]),
-        created("c_i16", i16s(), "smallint(6)", "Int16", &["-32768", "32767", "NULL"]),
-        created("c_i32", i32s(), "int(11)", "Int32", &["-2147483648", "2147483647", "NULL"]),
-        created("c_i64", i64s(), "bigint(20)", "Int64", &[
-            "-9223372036854775808",
-            "9223372036854775807",
-            "NULL",
-        ]),
-        created("c_u8", u8s(), "tinyint(3) unsigned", "UInt8", &["0", "255", "NULL"]),
-        created("c_u16", u16s(), "smallint(5) unsigned", "UInt16", &["0", "65535", "NULL"]),
-        created("c_u32", u32s(), "int(10) unsigned", "UInt32", &["0", "4294967295", "NULL"]),
-        created("c_u64", u64s(), "bigint(20) unsigned", "UInt64", &[
-            "0",
-            "18446744073709551615",
-            "NULL",
-        ]),
-        created("c_f16", f16s(), "float", "Float32", &["1.5", "-0.25", "NULL"]),
-        created("c_f32", f32s(&[0.1, -2.5]), "float", "Float32", &["0.1", "-2.5", "NULL"]),
-        created("c_f64", f64s(&[0.1, 1e300]), "double", "Float64", &["0.1", "1e300", "NULL"]),
-        created("c_dec", dec(10, 2, &[12345, -5]), "decimal(10,2)", "Decimal128(38, 2)", &[
-            "123.45", "-0.05", "NULL",
-        ]),
-        created("c_decneg", dec(5, -2, &[123, -5]), "decimal(7,0)", "Decimal128(38, 0)", &[
-            "12300", "-500", "NULL",
-        ]),
+        created(
+            "c_bool",
+            bools(),
+            "tinyint(1)",
+            "Boolean",
+            &["true", "false", "NULL"],
+        ),
+        created(
+            "c_i8",
+            i8s(),
+            "tinyint(4)",
+            "Int8",
+            &["-128", "127", "NULL"],
+        ),
+        created(
+            "c_i16",
+            i16s(),
+            "smallint(6)",
+            "Int16",
+            &["-32768", "32767", "NULL"],
+        ),
+        created(
+            "c_i32",
+            i32s(),
+            "int(11)",
+            "Int32",
+            &["-2147483648", "2147483647", "NULL"],
+        ),
+        created(
+            "c_i64",
+            i64s(),
+            "bigint(20)",
+            "Int64",
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
+        created(
+            "c_u8",
+            u8s(),
+            "tinyint(3) unsigned",
+            "UInt8",
+            &["0", "255", "NULL"],
+        ),
+        created(
+            "c_u16",
+            u16s(),
+            "smallint(5) unsigned",
+            "UInt16",
+            &["0", "65535", "NULL"],
+        ),
+        created(
+            "c_u32",
+            u32s(),
+            "int(10) unsigned",
+            "UInt32",
+            &["0", "4294967295", "NULL"],
+        ),
+        created(
+            "c_u64",
+            u64s(),
+            "bigint(20) unsigned",
+            "UInt64",
+            &["0", "18446744073709551615", "NULL"],
+        ),
+        created(
+            "c_f16",
+            f16s(),
+            "float",
+            "Float32",
+            &["1.5", "-0.25", "NULL"],
+        ),
+        created(
+            "c_f32",
+            f32s(&[0.1, -2.5]),
+            "float",
+            "Float32",
+            &["0.1", "-2.5", "NULL"],
+        ),
+        created(
+            "c_f64",
+            f64s(&[0.1, 1e300]),
+            "double",
+            "Float64",
+            &["0.1", "1e300", "NULL"],
+        ),
+        created(
+            "c_dec",
+            dec(10, 2, &[12345, -5]),
+            "decimal(10,2)",
+            "Decimal128(38, 2)",
+            &["123.45", "-0.05", "NULL"],
+        ),
+        created(
+            "c_decneg",
+            dec(5, -2, &[123, -5]),
+            "decimal(7,0)",
+            "Decimal128(38, 0)",
+            &["12300", "-500", "NULL"],
+        ),
         created(
             "c_dec256",
             dec256(40, 5, &["1234567890123456789012345678", "-1"]),
@@ -417,26 +605,68 @@ fn create_maps_every_arrow_type() {
             "Decimal128(38, 5)",
             &["12345678901234567890123.45678", "-0.00001", "NULL"],
         ),
-        created("c_text", strs(&["héllo", "😀"]), "longtext", "Utf8", &["héllo", "😀", "NULL"]),
-        created("c_view", view_strs(&["a", "b"]), "longtext", "Utf8", &["a", "b", "NULL"]),
-        created("c_dict", dictionary(&["x", "y"]), "longtext", "Utf8", &["x", "y", "NULL"]),
-        created("c_json", strs(&["{\"b\": 1,  \"a\": 2}", "[]"]), "longtext", "Utf8", &[
-            "{\"b\": 1,  \"a\": 2}",
-            "[]",
-            "NULL",
-        ])
+        created(
+            "c_text",
+            strs(&["héllo", "😀"]),
+            "longtext",
+            "Utf8",
+            &["héllo", "😀", "NULL"],
+        ),
+        created(
+            "c_view",
+            view_strs(&["a", "b"]),
+            "longtext",
+            "Utf8",
+            &["a", "b", "NULL"],
+        ),
+        created(
+            "c_dict",
+            dictionary(&["x", "y"]),
+            "longtext",
+            "Utf8",
+            &["x", "y", "NULL"],
+        ),
+        created(
+            "c_json",
+            strs(&["{\"b\": 1,  \"a\": 2}", "[]"]),
+            "longtext",
+            "Utf8",
+            &["{\"b\": 1,  \"a\": 2}", "[]", "NULL"],
+        )
         .marked("arrow.json"),
-        created("c_bin", bins(&[&[0, 255], &[]]), "longblob", "Binary", &["00ff", "", "NULL"]),
-        created("c_fixed", fixed(2, &[&[1, 2], &[3, 4]]), "binary(2)", "Binary", &[
-            "0102", "0304", "NULL",
-        ]),
-        created("c_uuid", fixed(16, &[&UUID, &[0; 16]]), "binary(16)", "Binary", &[
-            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-            "00000000000000000000000000000000",
-            "NULL",
-        ])
+        created(
+            "c_bin",
+            bins(&[&[0, 255], &[]]),
+            "longblob",
+            "Binary",
+            &["00ff", "", "NULL"],
+        ),
+        created(
+            "c_fixed",
+            fixed(2, &[&[1, 2], &[3, 4]]),
+            "binary(2)",
+            "Binary",
+            &["0102", "0304", "NULL"],
+        ),
+        created(
+            "c_uuid",
+            fixed(16, &[&UUID, &[0; 16]]),
+            "binary(16)",
+            "Binary",
+            &[
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                "00000000000000000000000000000000",
+                "NULL",
+            ],
+        )
         .marked("arrow.uuid"),
-        created("c_date", dates32(), "date", "Date32", &["2024-02-29", "1969-12-31", "NULL"]),
+        created(
+            "c_date",
+            dates32(),
+            "date",
+            "Date32",
+            &["2024-02-29", "1969-12-31", "NULL"],
+        ),
         created(
             "c_time",
             a(Time64MicrosecondArray::from(vec![
@@ -548,7 +778,11 @@ fn long_names_replace_within_64_characters_and_identifiers_are_quoted_whole() {
         id_rows(&conn, &format!("`{long}`")),
         vec![(3, "second 3".into())]
     );
-    assert_eq!(tables(&conn), vec![long.clone()], "no temporary table is left");
+    assert_eq!(
+        tables(&conn),
+        vec![long.clone()],
+        "no temporary table is left"
+    );
     let err = conn
         .write_table_blocking(&"x".repeat(65), &first, WriteMode::Replace)
         .unwrap_err()
@@ -640,7 +874,13 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
     let err = conn
         .write_table_blocking(
             "keyed",
-            &id_names(&ids, |i| if i == 20_099 { "x".repeat(201) } else { long(i) }),
+            &id_names(&ids, |i| {
+                if i == 20_099 {
+                    "x".repeat(201)
+                } else {
+                    long(i)
+                }
+            }),
             WriteMode::Append,
         )
         .unwrap_err();
@@ -654,10 +894,7 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
     let bad = Table::from_batch(
         RecordBatch::try_new(
             Arc::new(Schema::new(vec![Field::new("d", DataType::Date32, true)])),
-            vec![Arc::new(Date32Array::from(vec![
-                0,
-                days(10000, 1, 1),
-            ]))],
+            vec![Arc::new(Date32Array::from(vec![0, days(10000, 1, 1)]))],
         )
         .unwrap(),
     );
@@ -699,7 +936,10 @@ fn sessions_refuse_what_would_commit_them() {
             )),
             "{err}"
         );
-        assert!(err.contains("Call SqlConnection::write_table outside the session"), "{err}");
+        assert!(
+            err.contains("Call SqlConnection::write_table outside the session"),
+            "{err}"
+        );
     }
     for statement in [
         "CREATE TABLE t2 (a INT)",
@@ -710,13 +950,22 @@ fn sessions_refuse_what_would_commit_them() {
         "INSERT INTO keyed VALUES (9, 'x'); CREATE INDEX i ON keyed (name)",
         "COMMIT",
     ] {
-        let err = session.execute(statement).blocking().unwrap_err().to_string();
+        let err = session
+            .execute(statement)
+            .blocking()
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.contains("cannot run inside a MySQL session: MySQL commits the open transaction before it"),
+            err.contains(
+                "cannot run inside a MySQL session: MySQL commits the open transaction before it"
+            ),
             "{statement}: {err}"
         );
         let err = session.query(statement).blocking().unwrap_err().to_string();
-        assert!(err.contains("cannot run inside a MySQL session"), "{statement}: {err}");
+        assert!(
+            err.contains("cannot run inside a MySQL session"),
+            "{statement}: {err}"
+        );
     }
     let err = session
         .execute("create table t3 (a int)")
@@ -725,7 +974,9 @@ fn sessions_refuse_what_would_commit_them() {
         .to_string();
     assert!(
         err.starts_with("CREATE TABLE cannot run inside a MySQL session")
-            && err.ends_with("run it with SqlConnection::execute outside the session, before or after it"),
+            && err.ends_with(
+                "run it with SqlConnection::execute outside the session, before or after it"
+            ),
         "{err}"
     );
     // Temporary tables do not commit; Append runs under a savepoint.
@@ -793,7 +1044,9 @@ fn a_decimal_wider_than_conns_reader_is_written_exactly() {
     assert_eq!(
         text,
         vec![
-            (Some("-12345678901234567890123456789012345678901234567890.1234567890".to_owned()),),
+            (Some(
+                "-12345678901234567890123456789012345678901234567890.1234567890".to_owned()
+            ),),
             (None,)
         ]
     );

@@ -21,7 +21,9 @@ fn scratch() -> Option<(PgScratch, Project)> {
 }
 
 fn type_error(arrow: &str, column: &str) -> String {
-    format!("column \"v\": cannot write Arrow {arrow} values to a PostgreSQL column of type {column}")
+    format!(
+        "column \"v\": cannot write Arrow {arrow} values to a PostgreSQL column of type {column}"
+    )
 }
 
 fn value_error(column: &str, row: usize, kind: &str) -> String {
@@ -60,7 +62,11 @@ fn append_cases() -> Vec<Case> {
                 "a float with a fractional part, which an integer column cannot hold",
             ),
         ),
-        ok("smallint", dec(5, -2, &[123, -5]), &["12300", "-500", "NULL"]),
+        ok(
+            "smallint",
+            dec(5, -2, &[123, -5]),
+            &["12300", "-500", "NULL"],
+        ),
         fails(
             "smallint",
             dec(10, 2, &[100, 12345]),
@@ -74,8 +80,16 @@ fn append_cases() -> Vec<Case> {
         // integer
         ok("integer", i32s(), &["-2147483648", "2147483647", "NULL"]),
         ok("integer", u16s(), &["0", "65535", "NULL"]),
-        fails("integer", i64s(), &range("integer", 0, "-2147483648", "2147483647")),
-        fails("integer", u32s(), &range("integer", 1, "-2147483648", "2147483647")),
+        fails(
+            "integer",
+            i64s(),
+            &range("integer", 0, "-2147483648", "2147483647"),
+        ),
+        fails(
+            "integer",
+            u32s(),
+            &range("integer", 1, "-2147483648", "2147483647"),
+        ),
         ok("integer", dec(10, 2, &[100, -4200]), &["1", "-42", "NULL"]),
         // bigint
         ok(
@@ -84,7 +98,11 @@ fn append_cases() -> Vec<Case> {
             &["-9223372036854775808", "9223372036854775807", "NULL"],
         ),
         ok("bigint", u32s(), &["0", "4294967295", "NULL"]),
-        fails("bigint", u64s(), &range("bigint", 1, i64_range.0, i64_range.1)),
+        fails(
+            "bigint",
+            u64s(),
+            &range("bigint", 1, i64_range.0, i64_range.1),
+        ),
         fails(
             "bigint",
             f64s(&[1e19]),
@@ -104,7 +122,11 @@ fn append_cases() -> Vec<Case> {
             &["123.45", "-0.05", "0.00", "NULL"],
         ),
         ok("numeric", dec(10, 6, &[12]), &["0.000012", "NULL"]),
-        ok("numeric", dec(5, -2, &[123, -5]), &["12300", "-500", "NULL"]),
+        ok(
+            "numeric",
+            dec(5, -2, &[123, -5]),
+            &["12300", "-500", "NULL"],
+        ),
         ok(
             "numeric",
             dec256(40, 5, &["12345678901234567890123456789012345"]),
@@ -158,7 +180,11 @@ fn append_cases() -> Vec<Case> {
                 "a value with more digits than the column's precision (10)",
             ),
         ),
-        ok("numeric(10,2)", f64s(&[0.1, 2.25]), &["0.10", "2.25", "NULL"]),
+        ok(
+            "numeric(10,2)",
+            f64s(&[0.1, 2.25]),
+            &["0.10", "2.25", "NULL"],
+        ),
         fails(
             "numeric(10,2)",
             f64s(&[0.125]),
@@ -173,9 +199,17 @@ fn append_cases() -> Vec<Case> {
             dec(5, -2, &[123, -5]),
             &["12300.00", "-500.00", "NULL"],
         ),
-        ok("numeric(20,0)", u64s(), &["0", "18446744073709551615", "NULL"]),
+        ok(
+            "numeric(20,0)",
+            u64s(),
+            &["0", "18446744073709551615", "NULL"],
+        ),
         // PostgreSQL 15's negative scales.
-        ok("numeric(3,-2)", dec(5, -2, &[123, -5]), &["12300", "-500", "NULL"]),
+        ok(
+            "numeric(3,-2)",
+            dec(5, -2, &[123, -5]),
+            &["12300", "-500", "NULL"],
+        ),
         fails(
             "numeric(3,-2)",
             small(&[12345]),
@@ -197,30 +231,22 @@ fn append_cases() -> Vec<Case> {
         fails(
             "real",
             f64s(&[0.1, 1e300]),
-            &value_error(
-                "real",
-                1,
-                "a value that a 32-bit float cannot hold exactly",
-            ),
+            &value_error("real", 1, "a value that a 32-bit float cannot hold exactly"),
         ),
         fails(
             "real",
             f64s(&[0.123_456_789_012]),
-            &value_error(
-                "real",
-                0,
-                "a value that a 32-bit float cannot hold exactly",
-            ),
+            &value_error("real", 0, "a value that a 32-bit float cannot hold exactly"),
         ),
-        ok("real", small(&[16_777_216, -3]), &["16777216.0", "-3.0", "NULL"]),
+        ok(
+            "real",
+            small(&[16_777_216, -3]),
+            &["16777216.0", "-3.0", "NULL"],
+        ),
         fails(
             "real",
             small(&[16_777_217]),
-            &value_error(
-                "real",
-                0,
-                "a value that a 32-bit float cannot hold exactly",
-            ),
+            &value_error("real", 0, "a value that a 32-bit float cannot hold exactly"),
         ),
         ok(
             "real",
@@ -278,11 +304,16 @@ fn append_cases() -> Vec<Case> {
         // text and friends
         ok("text", strs(&["héllo", ""]), &["héllo", "", "NULL"]),
         ok("text", large_strs(&["a", "😀"]), &["a", "😀", "NULL"]),
-        ok("text", view_strs(&["a view string longer than twelve"]), &[
-            "a view string longer than twelve",
-            "NULL",
-        ]),
-        ok("text", dictionary(&["a", "b", "a"]), &["a", "b", "a", "NULL"]),
+        ok(
+            "text",
+            view_strs(&["a view string longer than twelve"]),
+            &["a view string longer than twelve", "NULL"],
+        ),
+        ok(
+            "text",
+            dictionary(&["a", "b", "a"]),
+            &["a", "b", "a", "NULL"],
+        ),
         ok("text", strs(&["{\"a\": 1}"]), &["{\"a\": 1}", "NULL"]).marked("arrow.json"),
         fails(
             "text",
@@ -295,7 +326,11 @@ fn append_cases() -> Vec<Case> {
         ),
         fails("text", small(&[1]), &type_error("Int64", "text")),
         fails("text", bins(&[b"x"]), &type_error("Binary", "text")),
-        ok("varchar(5)", strs(&["héllo", "ééééé"]), &["héllo", "ééééé", "NULL"]),
+        ok(
+            "varchar(5)",
+            strs(&["héllo", "ééééé"]),
+            &["héllo", "ééééé", "NULL"],
+        ),
         fails(
             "varchar(5)",
             strs(&["ok", "toolong"]),
@@ -320,7 +355,12 @@ fn append_cases() -> Vec<Case> {
         ok("bytea", large_bins(&[&[1]]), &["01", "NULL"]),
         ok("bytea", view_bins(&[&[2]]), &["02", "NULL"]),
         ok("bytea", fixed(3, &[&[1, 2, 3]]), &["010203", "NULL"]),
-        ok("bytea", uuids(), &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"]).marked("arrow.uuid"),
+        ok(
+            "bytea",
+            uuids(),
+            &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"],
+        )
+        .marked("arrow.uuid"),
         fails("bytea", strs(&["x"]), &type_error("Utf8", "bytea")),
         // dates and times
         ok("date", dates32(), &["2024-02-29", "1969-12-31", "NULL"]),
@@ -353,21 +393,37 @@ fn append_cases() -> Vec<Case> {
                 "a value with more fractional second digits than the column keeps (0)",
             ),
         ),
-        ok("timestamp", stamps("s", None), &["2024-02-29T13:14:15", "NULL"]),
-        ok("timestamp", stamps("ms", None), &["2024-02-29T13:14:15.500", "NULL"]),
-        ok("timestamp", stamps("us", None), &["2024-02-29T13:14:15.500", "NULL"]),
-        ok("timestamp", stamps("ns", None), &["2024-02-29T13:14:15.500", "NULL"]),
+        ok(
+            "timestamp",
+            stamps("s", None),
+            &["2024-02-29T13:14:15", "NULL"],
+        ),
+        ok(
+            "timestamp",
+            stamps("ms", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
+        ok(
+            "timestamp",
+            stamps("us", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
+        ok(
+            "timestamp",
+            stamps("ns", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
         // A zoned instant goes in as its UTC time.
         ok(
             "timestamp",
             stamps("us", Some("+02:00")),
             &["2024-02-29T13:14:15.500", "NULL"],
         ),
-        ok("timestamp", dates32(), &[
-            "2024-02-29T00:00:00",
-            "1969-12-31T00:00:00",
-            "NULL",
-        ]),
+        ok(
+            "timestamp",
+            dates32(),
+            &["2024-02-29T00:00:00", "1969-12-31T00:00:00", "NULL"],
+        ),
         fails(
             "timestamp",
             stamps_ns_with_nanos(),
@@ -414,7 +470,11 @@ fn append_cases() -> Vec<Case> {
             intervals_day_time(),
             &["3 days 1.500000000 secs", "NULL"],
         ),
-        ok("interval", durations(), &["25 hours 1 mins 1.000001000 secs", "NULL"]),
+        ok(
+            "interval",
+            durations(),
+            &["25 hours 1 mins 1.000001000 secs", "NULL"],
+        ),
         fails(
             "interval",
             intervals(5),
@@ -444,7 +504,12 @@ fn append_cases() -> Vec<Case> {
             "invalid input syntax for type json",
         ),
         // uuid
-        ok("uuid", uuids(), &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"]).marked("arrow.uuid"),
+        ok(
+            "uuid",
+            uuids(),
+            &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"],
+        )
+        .marked("arrow.uuid"),
         ok(
             "uuid",
             strs(&["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]),
@@ -473,7 +538,11 @@ fn append_cases() -> Vec<Case> {
         ),
         ok("bigint[]", big_int_lists(), &["[1, 1099511627776]", "NULL"]),
         ok("text[]", text_lists(), &["[a, NULL, b c]", "NULL"]),
-        ok("numeric(6,2)[]", decimal_lists(), &["[123.45, -0.05]", "NULL"]),
+        ok(
+            "numeric(6,2)[]",
+            decimal_lists(),
+            &["[123.45, -0.05]", "NULL"],
+        ),
         fails("integer[]", small(&[1]), &type_error("Int64", "integer[]")),
         // enums and domains: the server checks labels and constraints.
         ok("mood", strs(&["happy", "sad"]), &["happy", "sad", "NULL"]),
@@ -535,25 +604,65 @@ fn create_maps_every_arrow_type() {
     let conn = project.sql("pg");
     let ts = "Timestamp(µs)";
     let columns = vec![
-        created("c_bool", bools(), "boolean", "Boolean", &["true", "false", "NULL"]),
+        created(
+            "c_bool",
+            bools(),
+            "boolean",
+            "Boolean",
+            &["true", "false", "NULL"],
+        ),
         created("c_i8", i8s(), "smallint", "Int16", &["-128", "127", "NULL"]),
-        created("c_i16", i16s(), "smallint", "Int16", &["-32768", "32767", "NULL"]),
-        created("c_i32", i32s(), "integer", "Int32", &["-2147483648", "2147483647", "NULL"]),
-        created("c_i64", i64s(), "bigint", "Int64", &[
-            "-9223372036854775808",
-            "9223372036854775807",
-            "NULL",
-        ]),
+        created(
+            "c_i16",
+            i16s(),
+            "smallint",
+            "Int16",
+            &["-32768", "32767", "NULL"],
+        ),
+        created(
+            "c_i32",
+            i32s(),
+            "integer",
+            "Int32",
+            &["-2147483648", "2147483647", "NULL"],
+        ),
+        created(
+            "c_i64",
+            i64s(),
+            "bigint",
+            "Int64",
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
         created("c_u8", u8s(), "smallint", "Int16", &["0", "255", "NULL"]),
         created("c_u16", u16s(), "integer", "Int32", &["0", "65535", "NULL"]),
-        created("c_u32", u32s(), "bigint", "Int64", &["0", "4294967295", "NULL"]),
-        created("c_u64", u64s(), "numeric(20,0)", "Decimal128(20, 0)", &[
-            "0",
-            "18446744073709551615",
-            "NULL",
-        ]),
-        created("c_f16", f16s(), "real", "Float32", &["1.5", "-0.25", "NULL"]),
-        created("c_f32", f32s(&[0.1, -2.5]), "real", "Float32", &["0.1", "-2.5", "NULL"]),
+        created(
+            "c_u32",
+            u32s(),
+            "bigint",
+            "Int64",
+            &["0", "4294967295", "NULL"],
+        ),
+        created(
+            "c_u64",
+            u64s(),
+            "numeric(20,0)",
+            "Decimal128(20, 0)",
+            &["0", "18446744073709551615", "NULL"],
+        ),
+        created(
+            "c_f16",
+            f16s(),
+            "real",
+            "Float32",
+            &["1.5", "-0.25", "NULL"],
+        ),
+        created(
+            "c_f32",
+            f32s(&[0.1, -2.5]),
+            "real",
+            "Float32",
+            &["0.1", "-2.5", "NULL"],
+        ),
         created(
             "c_f64",
             f64s(&[0.1, f64::NAN]),
@@ -561,15 +670,27 @@ fn create_maps_every_arrow_type() {
             "Float64",
             &["0.1", "NaN", "NULL"],
         ),
-        created("c_dec", dec(10, 2, &[12345, -5]), "numeric(10,2)", "Decimal128(10, 2)", &[
-            "123.45", "-0.05", "NULL",
-        ]),
-        created("c_dec0", dec(5, 0, &[99999, -1]), "numeric(5,0)", "Decimal128(5, 0)", &[
-            "99999", "-1", "NULL",
-        ]),
-        created("c_decneg", dec(5, -2, &[123, -5]), "numeric(7,0)", "Decimal128(7, 0)", &[
-            "12300", "-500", "NULL",
-        ]),
+        created(
+            "c_dec",
+            dec(10, 2, &[12345, -5]),
+            "numeric(10,2)",
+            "Decimal128(10, 2)",
+            &["123.45", "-0.05", "NULL"],
+        ),
+        created(
+            "c_dec0",
+            dec(5, 0, &[99999, -1]),
+            "numeric(5,0)",
+            "Decimal128(5, 0)",
+            &["99999", "-1", "NULL"],
+        ),
+        created(
+            "c_decneg",
+            dec(5, -2, &[123, -5]),
+            "numeric(7,0)",
+            "Decimal128(7, 0)",
+            &["12300", "-500", "NULL"],
+        ),
         created(
             "c_dec256",
             dec256(40, 5, &["12345678901234567890123456789012345", "-1"]),
@@ -577,9 +698,27 @@ fn create_maps_every_arrow_type() {
             "Decimal128(38, 5)",
             &["123456789012345678901234567890.12345", "-0.00001", "NULL"],
         ),
-        created("c_text", strs(&["héllo", ""]), "text", "Utf8", &["héllo", "", "NULL"]),
-        created("c_large", large_strs(&["a", "b"]), "text", "Utf8", &["a", "b", "NULL"]),
-        created("c_view", view_strs(&["a", "b"]), "text", "Utf8", &["a", "b", "NULL"]),
+        created(
+            "c_text",
+            strs(&["héllo", ""]),
+            "text",
+            "Utf8",
+            &["héllo", "", "NULL"],
+        ),
+        created(
+            "c_large",
+            large_strs(&["a", "b"]),
+            "text",
+            "Utf8",
+            &["a", "b", "NULL"],
+        ),
+        created(
+            "c_view",
+            view_strs(&["a", "b"]),
+            "text",
+            "Utf8",
+            &["a", "b", "NULL"],
+        ),
         created(
             "c_dict",
             dictionary(&["x", "y"]),
@@ -587,32 +726,54 @@ fn create_maps_every_arrow_type() {
             "Utf8",
             &["x", "y", "NULL"],
         ),
-        created("c_json", strs(&["{\"b\": 1,  \"a\": 2}", "[]"]), "json", "Utf8", &[
-            "{\"b\": 1,  \"a\": 2}",
-            "[]",
-            "NULL",
-        ])
+        created(
+            "c_json",
+            strs(&["{\"b\": 1,  \"a\": 2}", "[]"]),
+            "json",
+            "Utf8",
+            &["{\"b\": 1,  \"a\": 2}", "[]", "NULL"],
+        )
         .marked("arrow.json"),
-        created("c_bin", bins(&[&[0, 255], &[]]), "bytea", "Binary", &["00ff", "", "NULL"]),
-        created("c_fixed", fixed(2, &[&[1, 2], &[3, 4]]), "bytea", "Binary", &[
-            "0102", "0304", "NULL",
-        ]),
-        created("c_uuid", fixed(16, &[&UUID, &[0; 16]]), "uuid", "FixedSizeBinary(16)", &[
-            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-            "00000000000000000000000000000000",
-            "NULL",
-        ])
+        created(
+            "c_bin",
+            bins(&[&[0, 255], &[]]),
+            "bytea",
+            "Binary",
+            &["00ff", "", "NULL"],
+        ),
+        created(
+            "c_fixed",
+            fixed(2, &[&[1, 2], &[3, 4]]),
+            "bytea",
+            "Binary",
+            &["0102", "0304", "NULL"],
+        ),
+        created(
+            "c_uuid",
+            fixed(16, &[&UUID, &[0; 16]]),
+            "uuid",
+            "FixedSizeBinary(16)",
+            &[
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                "00000000000000000000000000000000",
+                "NULL",
+            ],
+        )
         .marked("arrow.uuid"),
-        created("c_date32", dates32(), "date", "Date32", &[
-            "2024-02-29",
-            "1969-12-31",
-            "NULL",
-        ]),
-        created("c_date64", dates64(), "date", "Date32", &[
-            "2024-02-29",
-            "1969-12-31",
-            "NULL",
-        ]),
+        created(
+            "c_date32",
+            dates32(),
+            "date",
+            "Date32",
+            &["2024-02-29", "1969-12-31", "NULL"],
+        ),
+        created(
+            "c_date64",
+            dates64(),
+            "date",
+            "Date32",
+            &["2024-02-29", "1969-12-31", "NULL"],
+        ),
         created(
             "c_ts",
             stamps_us(&[0, -1], None),
@@ -625,14 +786,22 @@ fn create_maps_every_arrow_type() {
             stamps_us(&[0, -1], Some("UTC")),
             "timestamp with time zone",
             "Timestamp(µs, \"UTC\")",
-            &["1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999999Z", "NULL"],
+            &[
+                "1970-01-01T00:00:00Z",
+                "1969-12-31T23:59:59.999999Z",
+                "NULL",
+            ],
         ),
         created(
             "c_tsz2",
             stamps_us(&[0, -1], Some("+02:00")),
             "timestamp with time zone",
             "Timestamp(µs, \"UTC\")",
-            &["1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999999Z", "NULL"],
+            &[
+                "1970-01-01T00:00:00Z",
+                "1969-12-31T23:59:59.999999Z",
+                "NULL",
+            ],
         ),
         created(
             "c_list",
@@ -711,13 +880,7 @@ fn a_failed_copy_leaves_a_one_connection_pool_usable_and_the_table_unchanged() {
     let err = conn
         .write_table_blocking(
             "keyed",
-            &id_names(&ids, |i| {
-                if i == 80_099 {
-                    "nul\0".into()
-                } else {
-                    long(i)
-                }
-            }),
+            &id_names(&ids, |i| if i == 80_099 { "nul\0".into() } else { long(i) }),
             WriteMode::Append,
         )
         .unwrap_err();
@@ -751,7 +914,14 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
         return;
     };
     let conn = project.sql("pg");
-    let names = ["a.b", "say \"hi\"", "with space", "naïve €", "UPPER", "x".repeat(63).leak()];
+    let names = [
+        "a.b",
+        "say \"hi\"",
+        "with space",
+        "naïve €",
+        "UPPER",
+        "x".repeat(63).leak(),
+    ];
     let schema = std::sync::Arc::new(Schema::new(
         names
             .iter()
@@ -875,7 +1045,9 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("column \"nope\" is not in table \"my.table\" (its columns: \"a.b\", \"say \"hi\"\""),
+        err.contains(
+            "column \"nope\" is not in table \"my.table\" (its columns: \"a.b\", \"say \"hi\"\""
+        ),
         "{err}"
     );
 }
@@ -888,13 +1060,15 @@ fn the_date_and_timestamp_ranges_are_postgresqls() {
     };
     let conn = project.sql("pg");
     conn.execute("CREATE TABLE r (v date)").blocking().unwrap();
-    let dates = |d: i32| Table::from_batch(
-        RecordBatch::try_from_iter([(
-            "v",
-            std::sync::Arc::new(Date32Array::from(vec![d])) as _,
-        )])
-        .unwrap(),
-    );
+    let dates = |d: i32| {
+        Table::from_batch(
+            RecordBatch::try_from_iter([(
+                "v",
+                std::sync::Arc::new(Date32Array::from(vec![d])) as _,
+            )])
+            .unwrap(),
+        )
+    };
     // 5874897-12-31 and 4714-11-24 BC are PostgreSQL's last and first dates.
     conn.write_table_blocking("r", &dates(2_145_042_905), WriteMode::Append)
         .unwrap();
@@ -921,14 +1095,18 @@ fn the_date_and_timestamp_ranges_are_postgresqls() {
         text,
         vec![("4714-11-24 BC".to_owned(),), ("5874897-12-31".to_owned(),)]
     );
-    conn.execute("CREATE TABLE s (v timestamp)").blocking().unwrap();
-    let stamps = |us: i64| Table::from_batch(
-        RecordBatch::try_from_iter([(
-            "v",
-            std::sync::Arc::new(TimestampMicrosecondArray::from(vec![us])) as _,
-        )])
-        .unwrap(),
-    );
+    conn.execute("CREATE TABLE s (v timestamp)")
+        .blocking()
+        .unwrap();
+    let stamps = |us: i64| {
+        Table::from_batch(
+            RecordBatch::try_from_iter([(
+                "v",
+                std::sync::Arc::new(TimestampMicrosecondArray::from(vec![us])) as _,
+            )])
+            .unwrap(),
+        )
+    };
     conn.write_table_blocking("s", &stamps(-210_866_803_200_000_000), WriteMode::Append)
         .unwrap();
     conn.write_table_blocking("s", &stamps(i64::MAX), WriteMode::Append)
@@ -963,7 +1141,9 @@ fn queries_copy_cannot_wrap_work_in_sessions_and_outside() {
         return;
     };
     let conn = project.sql("pg");
-    conn.execute("CREATE TABLE log (a integer)").blocking().unwrap();
+    conn.execute("CREATE TABLE log (a integer)")
+        .blocking()
+        .unwrap();
     let mut session = conn.session_blocking().unwrap();
     session
         .execute("INSERT INTO log VALUES (1)")

@@ -33,11 +33,16 @@ fn value_error(column: &str, row: usize, kind: &str) -> String {
 const NO_TYPE: &str = "(no declared type)";
 
 fn append_cases() -> Vec<Case> {
-    let i64_range = "a value out of the column's range (-9223372036854775808 to 9223372036854775807)";
+    let i64_range =
+        "a value out of the column's range (-9223372036854775808 to 9223372036854775807)";
     vec![
         // A column without declared type keeps each value's own kind.
         ok("", bools(), &["1", "0", "NULL"]),
-        ok("", i64s(), &["-9223372036854775808", "9223372036854775807", "NULL"]),
+        ok(
+            "",
+            i64s(),
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
         ok("", f64s(&[0.1, 2.5]), &["0.1", "2.5", "NULL"]),
         ok("", dec(10, 2, &[12345, -5]), &["123.45", "-0.05", "NULL"]),
         ok("", strs(&["héllo", ""]), &["héllo", "", "NULL"]),
@@ -47,17 +52,29 @@ fn append_cases() -> Vec<Case> {
         fails(
             "",
             u64s(),
-            &value_error(NO_TYPE, 1, "an integer beyond SQLite's 64-bit signed integers"),
+            &value_error(
+                NO_TYPE,
+                1,
+                "an integer beyond SQLite's 64-bit signed integers",
+            ),
         ),
         fails(
             "",
             f64s(&[f64::NAN]),
             &value_error(NO_TYPE, 0, "NaN, which SQLite stores as NULL"),
         ),
-        fails("", intervals(0), &type_error("Interval(MonthDayNano)", NO_TYPE)),
+        fails(
+            "",
+            intervals(0),
+            &type_error("Interval(MonthDayNano)", NO_TYPE),
+        ),
         fails("", int_lists(), "cannot write Arrow List("),
         // INTEGER
-        ok("INTEGER", i64s(), &["-9223372036854775808", "9223372036854775807", "NULL"]),
+        ok(
+            "INTEGER",
+            i64s(),
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
         ok("INTEGER", u32s(), &["0", "4294967295", "NULL"]),
         ok("INTEGER", bools(), &["1", "0", "NULL"]),
         ok("BIGINT", f64s(&[2.0, -3.0]), &["2", "-3", "NULL"]),
@@ -77,9 +94,21 @@ fn append_cases() -> Vec<Case> {
         ok("BOOLEAN", bools(), &["true", "false", "NULL"]),
         fails("BOOLEAN", small(&[1]), &type_error("Int64", "BOOLEAN")),
         // REAL: SQLite turns NaN into NULL; infinities survive.
-        ok("REAL", f64s(&[0.1, 1e300, f64::INFINITY]), &["0.1", "1e300", "inf", "NULL"]),
-        ok("DOUBLE", f32s(&[0.5, 0.1]), &["0.5", "0.10000000149011612", "NULL"]),
-        ok("REAL", dec(10, 2, &[12345, -5]), &["123.45", "-0.05", "NULL"]),
+        ok(
+            "REAL",
+            f64s(&[0.1, 1e300, f64::INFINITY]),
+            &["0.1", "1e300", "inf", "NULL"],
+        ),
+        ok(
+            "DOUBLE",
+            f32s(&[0.5, 0.1]),
+            &["0.5", "0.10000000149011612", "NULL"],
+        ),
+        ok(
+            "REAL",
+            dec(10, 2, &[12345, -5]),
+            &["123.45", "-0.05", "NULL"],
+        ),
         fails(
             "REAL",
             f64s(&[1.0, f64::NAN]),
@@ -98,7 +127,11 @@ fn append_cases() -> Vec<Case> {
             dec(10, 2, &[12345, -5, 0]),
             &["123.45", "-0.05", "0.0", "NULL"],
         ),
-        ok("DECIMAL(10, 2)", dec(5, -2, &[123, -5]), &["12300", "-500", "NULL"]),
+        ok(
+            "DECIMAL(10, 2)",
+            dec(5, -2, &[123, -5]),
+            &["12300", "-500", "NULL"],
+        ),
         fails(
             "DECIMAL(30, 5)",
             dec256(40, 5, &["1234567890123456789012345678"]),
@@ -112,23 +145,37 @@ fn append_cases() -> Vec<Case> {
         fails(
             "NUMERIC",
             u64s(),
-            &value_error("NUMERIC", 1, "an integer beyond SQLite's 64-bit signed integers"),
+            &value_error(
+                "NUMERIC",
+                1,
+                "an integer beyond SQLite's 64-bit signed integers",
+            ),
         ),
         // text and blobs
         ok("TEXT", strs(&["héllo", "😀"]), &["héllo", "😀", "NULL"]),
         ok("TEXT", large_strs(&["a"]), &["a", "NULL"]),
-        ok("TEXT", view_strs(&["a view string longer than twelve"]), &[
-            "a view string longer than twelve",
-            "NULL",
-        ]),
-        ok("TEXT", dictionary(&["a", "b", "a"]), &["a", "b", "a", "NULL"]),
+        ok(
+            "TEXT",
+            view_strs(&["a view string longer than twelve"]),
+            &["a view string longer than twelve", "NULL"],
+        ),
+        ok(
+            "TEXT",
+            dictionary(&["a", "b", "a"]),
+            &["a", "b", "a", "NULL"],
+        ),
         ok("TEXT", strs(&["{\"a\": 1}"]), &["{\"a\": 1}", "NULL"]).marked("arrow.json"),
         // SQLite does not enforce declared lengths.
         ok("VARCHAR(3)", strs(&["longer"]), &["longer", "NULL"]),
         fails("TEXT", small(&[1]), &type_error("Int64", "TEXT")),
         ok("BLOB", bins(&[&[0, 255], &[]]), &["00ff", "", "NULL"]),
         ok("BLOB", fixed(3, &[&[1, 2, 3]]), &["010203", "NULL"]),
-        ok("BLOB", uuids(), &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"]).marked("arrow.uuid"),
+        ok(
+            "BLOB",
+            uuids(),
+            &["a0eebc999c0b4ef8bb6d6bb9bd380a11", "NULL"],
+        )
+        .marked("arrow.uuid"),
         fails("BLOB", strs(&["x"]), &type_error("Utf8", "BLOB")),
         // dates and times: text SQLite and conn read back by declared type.
         ok("DATE", dates32(), &["2024-02-29", "1969-12-31", "NULL"]),
@@ -143,20 +190,32 @@ fn append_cases() -> Vec<Case> {
         fails(
             "TIME",
             times64_ns(789),
-            &value_error("TIME", 0, "a time with nanoseconds; the database keeps microseconds"),
+            &value_error(
+                "TIME",
+                0,
+                "a time with nanoseconds; the database keeps microseconds",
+            ),
         ),
-        ok("DATETIME", stamps("s", None), &["2024-02-29T13:14:15", "NULL"]),
-        ok("DATETIME", stamps("ns", None), &["2024-02-29T13:14:15.500", "NULL"]),
+        ok(
+            "DATETIME",
+            stamps("s", None),
+            &["2024-02-29T13:14:15", "NULL"],
+        ),
+        ok(
+            "DATETIME",
+            stamps("ns", None),
+            &["2024-02-29T13:14:15.500", "NULL"],
+        ),
         ok(
             "DATETIME",
             stamps("us", Some("+02:00")),
             &["2024-02-29T13:14:15.500", "NULL"],
         ),
-        ok("TIMESTAMP", dates32(), &[
-            "2024-02-29T00:00:00",
-            "1969-12-31T00:00:00",
-            "NULL",
-        ]),
+        ok(
+            "TIMESTAMP",
+            dates32(),
+            &["2024-02-29T00:00:00", "1969-12-31T00:00:00", "NULL"],
+        ),
         fails(
             "DATETIME",
             stamps_ns_with_nanos(),
@@ -195,38 +254,90 @@ fn create_maps_every_arrow_type() {
     let project = project();
     let conn = project.sql("lite");
     let columns = vec![
-        created("c_bool", bools(), "BOOLEAN", "Boolean", &["true", "false", "NULL"]),
+        created(
+            "c_bool",
+            bools(),
+            "BOOLEAN",
+            "Boolean",
+            &["true", "false", "NULL"],
+        ),
         created("c_i8", i8s(), "INTEGER", "Int64", &["-128", "127", "NULL"]),
-        created("c_i64", i64s(), "INTEGER", "Int64", &[
-            "-9223372036854775808",
-            "9223372036854775807",
-            "NULL",
-        ]),
-        created("c_u32", u32s(), "INTEGER", "Int64", &["0", "4294967295", "NULL"]),
-        created("c_f32", f32s(&[0.5, 0.1]), "REAL", "Float64", &[
-            "0.5",
-            "0.10000000149011612",
-            "NULL",
-        ]),
-        created("c_f64", f64s(&[0.1, 1e300]), "REAL", "Float64", &["0.1", "1e300", "NULL"]),
-        created("c_dec", dec(10, 2, &[12345, -5]), "NUMERIC", "Float64", &[
-            "123.45", "-0.05", "NULL",
-        ]),
-        created("c_text", strs(&["héllo", ""]), "TEXT", "Utf8", &["héllo", "", "NULL"]),
-        created("c_json", strs(&["{\"b\": 1}", "[]"]), "TEXT", "Utf8", &[
-            "{\"b\": 1}",
-            "[]",
-            "NULL",
-        ])
+        created(
+            "c_i64",
+            i64s(),
+            "INTEGER",
+            "Int64",
+            &["-9223372036854775808", "9223372036854775807", "NULL"],
+        ),
+        created(
+            "c_u32",
+            u32s(),
+            "INTEGER",
+            "Int64",
+            &["0", "4294967295", "NULL"],
+        ),
+        created(
+            "c_f32",
+            f32s(&[0.5, 0.1]),
+            "REAL",
+            "Float64",
+            &["0.5", "0.10000000149011612", "NULL"],
+        ),
+        created(
+            "c_f64",
+            f64s(&[0.1, 1e300]),
+            "REAL",
+            "Float64",
+            &["0.1", "1e300", "NULL"],
+        ),
+        created(
+            "c_dec",
+            dec(10, 2, &[12345, -5]),
+            "NUMERIC",
+            "Float64",
+            &["123.45", "-0.05", "NULL"],
+        ),
+        created(
+            "c_text",
+            strs(&["héllo", ""]),
+            "TEXT",
+            "Utf8",
+            &["héllo", "", "NULL"],
+        ),
+        created(
+            "c_json",
+            strs(&["{\"b\": 1}", "[]"]),
+            "TEXT",
+            "Utf8",
+            &["{\"b\": 1}", "[]", "NULL"],
+        )
         .marked("arrow.json"),
-        created("c_bin", bins(&[&[0, 255], &[]]), "BLOB", "Binary", &["00ff", "", "NULL"]),
-        created("c_uuid", fixed(16, &[&UUID, &[0; 16]]), "BLOB", "Binary", &[
-            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-            "00000000000000000000000000000000",
-            "NULL",
-        ])
+        created(
+            "c_bin",
+            bins(&[&[0, 255], &[]]),
+            "BLOB",
+            "Binary",
+            &["00ff", "", "NULL"],
+        ),
+        created(
+            "c_uuid",
+            fixed(16, &[&UUID, &[0; 16]]),
+            "BLOB",
+            "Binary",
+            &[
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                "00000000000000000000000000000000",
+                "NULL",
+            ],
+        )
         .marked("arrow.uuid"),
-        created("c_date", dates32(), "DATE", "Date32", &["2024-02-29", "1969-12-31", "NULL"]),
+        created(
+            "c_date",
+            dates32(),
+            "DATE",
+            "Date32",
+            &["2024-02-29", "1969-12-31", "NULL"],
+        ),
         created(
             "c_ts",
             stamps_us(&[0, -1], None),
@@ -368,7 +479,10 @@ fn identifiers_and_sessions() {
     let clash = id_names(&[2, 1], |_| "clash".into());
     let err = futures::executor::block_on(session.write_table("keyed", &clash, WriteMode::Append))
         .unwrap_err();
-    assert!(err.to_string().contains("UNIQUE constraint failed"), "{err}");
+    assert!(
+        err.to_string().contains("UNIQUE constraint failed"),
+        "{err}"
+    );
     futures::executor::block_on(session.write_table(
         "keyed",
         &id_names(&[3], |_| "good".into()),

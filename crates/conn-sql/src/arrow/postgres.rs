@@ -271,7 +271,10 @@ pub(crate) fn encode_numeric_digits(
         widened = format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize));
         (widened.as_str(), 0)
     } else {
-        (digits, usize::try_from(scale).map_err(|_| "a numeric scale out of range")?)
+        (
+            digits,
+            usize::try_from(scale).map_err(|_| "a numeric scale out of range")?,
+        )
     };
     if scale > MAX_DSCALE {
         return Err(format!(

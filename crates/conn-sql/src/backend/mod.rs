@@ -92,9 +92,9 @@ impl Pool {
                         let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
                         match postgres::fetch(&mut conn, prepared, ctx, false).await? {
                             postgres::Fetched::Table(table) => Ok(table),
-                            postgres::Fetched::CopyRefused => Err(Error::Data(
-                                "the rows path attempted COPY".into(),
-                            )),
+                            postgres::Fetched::CopyRefused => {
+                                Err(Error::Data("the rows path attempted COPY".into()))
+                            }
                         }
                     }
                 }

@@ -164,10 +164,16 @@ fn copy_body(sql: &str) -> Option<&str> {
     while i < sql.len() {
         let skip = crate::named::skip_non_parameter(sql, i, crate::config::Backend::Postgres);
         let (next, significant) = if skip > i {
-            (skip, !sql[i..].starts_with("--") && !sql[i..].starts_with("/*"))
+            (
+                skip,
+                !sql[i..].starts_with("--") && !sql[i..].starts_with("/*"),
+            )
         } else {
             let width = sql[i..].chars().next().map_or(1, char::len_utf8);
-            (i + width, !bytes[i].is_ascii_whitespace() && bytes[i] != b';')
+            (
+                i + width,
+                !bytes[i].is_ascii_whitespace() && bytes[i] != b';',
+            )
         };
         if skip == i && bytes[i] == b';' {
             semicolon = true;
@@ -433,7 +439,10 @@ mod tests {
     fn copy_bodies_lose_trailing_semicolons_and_comments() {
         assert_eq!(copy_body("SELECT 1"), Some("SELECT 1"));
         assert_eq!(copy_body("select 1 ;  -- done\n"), Some("select 1"));
-        assert_eq!(copy_body("SELECT ';' AS s; /* c */"), Some("SELECT ';' AS s"));
+        assert_eq!(
+            copy_body("SELECT ';' AS s; /* c */"),
+            Some("SELECT ';' AS s")
+        );
         assert_eq!(
             copy_body("SELECT 1 -- note\nFROM t"),
             Some("SELECT 1 -- note\nFROM t")

@@ -102,9 +102,7 @@ pub(crate) fn convert<'a>(source: &'a Source, row: usize, target: &Target) -> Co
             if let Some(max) = max_len
                 && len > *max
             {
-                return Err(format!(
-                    "{len} bytes, more than the column's {max}"
-                ));
+                return Err(format!("{len} bytes, more than the column's {max}"));
             }
             Ok(Value::Bytes(bytes))
         }
@@ -176,21 +174,25 @@ fn to_int<'a>(source: &Source, row: usize, min: i128, max: i128) -> Converted<'a
                 return Err("NaN or an infinity, which an integer column cannot hold".into());
             }
             if f.fract() != 0.0 {
-                return Err("a float with a fractional part, which an integer column cannot \
+                return Err(
+                    "a float with a fractional part, which an integer column cannot \
                             hold"
-                    .into());
+                        .into(),
+                );
             }
             if f.abs() >= 2f64.powi(127) {
                 return Err(out_of_range(min, max));
             }
             f as i128
         }
-        _ => number(source, row)?.to_i128().map_err(|misfit| match misfit {
-            Misfit::Fraction => {
-                "a decimal with a fractional part, which an integer column cannot hold".into()
-            }
-            Misfit::Precision => out_of_range(min, max),
-        })?,
+        _ => number(source, row)?
+            .to_i128()
+            .map_err(|misfit| match misfit {
+                Misfit::Fraction => {
+                    "a decimal with a fractional part, which an integer column cannot hold".into()
+                }
+                Misfit::Precision => out_of_range(min, max),
+            })?,
     };
     if value < min || value > max {
         return Err(out_of_range(min, max));
@@ -378,9 +380,7 @@ fn check_text(text: &str, rules: &TextRules) -> Result<(), String> {
     }
     if let Some(max) = rules.max_bytes {
         let bytes = match rules.charset {
-            super::target::Charset::Latin1 | super::target::Charset::Ascii => {
-                text.chars().count()
-            }
+            super::target::Charset::Latin1 | super::target::Charset::Ascii => text.chars().count(),
             _ => text.len(),
         } as u64;
         if bytes > max {
@@ -477,9 +477,14 @@ pub(crate) fn can_fail(source: &Source, target: &Target) -> bool {
         (Source::Int(_), Target::Int { min, max }) => {
             *min > i128::from(i64::MIN) || *max < i128::from(i64::MAX)
         }
-        (Source::F64(_), Target::Float { single, nan, infinity }) => {
-            *single || !*nan || !*infinity
-        }
+        (
+            Source::F64(_),
+            Target::Float {
+                single,
+                nan,
+                infinity,
+            },
+        ) => *single || !*nan || !*infinity,
         (Source::F32(_), Target::Float { nan, infinity, .. }) => !*nan || !*infinity,
         (
             Source::Bin(_) | Source::LargeBin(_) | Source::BinView(_),
@@ -504,6 +509,7 @@ mod tests {
 
     use super::*;
 
+    #[allow(clippy::needless_pass_by_value)]
     fn source(array: ArrayRef) -> Source {
         Source::new(&array).unwrap()
     }
@@ -523,14 +529,22 @@ mod tests {
         assert_eq!(convert(&s, 2, &small), Ok(Value::Int(-5)));
         let f = source(Arc::new(Float64Array::from(vec![2.0, 2.5])));
         assert_eq!(convert(&f, 0, &small), Ok(Value::Int(2)));
-        assert!(convert(&f, 1, &small).unwrap_err().contains("fractional part"));
+        assert!(
+            convert(&f, 1, &small)
+                .unwrap_err()
+                .contains("fractional part")
+        );
         let d = source(Arc::new(
             Decimal128Array::from(vec![1200, 1250])
                 .with_precision_and_scale(10, 2)
                 .unwrap(),
         ));
         assert_eq!(convert(&d, 0, &small), Ok(Value::Int(12)));
-        assert!(convert(&d, 1, &small).unwrap_err().contains("fractional part"));
+        assert!(
+            convert(&d, 1, &small)
+                .unwrap_err()
+                .contains("fractional part")
+        );
     }
 
     #[test]
@@ -579,18 +593,22 @@ mod tests {
             nan: false,
             infinity: false,
         };
-        let i = source(Arc::new(Int64Array::from(vec![
-            1 << 53,
-            (1 << 53) + 1,
-        ])));
-        assert_eq!(convert(&i, 0, &double), Ok(Value::F64(9_007_199_254_740_992.0)));
+        let i = source(Arc::new(Int64Array::from(vec![1 << 53, (1 << 53) + 1])));
+        assert_eq!(
+            convert(&i, 0, &double),
+            Ok(Value::F64(9_007_199_254_740_992.0))
+        );
         assert!(convert(&i, 1, &double).is_err());
         let single = Target::Float {
             single: true,
             nan: true,
             infinity: true,
         };
-        let f = source(Arc::new(Float64Array::from(vec![0.1, 0.123_456_789_012, f64::NAN])));
+        let f = source(Arc::new(Float64Array::from(vec![
+            0.1,
+            0.123_456_789_012,
+            f64::NAN,
+        ])));
         assert_eq!(convert(&f, 0, &single), Ok(Value::F32(0.1)));
         assert!(convert(&f, 1, &single).is_err());
         assert!(matches!(convert(&f, 2, &single), Ok(Value::F32(v)) if v.is_nan()));

@@ -41,9 +41,7 @@ fn sql_type_of(field: &Field, data_type: &DataType, backend: Backend) -> Result<
     Ok(match (data_type, backend) {
         (DataType::Dictionary(_, values), _) => return sql_type_of(field, values, backend),
         (DataType::Null, _) => {
-            return refuse(
-                " (a column of NULLs has no type: cast it to the type it should have)",
-            );
+            return refuse(" (a column of NULLs has no type: cast it to the type it should have)");
         }
         (DataType::Boolean, _) => "BOOLEAN".into(),
         (d, Sqlite) if d.is_integer() => "INTEGER".into(),
@@ -145,7 +143,11 @@ fn sql_type_of(field: &Field, data_type: &DataType, backend: Backend) -> Result<
 }
 
 /// `CREATE TABLE name (...)` for `table`'s schema.
-pub(crate) fn create_statement(name: &TableName, table: &Table, backend: Backend) -> Result<String> {
+pub(crate) fn create_statement(
+    name: &TableName,
+    table: &Table,
+    backend: Backend,
+) -> Result<String> {
     let columns = table
         .schema()
         .fields()
@@ -191,14 +193,20 @@ mod tests {
             sql_type(&decimal, Backend::Postgres).unwrap(),
             "NUMERIC(12, 2)"
         );
-        assert_eq!(sql_type(&decimal, Backend::MySql).unwrap(), "DECIMAL(12, 2)");
+        assert_eq!(
+            sql_type(&decimal, Backend::MySql).unwrap(),
+            "DECIMAL(12, 2)"
+        );
         assert_eq!(sql_type(&decimal, Backend::Sqlite).unwrap(), "NUMERIC");
         let negative = field(DataType::Decimal128(5, -3));
         assert_eq!(
             sql_type(&negative, Backend::Postgres).unwrap(),
             "NUMERIC(8, 0)"
         );
-        assert_eq!(sql_type(&negative, Backend::MySql).unwrap(), "DECIMAL(8, 0)");
+        assert_eq!(
+            sql_type(&negative, Backend::MySql).unwrap(),
+            "DECIMAL(8, 0)"
+        );
         let wide = field(DataType::Decimal256(76, 10));
         assert_eq!(sql_type(&wide, Backend::MySql).unwrap(), "DECIMAL(65, 10)");
         let zoned = field(DataType::Timestamp(

@@ -147,7 +147,9 @@ impl Dec {
     /// Trailing fractional zeros removed, a negative scale written out: one spelling per
     /// value, for comparisons.
     pub(crate) fn normalized(&self) -> Dec {
-        let mut out = self.at_scale(self.scale.max(0)).unwrap_or_else(|| self.clone());
+        let mut out = self
+            .at_scale(self.scale.max(0))
+            .unwrap_or_else(|| self.clone());
         while out.scale > 0 && out.digits.len() > 1 && out.digits.ends_with('0') {
             out.digits.pop();
             out.scale -= 1;
@@ -160,7 +162,9 @@ impl Dec {
 
     /// Plain text (`-123.45`) at a scale of at least 0.
     pub(crate) fn to_plain(&self) -> String {
-        let value = self.at_scale(self.scale.max(0)).unwrap_or_else(|| self.clone());
+        let value = self
+            .at_scale(self.scale.max(0))
+            .unwrap_or_else(|| self.clone());
         let scale = usize::try_from(value.scale).unwrap_or(0);
         let sign = if value.negative { "-" } else { "" };
         if scale == 0 {
@@ -224,9 +228,15 @@ mod tests {
         assert_eq!(dec("999.99").fit(Some(5), Some(2)).unwrap().digits, "99999");
         assert_eq!(dec("1000.00").fit(Some(5), Some(2)), Err(Misfit::Precision));
         assert_eq!(dec("1.255").fit(Some(5), Some(2)), Err(Misfit::Fraction));
-        assert_eq!(dec("-0.5").fit(Some(1), Some(1)).unwrap().to_plain(), "-0.5");
         assert_eq!(
-            Dec::from_unscaled("123", -3).fit(None, None).unwrap().to_plain(),
+            dec("-0.5").fit(Some(1), Some(1)).unwrap().to_plain(),
+            "-0.5"
+        );
+        assert_eq!(
+            Dec::from_unscaled("123", -3)
+                .fit(None, None)
+                .unwrap()
+                .to_plain(),
             "123000"
         );
         assert_eq!(dec("0").fit(Some(1), Some(0)).unwrap().to_plain(), "0");

@@ -222,7 +222,10 @@ mod tests {
     #[test]
     fn identifiers_are_quoted_whole_per_backend() {
         assert_eq!(quote_ident("a.b", Backend::Postgres), "\"a.b\"");
-        assert_eq!(quote_ident("say \"hi\"", Backend::Sqlite), "\"say \"\"hi\"\"\"");
+        assert_eq!(
+            quote_ident("say \"hi\"", Backend::Sqlite),
+            "\"say \"\"hi\"\"\""
+        );
         assert_eq!(quote_ident("t`x.y", Backend::MySql), "`t``x.y`");
         let name = TableName::parse("s.\"t.u\"").unwrap();
         assert_eq!(name.quoted(Backend::Postgres), "\"s\".\"t.u\"");
@@ -247,7 +250,10 @@ mod tests {
         let err = check_identifier(&"x".repeat(65), "table name", Backend::MySql)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("is 65 characters; MySQL allows at most 64"), "{err}");
+        assert!(
+            err.contains("is 65 characters; MySQL allows at most 64"),
+            "{err}"
+        );
         check_identifier(&"x".repeat(500), "table name", Backend::Sqlite).unwrap();
     }
 

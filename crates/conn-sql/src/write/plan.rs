@@ -63,15 +63,18 @@ pub(crate) fn plan(
             problems.push(format!("column \"{}\" appears twice", field.name()));
             continue;
         }
-        let found = catalog.iter().find(|c| &c.name == field.name()).or_else(|| {
-            folds
-                .then(|| {
-                    catalog
-                        .iter()
-                        .find(|c| c.name.to_lowercase() == field.name().to_lowercase())
-                })
-                .flatten()
-        });
+        let found = catalog
+            .iter()
+            .find(|c| &c.name == field.name())
+            .or_else(|| {
+                folds
+                    .then(|| {
+                        catalog
+                            .iter()
+                            .find(|c| c.name.to_lowercase() == field.name().to_lowercase())
+                    })
+                    .flatten()
+            });
         let Some(column) = found else {
             let names: Vec<String> = catalog.iter().map(|c| format!("\"{}\"", c.name)).collect();
             problems.push(format!(

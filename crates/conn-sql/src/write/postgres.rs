@@ -7,9 +7,9 @@
 //! the connection is always left ready for the next statement.
 
 use conn_core::{Error, Result, Table};
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use sqlx::postgres::types::Oid;
-use sqlx::Row;
 
 use super::convert::{Value, can_fail, convert};
 use super::name::{TableName, quote_ident};
@@ -229,7 +229,10 @@ fn scalar(oid: u32, typmod: i32) -> Option<std::result::Result<Target, String>> 
                     ));
                 }
                 Target::Interval {
-                    digits: u8::try_from(precision).ok().filter(|d| *d <= 6).unwrap_or(6),
+                    digits: u8::try_from(precision)
+                        .ok()
+                        .filter(|d| *d <= 6)
+                        .unwrap_or(6),
                 }
             }
         }
@@ -333,7 +336,8 @@ fn encode_cell(
                 out.extend_from_slice(&1i32.to_be_bytes());
             }
             for (k, index) in (start..end).enumerate() {
-                encode_cell(out, values, index, element).map_err(|e| format!("element {k}: {e}"))?;
+                encode_cell(out, values, index, element)
+                    .map_err(|e| format!("element {k}: {e}"))?;
             }
         }
         _ => put(out, &convert(source, row, target)?, target)?,
@@ -434,5 +438,84 @@ pub(super) async fn copy_in(
             }
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Decimal128Type;
+
+    use super::*;
+    use crate::arrow::postgres::{Decoder, PgKind};
+
+    /// Encodes `±digits × 10^-scale`, decodes it back at `read_scale`.
+    fn round_trip(negative: bool, digits: &str, scale: i32, read_scale: i8) -> i128 {
+        let mut out = Vec::new();
+        encode_numeric_digits(&mut out, negative, digits, scale).unwrap();
+        let mut decoder = Decoder::new(&PgKind::Numeric(Some((38, read_scale))));
+        decoder.append(Some(&out)).unwrap();
+        let array = decoder.finish().unwrap();
+        array.as_primitive::<Decimal128Type>().value(0)
+    }
+
+    #[test]
+    fn numerics_round_trip_through_the_wire_format() {
+        assert_eq!(round_trip(false, "1234567", 2, 2), 1_234_567);
+        assert_eq!(round_trip(true, "5", 3, 3), -5);
+        assert_eq!(round_trip(false, "0", 2, 2), 0);
+        assert_eq!(round_trip(true, "0", 0, 0), 0);
+        assert_eq!(round_trip(false, "12", 6, 6), 12);
+        assert_eq!(round_trip(false, "123", -2, 0), 12_300);
+        assert_eq!(round_trip(true, "99999999", 4, 4), -99_999_999);
+        assert_eq!(
+            round_trip(false, "123456789012345678901234567890123456", 10, 10),
+            123_456_789_012_345_678_901_234_567_890_123_456
+        );
+        let mut out = Vec::new();
+        assert!(encode_numeric_digits(&mut out, false, "12a", 0).is_err());
+        assert!(encode_numeric_digits(&mut out, false, "1", 20_000).is_err());
+    }
+
+    #[test]
+    fn catalog_types_become_targets() {
+        let varchar = scalar(1043, 14).unwrap().unwrap();
+        assert_eq!(
+            varchar,
+            Target::Text(TextRules {
+                max_chars: Some(10),
+                no_nul: true,
+                ..TextRules::default()
+            })
+        );
+        assert_eq!(
+            scalar(1700, ((12 << 16) | 2) + 4).unwrap().unwrap(),
+            Target::Decimal {
+                precision: Some(12),
+                scale: Some(2)
+            }
+        );
+        assert_eq!(
+            scalar(1700, ((3 << 16) | 0x7fe) + 4).unwrap().unwrap(),
+            Target::Decimal {
+                precision: Some(3),
+                scale: Some(-2)
+            }
+        );
+        assert_eq!(
+            scalar(1114, 3).unwrap().unwrap(),
+            Target::Timestamp {
+                digits: 3,
+                min: TIMESTAMP_MIN,
+                max: i64::MAX
+            }
+        );
+        // interval YEAR TO MONTH would drop days and seconds.
+        assert!(scalar(1186, (0x0006 << 16) | 0xffff).unwrap().is_err());
+        assert_eq!(
+            scalar(1186, (0x7fff << 16) | 3).unwrap().unwrap(),
+            Target::Interval { digits: 3 }
+        );
+        assert!(scalar(869, -1).is_none(), "inet is not mapped");
     }
 }

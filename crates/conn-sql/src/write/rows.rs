@@ -28,7 +28,11 @@ fn catalog_error(ctx: &Ctx) -> impl Fn(sqlx::Error) -> Error + '_ {
 }
 
 /// The columns of `name`, in order; empty if the table does not exist.
-pub(super) async fn columns(tx: &mut Tx, name: &TableName, ctx: &Ctx) -> Result<Vec<CatalogColumn>> {
+pub(super) async fn columns(
+    tx: &mut Tx,
+    name: &TableName,
+    ctx: &Ctx,
+) -> Result<Vec<CatalogColumn>> {
     match tx {
         #[cfg(feature = "mysql")]
         Tx::MySql(conn) => mysql_columns(conn, name, ctx).await,
@@ -134,10 +138,9 @@ fn mysql_target(c: &MySqlColumn) -> std::result::Result<Target, String> {
     Ok(match c.data_type.as_str() {
         // MySQL's BOOLEAN: conn reads TINYINT(1) back as Boolean, so only 0 and 1
         // (and booleans) read back as what was written.
-        "tinyint" if c.column_type.to_lowercase().starts_with("tinyint(1)") => Target::Int {
-            min: 0,
-            max: 1,
-        },
+        "tinyint" if c.column_type.to_lowercase().starts_with("tinyint(1)") => {
+            Target::Int { min: 0, max: 1 }
+        }
         "tinyint" => int(8),
         "smallint" => int(16),
         "mediumint" => int(24),
@@ -343,7 +346,9 @@ fn cell(value: Value<'_>) -> std::result::Result<Cell, String> {
         Value::Time(micros) => {
             let secs = u32::try_from(micros.div_euclid(1_000_000)).map_err(|_| range())?;
             let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1000).map_err(|_| range())?;
-            Cell::Time(NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos).ok_or_else(range)?)
+            Cell::Time(
+                NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos).ok_or_else(range)?,
+            )
         }
         Value::Timestamp(micros) => Cell::Timestamp(
             DateTime::from_timestamp_micros(micros)

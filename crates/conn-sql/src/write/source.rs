@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, Date32Array,
-    Date64Array, Decimal128Array, Decimal256Array, FixedSizeBinaryArray, Float32Array,
-    Float64Array, Int64Array, IntervalMonthDayNanoArray, LargeBinaryArray, LargeStringArray,
-    StringArray, StringViewArray, Time64NanosecondArray, UInt64Array,
+    Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Date64Array,
+    Decimal128Array, Decimal256Array, FixedSizeBinaryArray, Float32Array, Float64Array, Int64Array,
+    IntervalMonthDayNanoArray, LargeBinaryArray, LargeStringArray, StringArray, StringViewArray,
+    Time64NanosecondArray, UInt64Array,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{
     DataType, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
-    DurationSecondType, IntervalUnit, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    DurationSecondType, IntervalUnit, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
 };
 
 /// One column of one batch, ready to be read value by value.
@@ -112,9 +112,9 @@ impl Source {
             DataType::FixedSizeBinary(_) => Source::Fixed(array.as_fixed_size_binary().clone()),
             DataType::Date32 => Source::Date32(array.as_primitive().clone()),
             DataType::Date64 => Source::Date64(array.as_primitive().clone()),
-            DataType::Time32(_) | DataType::Time64(TimeUnit::Microsecond) => Source::new(
-                &lossless(array, &DataType::Time64(TimeUnit::Nanosecond))?,
-            )?,
+            DataType::Time32(_) | DataType::Time64(TimeUnit::Microsecond) => {
+                Source::new(&lossless(array, &DataType::Time64(TimeUnit::Nanosecond))?)?
+            }
             DataType::Time64(_) => Source::Time(array.as_primitive().clone()),
             DataType::Timestamp(unit, _) => {
                 Source::Timestamp(raw_i64(array).ok_or_else(unsupported)?, *unit)

@@ -50,8 +50,8 @@ impl Charset {
 
 /// The characters Windows-1252 (MySQL's latin1) adds in 0x80..0x9F.
 const CP1252_EXTRA: [char; 27] = [
-    '€', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 'Ž', '‘', '’', '“', '”', '•',
-    '–', '—', '˜', '™', 'š', '›', 'œ', 'ž', 'Ÿ',
+    '€', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 'Ž', '‘', '’', '“', '”', '•', '–',
+    '—', '˜', '™', 'š', '›', 'œ', 'ž', 'Ÿ',
 ];
 
 /// What a text column accepts.
@@ -303,8 +303,7 @@ mod tests {
         let nested = DataType::List(Arc::new(Field::new_list_field(list.clone(), true)));
         assert!(!accepts(&array, &nested));
         assert!(!accepts(&Target::Any, &list));
-        let dictionary =
-            DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
         assert!(accepts(&Target::Text(TextRules::default()), &dictionary));
     }
 

@@ -1,6 +1,6 @@
 //! Table-driven write tests: Arrow columns appended to pre-created columns of every
 //! type (and created from scratch), read back with conn's own queries.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -167,9 +167,8 @@ pub fn run_append(
                     Ok(back) => {
                         let got = formatted(back.column("v").unwrap().as_ref());
                         if &got != expected {
-                            problems.push(format!(
-                                "{what}: read back {got:?}, expected {expected:?}"
-                            ));
+                            problems
+                                .push(format!("{what}: read back {got:?}, expected {expected:?}"));
                         }
                     }
                     Err(e) => problems.push(format!("{what}: reading back failed: {e}")),
@@ -177,7 +176,9 @@ pub fn run_append(
             }
             (Expect::Reads(_), Err(e)) => problems.push(format!("{what}: failed: {e}")),
             (Expect::Fails(text), Ok(_)) => {
-                problems.push(format!("{what}: succeeded, expected an error with {text:?}"));
+                problems.push(format!(
+                    "{what}: succeeded, expected an error with {text:?}"
+                ));
             }
             (Expect::Fails(text), Err(e)) => {
                 let message = e.to_string();
@@ -409,8 +410,7 @@ pub mod src {
     pub fn dictionary(values: &[&str]) -> ArrayRef {
         let mut v: Vec<Option<&str>> = values.iter().copied().map(Some).collect();
         v.push(None);
-        let dict: DictionaryArray<arrow::datatypes::Int8Type> =
-            v.into_iter().collect();
+        let dict: DictionaryArray<arrow::datatypes::Int8Type> = v.into_iter().collect();
         a(dict)
     }
     pub fn bins(values: &[&[u8]]) -> ArrayRef {
@@ -459,7 +459,10 @@ pub mod src {
         (13 * 3600 + 14 * 60 + 15) * 1_000_000 + micros
     }
     pub fn times32_s() -> ArrayRef {
-        a(Time32SecondArray::from(vec![Some(13 * 3600 + 14 * 60 + 15), None]))
+        a(Time32SecondArray::from(vec![
+            Some(13 * 3600 + 14 * 60 + 15),
+            None,
+        ]))
     }
     pub fn times32_ms() -> ArrayRef {
         a(Time32MillisecondArray::from(vec![
@@ -468,7 +471,10 @@ pub mod src {
         ]))
     }
     pub fn times64_us() -> ArrayRef {
-        a(Time64MicrosecondArray::from(vec![Some(time_us(123_456)), None]))
+        a(Time64MicrosecondArray::from(vec![
+            Some(time_us(123_456)),
+            None,
+        ]))
     }
     pub fn times64_ns(extra_nanos: i64) -> ArrayRef {
         a(Time64NanosecondArray::from(vec![
@@ -479,21 +485,26 @@ pub mod src {
     /// 2024-02-29 13:14:15.5 as `unit`, with an optional zone.
     pub fn stamps(unit: &str, zone: Option<&str>) -> ArrayRef {
         let us = micros(2024, 2, 29, 13, 14, 15, 500_000);
-        let array: ArrayRef = match unit {
-            "s" => a(TimestampSecondArray::from(vec![Some(us / 1_000_000), None])
-                .with_timezone_opt(zone)),
-            "ms" => a(TimestampMillisecondArray::from(vec![Some(us / 1000), None])
-                .with_timezone_opt(zone)),
-            "us" => a(TimestampMicrosecondArray::from(vec![Some(us), None])
-                .with_timezone_opt(zone)),
-            _ => a(TimestampNanosecondArray::from(vec![Some(us * 1000), None])
-                .with_timezone_opt(zone)),
-        };
+        let array: ArrayRef =
+            match unit {
+                "s" => a(TimestampSecondArray::from(vec![Some(us / 1_000_000), None])
+                    .with_timezone_opt(zone)),
+                "ms" => a(TimestampMillisecondArray::from(vec![Some(us / 1000), None])
+                    .with_timezone_opt(zone)),
+                "us" => a(
+                    TimestampMicrosecondArray::from(vec![Some(us), None]).with_timezone_opt(zone)
+                ),
+                _ => a(TimestampNanosecondArray::from(vec![Some(us * 1000), None])
+                    .with_timezone_opt(zone)),
+            };
         array
     }
     pub fn stamps_ns_with_nanos() -> ArrayRef {
         let us = micros(2024, 2, 29, 13, 14, 15, 500_000);
-        a(TimestampNanosecondArray::from(vec![Some(us * 1000 + 7), None]))
+        a(TimestampNanosecondArray::from(vec![
+            Some(us * 1000 + 7),
+            None,
+        ]))
     }
     pub fn stamps_us(values: &[i64], zone: Option<&str>) -> ArrayRef {
         let mut v: Vec<Option<i64>> = values.iter().copied().map(Some).collect();
@@ -521,7 +532,10 @@ pub mod src {
         ]))
     }
     pub fn durations() -> ArrayRef {
-        a(DurationMicrosecondArray::from(vec![Some(90_061_000_001), None]))
+        a(DurationMicrosecondArray::from(vec![
+            Some(90_061_000_001),
+            None,
+        ]))
     }
     pub fn int_lists() -> ArrayRef {
         a(ListArray::from_iter_primitive::<

@@ -252,6 +252,44 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
     let _ = encode_numeric_digits(out, value < 0, &digits, i32::from(scale));
 }
 
+/// PostgreSQL's binary numeric of `value × 10^-scale`, in integer arithmetic (the same
+/// bytes as [`encode_numeric_digits`], without building strings).
+pub(crate) fn encode_numeric_i128(out: &mut Vec<u8>, value: i128, scale: u8) -> Result<(), String> {
+    let scale16 = u16::from(scale);
+    // Align the decimal point on a base-10000 digit boundary.
+    let pad = (4 - u32::from(scale) % 4) % 4;
+    let Some(mut magnitude) = value.unsigned_abs().checked_mul(10u128.pow(pad)) else {
+        let digits = value.unsigned_abs().to_string();
+        return encode_numeric_digits(out, value < 0, &digits, i32::from(scale));
+    };
+    let fractional = i16::from(scale.div_ceil(4));
+    // Least significant first; u128 holds at most 39 decimal digits: 10 groups.
+    let mut groups = [0u16; 10];
+    let mut count = 0;
+    while magnitude > 0 {
+        groups[count] = (magnitude % 10_000) as u16;
+        magnitude /= 10_000;
+        count += 1;
+    }
+    let low = groups[..count].iter().take_while(|g| **g == 0).count();
+    if low == count {
+        for part in [0u16, 0, 0, scale16] {
+            out.extend_from_slice(&part.to_be_bytes());
+        }
+        return Ok(());
+    }
+    let weight = i16::try_from(count).unwrap_or(0) - 1 - fractional;
+    let ndigits = u16::try_from(count - low).unwrap_or(0);
+    out.extend_from_slice(&ndigits.to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&(if value < 0 { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&scale16.to_be_bytes());
+    for g in groups[low..count].iter().rev() {
+        out.extend_from_slice(&g.to_be_bytes());
+    }
+    Ok(())
+}
+
 /// PostgreSQL's binary numeric of `±digits × 10^-scale`, `digits` being the unscaled
 /// magnitude in decimal. The display scale is `scale` (0 when negative): the value is
 /// sent exactly, and a column's own scale then only pads it.

@@ -34,6 +34,11 @@ pub(crate) enum Value<'a> {
     F64(f64),
     /// At the column's scale (or the value's own for an unconstrained column).
     Decimal(Dec),
+    /// The same, for values that fit `i128`: `value × 10^-scale`, `scale` at least 0.
+    SmallDecimal {
+        value: i128,
+        scale: u8,
+    },
     Text(&'a str),
     Bytes(&'a [u8]),
     Uuid([u8; 16]),
@@ -69,6 +74,9 @@ pub(crate) fn convert<'a>(source: &'a Source, row: usize, target: &Target) -> Co
             infinity,
         } => to_float(source, row, *single, *nan, *infinity),
         Target::Decimal { precision, scale } => {
+            if let Some(fitted) = small_decimal(source, row, *precision, *scale) {
+                return fitted.map_err(|misfit| decimal_misfit(misfit, *precision, *scale));
+            }
             let dec = number(source, row)?;
             dec.fit(*precision, *scale)
                 .map(Value::Decimal)
@@ -308,6 +316,46 @@ fn number(source: &Source, row: usize) -> Result<Dec, String> {
         )),
         _ => Err(mismatch()),
     }
+}
+
+/// [`Dec::fit`] in `i128` arithmetic, for integers and Decimal128 values at scales
+/// from 0 to 38 (the common case, without allocating); `None` when the value needs the
+/// general path.
+fn small_decimal<'a>(
+    source: &Source,
+    row: usize,
+    precision: Option<u32>,
+    scale: Option<i32>,
+) -> Option<Result<Value<'a>, Misfit>> {
+    let (value, from) = match source {
+        Source::Int(a) => (i128::from(a.value(row)), 0),
+        Source::UInt(a) => (i128::from(a.value(row)), 0),
+        Source::Dec128(a, s) if *s >= 0 => (a.value(row), i32::from(*s)),
+        _ => return None,
+    };
+    let to = scale.unwrap_or(from);
+    if !(0..=38).contains(&to) {
+        return None;
+    }
+    let value = if to >= from {
+        value.checked_mul(10i128.checked_pow(u32::try_from(to - from).ok()?)?)?
+    } else {
+        let divisor = 10i128.checked_pow(u32::try_from(from - to).ok()?)?;
+        if value % divisor != 0 {
+            return Some(Err(Misfit::Fraction));
+        }
+        value / divisor
+    };
+    if let Some(p) = precision
+        && p <= 38
+        && value.unsigned_abs() >= 10u128.pow(p)
+    {
+        return Some(Err(Misfit::Precision));
+    }
+    Some(Ok(Value::SmallDecimal {
+        value,
+        scale: u8::try_from(to).ok()?,
+    }))
 }
 
 fn decimal_misfit(misfit: Misfit, precision: Option<u32>, scale: Option<i32>) -> String {
@@ -569,7 +617,10 @@ mod tests {
         };
         assert_eq!(
             convert(&d, 1, &wide),
-            Ok(Value::Decimal(Dec::from_unscaled("-50", 3)))
+            Ok(Value::SmallDecimal {
+                value: -50,
+                scale: 3
+            })
         );
         assert_eq!(
             convert(&d, 2, &wide).unwrap_err(),
@@ -582,8 +633,40 @@ mod tests {
         let i = source(Arc::new(Int64Array::from(vec![i64::MAX])));
         assert_eq!(
             convert(&i, 0, &free),
-            Ok(Value::Decimal(Dec::from_unscaled("9223372036854775807", 0)))
+            Ok(Value::SmallDecimal {
+                value: i128::from(i64::MAX),
+                scale: 0
+            })
         );
+        // Both paths agree on every outcome.
+        let values = [0i128, 1, -1, 125, -125, 99_999, 100_000, 1_000_000_000_000];
+        let d = source(Arc::new(
+            Decimal128Array::from(values.to_vec())
+                .with_precision_and_scale(20, 2)
+                .unwrap(),
+        ));
+        for (precision, scale) in [
+            (Some(5), Some(2)),
+            (Some(4), Some(1)),
+            (Some(10), Some(4)),
+            (None, None),
+            (Some(3), Some(0)),
+        ] {
+            for (row, value) in values.iter().enumerate() {
+                let slow = Dec::from_unscaled(&value.to_string(), 2).fit(precision, scale);
+                let fast = small_decimal(&d, row, precision, scale).unwrap();
+                match (slow, fast) {
+                    (Ok(slow), Ok(Value::SmallDecimal { value, scale })) => {
+                        assert_eq!(
+                            slow,
+                            Dec::from_unscaled(&value.to_string(), i32::from(scale))
+                        );
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    other => panic!("{value} into {precision:?},{scale:?}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -335,6 +335,9 @@ fn cell(value: Value<'_>) -> std::result::Result<Cell, String> {
         Value::F64(v) => Cell::F64(v),
         // MySQL turns the text into DECIMAL exactly.
         Value::Decimal(d) => Cell::Text(d.to_plain()),
+        Value::SmallDecimal { value, scale } => Cell::Text(
+            super::dec::Dec::from_unscaled(&value.to_string(), i32::from(scale)).to_plain(),
+        ),
         Value::Text(t) => Cell::Text(t.to_owned()),
         Value::Bytes(b) => Cell::Bytes(b.to_vec()),
         Value::Uuid(b) => Cell::Text(uuid::Uuid::from_bytes(b).hyphenated().to_string()),

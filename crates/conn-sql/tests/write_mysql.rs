@@ -1055,3 +1055,40 @@ fn a_decimal_wider_than_conns_reader_is_written_exactly() {
         vec![("v".to_owned(), "decimal(65,10)".to_owned())]
     );
 }
+
+#[test]
+fn concurrent_replaces_each_swap_in_whole() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("my");
+    for round in 0..2 {
+        // Round 0: the table does not exist yet; round 1: it does.
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|writer| {
+                let conn = (*conn).clone();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    let rows: Vec<i32> = (0..500).collect();
+                    let data = id_names(&rows, |_| format!("writer {writer}"));
+                    barrier.wait();
+                    conn.write_table_blocking("shared", &data, WriteMode::Replace)
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert_eq!(handle.join().unwrap().unwrap(), 500, "round {round}");
+        }
+        let names = conn
+            .query("SELECT DISTINCT name FROM shared")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(String,)>()
+            .unwrap();
+        assert_eq!(names.len(), 1, "one writer's rows, whole: {names:?}");
+        assert_eq!(id_rows(&conn, "shared").len(), 500);
+        assert_eq!(tables(&conn), vec!["shared".to_owned()], "round {round}");
+    }
+}

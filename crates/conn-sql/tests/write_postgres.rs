@@ -452,6 +452,16 @@ fn append_cases() -> Vec<Case> {
             stamps("ns", Some("+02:00")),
             &["2024-02-29T13:14:15.500Z", "NULL"],
         ),
+        ok(
+            "timestamptz",
+            stamps("s", Some("UTC")),
+            &["2024-02-29T13:14:15Z", "NULL"],
+        ),
+        ok(
+            "timestamptz",
+            stamps("ms", Some("-05:30")),
+            &["2024-02-29T13:14:15.500Z", "NULL"],
+        ),
         // A naive timestamp into a zoned column is taken as UTC.
         ok(
             "timestamptz",

@@ -244,22 +244,33 @@ async fn write_mysql(
                 }
             };
             let swap = format!("RENAME TABLE {quoted} TO {old_q}, {fresh_q} TO {quoted}");
-            match pool.execute(statement(swap), ctx).await {
-                Ok(_) => {
-                    pool.execute(statement(format!("DROP TABLE {old_q}")), ctx)
-                        .await?;
-                }
-                // Nothing to replace: the new table takes the name.
-                Err(err) if err.code() == Some("42S02") => {
-                    let rename = format!("RENAME TABLE {fresh_q} TO {quoted}");
-                    if let Err(err) = pool.execute(statement(rename), ctx).await {
+            let take_name = format!("RENAME TABLE {fresh_q} TO {quoted}");
+            // A concurrent replace may create the table between the two renames below:
+            // then swap with it after all (a few times at most).
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                match pool.execute(statement(swap.clone()), ctx).await {
+                    Ok(_) => {
+                        pool.execute(statement(format!("DROP TABLE {old_q}")), ctx)
+                            .await?;
+                        break;
+                    }
+                    // Nothing to replace: the new table takes the name.
+                    Err(err) if err.code() == Some("42S02") => {
+                        match pool.execute(statement(take_name.clone()), ctx).await {
+                            Ok(_) => break,
+                            Err(err) if err.code() == Some("42S01") && attempts < 3 => {}
+                            Err(err) => {
+                                drop_quietly(pool, &fresh_q, ctx).await;
+                                return Err(err);
+                            }
+                        }
+                    }
+                    Err(err) => {
                         drop_quietly(pool, &fresh_q, ctx).await;
                         return Err(err);
                     }
-                }
-                Err(err) => {
-                    drop_quietly(pool, &fresh_q, ctx).await;
-                    return Err(err);
                 }
             }
             Ok(written)

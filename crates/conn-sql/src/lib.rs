@@ -211,7 +211,11 @@ impl SqlConnection {
         conn_core::runtime::run(async move {
             let pool = conn.inner.handle.get().await?;
             let tx = pool.begin(&conn.inner.ctx).await?;
-            Ok(Session::new(tx, conn.inner.ctx.clone()))
+            Ok(Session::new(
+                tx,
+                conn.inner.ctx.clone(),
+                conn.inner.results.clone(),
+            ))
         })
         .await
     }

@@ -124,7 +124,7 @@ fn missing(name: &str, params: &Params) -> Error {
 
 /// If a literal, quoted identifier or comment starts at `i`, the index just past it;
 /// otherwise `i`.
-fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize {
+pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize {
     let bytes = sql.as_bytes();
     let rest = &bytes[i..];
     let find_from = |from: usize, needle: &str| {

@@ -4,19 +4,25 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
-use conn_core::{Error, Param, Params, Result, Table, runtime};
+use conn_core::{Error, Param, Params, Result, ResultCache, Table, WriteMode, runtime};
 
 use crate::backend::{Ctx, Tx};
+use crate::config::Backend;
 use crate::named;
 use crate::write;
-use conn_core::WriteMode;
 
 /// An open transaction. Statements run in it with [`execute`](Self::execute) and
 /// [`query`](Self::query) (never cached); [`commit`](Self::commit) makes them
-/// permanent; dropping the session without committing rolls them back.
+/// permanent (and clears the connection's cached query results); dropping the session
+/// without committing rolls them back.
+///
+/// On MySQL, statements that commit implicitly (`CREATE`, `ALTER`, `DROP`, `RENAME`,
+/// `TRUNCATE`, ... and `COMMIT`/`ROLLBACK` themselves) are refused inside a session:
+/// they would commit its work behind its back.
 pub struct Session {
     tx: Option<Tx>,
     ctx: Ctx,
+    results: ResultCache,
 }
 
 impl fmt::Debug for Session {
@@ -38,8 +44,12 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub(crate) fn new(tx: Tx, ctx: Ctx) -> Self {
-        Session { tx: Some(tx), ctx }
+    pub(crate) fn new(tx: Tx, ctx: Ctx, results: ResultCache) -> Self {
+        Session {
+            tx: Some(tx),
+            ctx,
+            results,
+        }
     }
 
     fn tx(&mut self) -> Result<&mut Tx> {
@@ -60,19 +70,26 @@ impl Session {
     }
 
     /// Writes a table inside the transaction (see
-    /// [`SqlConnection::write_table`](crate::SqlConnection::write_table)).
+    /// [`SqlConnection::write_table`](crate::SqlConnection::write_table)), under a
+    /// savepoint: a failed write leaves the transaction as it was, and usable.
+    ///
+    /// On MySQL only [`WriteMode::Append`] runs in a session: creating or replacing a
+    /// table would commit the session's transaction.
     pub async fn write_table(&mut self, name: &str, table: &Table, mode: WriteMode) -> Result<u64> {
         let ctx = self.ctx.clone();
         let tx = self.tx()?;
-        runtime::in_runtime(write::write_in_tx(tx, name, table, mode, &ctx))?.await
+        runtime::in_runtime(write::write_in_session(tx, name, table, mode, &ctx))?.await
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction, then clears the connection's cached query results
+    /// (they may predate what was committed).
     pub async fn commit(mut self) -> Result<()> {
         let tx = self.tx.take().ok_or_else(|| Error::Closed {
             name: self.ctx.name.to_string(),
         })?;
-        runtime::in_runtime(tx.commit(&self.ctx))?.await
+        runtime::in_runtime(tx.commit(&self.ctx))?.await?;
+        self.results.clear();
+        Ok(())
     }
 
     /// [`commit`](Self::commit) from synchronous code.
@@ -136,6 +153,28 @@ impl<'s, T> SessionStatement<'s, T> {
     }
 }
 
+/// Refuses, on MySQL, a statement that would commit the session's transaction.
+fn refuse_implicit_commit(sql: &str, backend: Backend) -> Result<()> {
+    #[cfg(feature = "mysql")]
+    if backend == Backend::MySql
+        && let Some(statement) = crate::backend::mysql::implicit_commit(sql)
+    {
+        let instead = if statement.starts_with("COMMIT") || statement.starts_with("ROLLBACK") {
+            "use Session::commit or Session::rollback"
+        } else {
+            "run it with SqlConnection::execute outside the session, before or after it"
+        };
+        return Err(Error::InvalidArgument(format!(
+            "{statement} cannot run inside a MySQL session: MySQL commits the open \
+             transaction before it (an implicit commit), which would commit the session's \
+             work behind its back; {instead}"
+        )));
+    }
+    #[cfg(not(feature = "mysql"))]
+    let _ = (sql, backend);
+    Ok(())
+}
+
 /// `run`, `blocking` and `IntoFuture` for one outcome type, through one `Tx` method.
 macro_rules! session_statement {
     ($outcome:ty, $method:ident) => {
@@ -149,6 +188,7 @@ macro_rules! session_statement {
                 } = self;
                 let ctx = session.ctx.clone();
                 let tx = session.tx()?;
+                refuse_implicit_commit(&sql, tx.backend())?;
                 let prepared = named::prepare(&sql, &params, tx.backend())?;
                 runtime::in_runtime(tx.$method(prepared, &ctx))?.await
             }

@@ -317,15 +317,85 @@ fn numeric_wide(
     ))
 }
 
-/// PostgreSQL's binary numeric from an unscaled value and its scale.
+/// PostgreSQL's binary numeric from an unscaled value and its scale (a negative scale
+/// counts trailing zeros: 5 at scale -2 is 500).
 pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
-    let negative = value < 0;
     let digits = value.unsigned_abs().to_string();
-    let scale = usize::try_from(scale.max(0)).unwrap_or(0);
+    // Decimal digits and a scale within i8 always fit the format.
+    let _ = encode_numeric_digits(out, value < 0, &digits, i32::from(scale));
+}
+
+/// PostgreSQL's binary numeric of `value × 10^-scale`, in integer arithmetic (the same
+/// bytes as [`encode_numeric_digits`], without building strings).
+pub(crate) fn encode_numeric_i128(out: &mut Vec<u8>, value: i128, scale: u8) -> Result<(), String> {
+    let scale16 = u16::from(scale);
+    // Align the decimal point on a base-10000 digit boundary.
+    let pad = (4 - u32::from(scale) % 4) % 4;
+    let Some(mut magnitude) = value.unsigned_abs().checked_mul(10u128.pow(pad)) else {
+        let digits = value.unsigned_abs().to_string();
+        return encode_numeric_digits(out, value < 0, &digits, i32::from(scale));
+    };
+    let fractional = i16::from(scale.div_ceil(4));
+    // Least significant first; u128 holds at most 39 decimal digits: 10 groups.
+    let mut groups = [0u16; 10];
+    let mut count = 0;
+    while magnitude > 0 {
+        groups[count] = (magnitude % 10_000) as u16;
+        magnitude /= 10_000;
+        count += 1;
+    }
+    let low = groups[..count].iter().take_while(|g| **g == 0).count();
+    if low == count {
+        for part in [0u16, 0, 0, scale16] {
+            out.extend_from_slice(&part.to_be_bytes());
+        }
+        return Ok(());
+    }
+    let weight = i16::try_from(count).unwrap_or(0) - 1 - fractional;
+    let ndigits = u16::try_from(count - low).unwrap_or(0);
+    out.extend_from_slice(&ndigits.to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&(if value < 0 { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&scale16.to_be_bytes());
+    for g in groups[low..count].iter().rev() {
+        out.extend_from_slice(&g.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// PostgreSQL's binary numeric of `±digits × 10^-scale`, `digits` being the unscaled
+/// magnitude in decimal. The display scale is `scale` (0 when negative): the value is
+/// sent exactly, and a column's own scale then only pads it.
+pub(crate) fn encode_numeric_digits(
+    out: &mut Vec<u8>,
+    negative: bool,
+    digits: &str,
+    scale: i32,
+) -> Result<(), String> {
+    /// The largest display scale the format holds.
+    const MAX_DSCALE: usize = 0x3FFF;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a numeric value that is not a decimal number".into());
+    }
+    let widened;
+    let (digits, scale) = if scale < 0 {
+        widened = format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize));
+        (widened.as_str(), 0)
+    } else {
+        (
+            digits,
+            usize::try_from(scale).map_err(|_| "a numeric scale out of range")?,
+        )
+    };
+    if scale > MAX_DSCALE {
+        return Err(format!(
+            "a numeric value with more than {MAX_DSCALE} fractional digits"
+        ));
+    }
     let (int_part, frac_part) = if digits.len() > scale {
         digits.split_at(digits.len() - scale)
     } else {
-        ("", digits.as_str())
+        ("", digits)
     };
     let frac = format!("{frac_part:0>scale$}");
     // Group into base-10000 digits aligned on the decimal point.
@@ -336,12 +406,7 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
     let group = |s: &str| -> Vec<u16> {
         s.as_bytes()
             .chunks(4)
-            .map(|c| {
-                std::str::from_utf8(c)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0)
-            })
+            .map(|c| c.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')))
             .collect()
     };
     let int_groups = group(&int_digits);
@@ -350,25 +415,29 @@ pub(crate) fn encode_numeric(out: &mut Vec<u8>, value: i128, scale: i8) {
         .copied()
         .chain(group(&frac_digits))
         .collect();
-    let mut weight = i16::try_from(int_groups.len()).unwrap_or(0) - 1;
-    while groups.first() == Some(&0) {
-        groups.remove(0);
-        weight -= 1;
-    }
+    let too_big = || "a numeric value with too many digits for PostgreSQL".to_owned();
+    let mut weight = i16::try_from(int_groups.len()).map_err(|_| too_big())? - 1;
+    let leading = groups.iter().take_while(|g| **g == 0).count();
+    groups.drain(..leading);
+    weight = weight
+        .checked_sub(i16::try_from(leading).map_err(|_| too_big())?)
+        .ok_or_else(too_big)?;
     while groups.last() == Some(&0) {
         groups.pop();
     }
+    let negative = negative && !groups.is_empty();
     if groups.is_empty() {
         weight = 0;
     }
-    let ndigits = u16::try_from(groups.len()).unwrap_or(0);
+    let ndigits = u16::try_from(groups.len()).map_err(|_| too_big())?;
     out.extend_from_slice(&ndigits.to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
     out.extend_from_slice(&(if negative { 0x4000u16 } else { 0 }).to_be_bytes());
-    out.extend_from_slice(&u16::try_from(scale).unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&u16::try_from(scale).map_err(|_| too_big())?.to_be_bytes());
     for g in groups {
         out.extend_from_slice(&g.to_be_bytes());
     }
+    Ok(())
 }
 
 impl Decoder {
@@ -791,5 +860,8 @@ mod tests {
         // numeric(1000, 2) is beyond Arrow: the values decide.
         let wide = PgKind::Numeric(None).with_typmod(((1000 << 16) | 2) + 4);
         assert_eq!(Decoder::new(&wide).data_type(), DataType::Decimal128(38, 0));
+        // numeric(3, -2): the scale's 11 bits are 0x7fe.
+        let kind = PgKind::Numeric(None).with_typmod(((3 << 16) | 0x7fe) + 4);
+        assert_eq!(kind, PgKind::Numeric(Some((3, -2))));
     }
 }

@@ -81,7 +81,21 @@ impl Pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                postgres::fetch(&mut conn, prepared, ctx).await
+                match postgres::fetch(&mut conn, prepared.clone(), ctx, true).await? {
+                    postgres::Fetched::Table(table) => Ok(table),
+                    postgres::Fetched::CopyRefused => {
+                        // That connection is out of step: close it, read through another.
+                        conn.close_on_drop();
+                        drop(conn);
+                        let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
+                        match postgres::fetch(&mut conn, prepared, ctx, false).await? {
+                            postgres::Fetched::Table(table) => Ok(table),
+                            postgres::Fetched::CopyRefused => {
+                                Err(Error::Data("the rows path attempted COPY".into()))
+                            }
+                        }
+                    }
+                }
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
@@ -174,7 +188,14 @@ impl Tx {
     pub(crate) async fn fetch(&mut self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
         match self {
             #[cfg(feature = "postgres")]
-            Tx::Postgres(tx) => postgres::fetch(tx, prepared, ctx).await,
+            // Never COPY inside a transaction: a refused COPY would leave the
+            // session's connection out of step (see `postgres::Fetched`).
+            Tx::Postgres(tx) => match postgres::fetch(tx, prepared, ctx, false).await? {
+                postgres::Fetched::Table(table) => Ok(table),
+                postgres::Fetched::CopyRefused => {
+                    Err(Error::Data("the rows path attempted COPY".into()))
+                }
+            },
             #[cfg(feature = "mysql")]
             Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx).await,
             #[cfg(feature = "sqlite")]
@@ -283,17 +304,6 @@ pub(crate) fn first_keyword(sql: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Quotes an identifier that may be schema-qualified (`schema.table`).
-pub(crate) fn quote_name(name: &str, backend: Backend) -> String {
-    name.split('.')
-        .map(|part| match backend {
-            Backend::MySql => format!("`{}`", part.replace('`', "``")),
-            Backend::Postgres | Backend::Sqlite => format!("\"{}\"", part.replace('"', "\"\"")),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,14 +317,5 @@ mod tests {
             "with"
         );
         assert_eq!(first_keyword("insert into t values (1)"), "insert");
-    }
-
-    #[test]
-    fn identifiers_are_quoted_per_backend() {
-        assert_eq!(
-            quote_name("public.my \"t\"", Backend::Postgres),
-            "\"public\".\"my \"\"t\"\"\""
-        );
-        assert_eq!(quote_name("t`x", Backend::MySql), "`t``x`");
     }
 }

@@ -260,3 +260,121 @@ pub(crate) async fn execute(
         .map(|done| done.rows_affected())
         .map_err(|e| ctx.err(&e, "execute"))
 }
+
+/// The statements MySQL runs only after committing the open transaction ("statements
+/// that cause an implicit commit"), plus COMMIT and ROLLBACK themselves: inside a
+/// session they would end its transaction behind its back. Returns the offending
+/// statement's leading keywords, for the error.
+pub(crate) fn implicit_commit(sql: &str) -> Option<String> {
+    statements(sql).into_iter().find_map(|statement| {
+        let words = leading_words(statement, 3);
+        let word = |i: usize| words.get(i).map_or("", String::as_str);
+        let commits = match word(0) {
+            "create" | "drop" => word(1) != "temporary",
+            "alter" | "rename" | "truncate" | "grant" | "revoke" | "lock" | "unlock" | "begin"
+            | "start" | "commit" | "analyze" | "optimize" | "repair" | "flush" | "install"
+            | "uninstall" | "reset" | "cache" | "change" | "stop" | "xa" => true,
+            "rollback" => word(1) != "to" && !(word(1) == "work" && word(2) == "to"),
+            "check" => word(1) == "table",
+            "load" => word(1) == "index",
+            "set" => word(1) == "password" || statement.to_lowercase().contains("autocommit"),
+            _ => false,
+        };
+        commits.then(|| {
+            words
+                .iter()
+                .take(2)
+                .map(|w| w.to_uppercase())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    })
+}
+
+/// The statements of a script, split on `;` outside literals, identifiers and comments.
+fn statements(sql: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < sql.len() {
+        let skip = crate::named::skip_non_parameter(sql, i, crate::config::Backend::MySql);
+        if skip > i {
+            i = skip;
+            continue;
+        }
+        if sql.as_bytes()[i] == b';' {
+            parts.push(&sql[start..i]);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    parts.push(&sql[start..]);
+    parts
+}
+
+/// The first `n` words of a statement, lower-cased, after whitespace and comments.
+fn leading_words(statement: &str, n: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = statement;
+    while words.len() < n {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("--").or_else(|| rest.strip_prefix('#')) {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if word.is_empty() {
+                break;
+            }
+            rest = &rest[word.len()..];
+            words.push(word.to_ascii_lowercase());
+        }
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::implicit_commit;
+
+    #[test]
+    fn statements_that_commit_implicitly() {
+        for sql in [
+            "CREATE TABLE t (a INT)",
+            "  -- a comment\n drop table t",
+            "ALTER TABLE t ADD b INT",
+            "truncate t",
+            "RENAME TABLE a TO b",
+            "insert into t values (1); /* then */ CREATE INDEX i ON t (a)",
+            "SET autocommit = 1",
+            "set @@session.autocommit=1",
+            "COMMIT",
+            "rollback",
+            "START TRANSACTION",
+            "LOCK TABLES t WRITE",
+        ] {
+            assert!(implicit_commit(sql).is_some(), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "CREATE TEMPORARY TABLE t (a INT)",
+            "drop temporary table t",
+            "SELECT 'CREATE TABLE x'",
+            "UPDATE `drop` SET a = 1",
+            "insert into t values ('a;create table x')",
+            "ROLLBACK TO SAVEPOINT s",
+            "rollback work to s",
+            "SAVEPOINT s",
+            "SET @x = 1",
+        ] {
+            assert_eq!(implicit_commit(sql), None, "{sql}");
+        }
+        assert_eq!(
+            implicit_commit("select 1; create table t (a int)").as_deref(),
+            Some("CREATE TABLE")
+        );
+    }
+}

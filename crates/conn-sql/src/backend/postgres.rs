@@ -1,6 +1,6 @@
 //! PostgreSQL: results through binary `COPY ... TO STDOUT` when the statement allows
-//! it (a plain query without parameters), through binary rows otherwise; both feed the
-//! same decoders.
+//! it (a plain query without parameters, outside a session), through binary rows
+//! otherwise; both feed the same decoders.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -163,12 +163,44 @@ fn bind_all<'q>(
     Ok(query)
 }
 
-/// Whether a statement can run inside `COPY (...) TO STDOUT`.
-fn copyable(sql: &str) -> bool {
-    matches!(
+/// The statement as the body of `COPY (...) TO STDOUT`: a plain query (`SELECT`,
+/// `VALUES`, `TABLE`) without trailing semicolons and comments; `None` for anything
+/// else (several statements included).
+fn copy_body(sql: &str) -> Option<&str> {
+    if !matches!(
         super::first_keyword(sql).as_str(),
         "select" | "values" | "table"
-    )
+    ) {
+        return None;
+    }
+    // The end of the last token that is not whitespace, a comment or a semicolon.
+    let bytes = sql.as_bytes();
+    let (mut end, mut i, mut semicolon) = (0, 0, false);
+    while i < sql.len() {
+        let skip = crate::named::skip_non_parameter(sql, i, crate::config::Backend::Postgres);
+        let (next, significant) = if skip > i {
+            (
+                skip,
+                !sql[i..].starts_with("--") && !sql[i..].starts_with("/*"),
+            )
+        } else {
+            let width = sql[i..].chars().next().map_or(1, char::len_utf8);
+            (
+                i + width,
+                !bytes[i].is_ascii_whitespace() && bytes[i] != b';',
+            )
+        };
+        if skip == i && bytes[i] == b';' {
+            semicolon = true;
+        } else if significant {
+            if semicolon {
+                return None;
+            }
+            end = next;
+        }
+        i = next;
+    }
+    Some(&sql[..end])
 }
 
 /// The statement for `sql` with decoders for its columns, checked against the catalog:
@@ -218,56 +250,70 @@ async fn describe(
     }
 }
 
-/// Runs a query on `conn`.
+/// What [`fetch`] read.
+pub(crate) enum Fetched {
+    Table(Table),
+    /// The server refused to run the query inside COPY. sqlx then leaves the server's
+    /// ReadyForQuery unread, so the connection is out of step with the server: the
+    /// caller must close it and read the rows through another connection.
+    CopyRefused,
+}
+
+/// Runs a query on `conn`: through binary COPY when `allow_copy` and the statement is a
+/// plain query without parameters, through binary rows otherwise. Sessions do not
+/// allow COPY: a refused COPY would leave their connection unusable (see
+/// [`Fetched::CopyRefused`]).
 ///
 /// A statement whose cached description turns out to be out of date while it runs (a
 /// `SELECT *` after a column was added: more COPY fields than described columns, or the
 /// server refusing the cached plan) is prepared afresh and run once more, unless a
 /// failed statement has aborted the transaction it ran in.
-pub(crate) async fn fetch(conn: &mut PgConnection, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
-    match attempt(conn, &prepared, ctx).await? {
-        Attempt::Done(table) => Ok(table),
+pub(crate) async fn fetch(
+    conn: &mut PgConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+    allow_copy: bool,
+) -> Result<Fetched> {
+    match attempt(conn, &prepared, ctx, allow_copy).await? {
+        Attempt::Done(fetched) => Ok(fetched),
         Attempt::Outdated(_) => {
             conn.clear_cached_statements()
                 .await
                 .map_err(|e| ctx.err(&e, "query"))?;
-            match attempt(conn, &prepared, ctx).await? {
-                Attempt::Done(table) => Ok(table),
+            match attempt(conn, &prepared, ctx, allow_copy).await? {
+                Attempt::Done(fetched) => Ok(fetched),
                 Attempt::Outdated(err) => Err(err),
             }
         }
     }
 }
 
-/// One run of a query: its table, or the finding that the statement's cached
+/// One run of a query: what it read, or the finding that the statement's cached
 /// description is out of date (with the error to report if a fresh one fails too).
 enum Attempt {
-    Done(Table),
+    Done(Fetched),
     Outdated(Error),
 }
 
-async fn attempt(conn: &mut PgConnection, prepared: &Prepared, ctx: &Ctx) -> Result<Attempt> {
+async fn attempt(
+    conn: &mut PgConnection,
+    prepared: &Prepared,
+    ctx: &Ctx,
+    allow_copy: bool,
+) -> Result<Attempt> {
     let (statement, names, decoders) = describe(conn, &prepared.sql, ctx).await?;
-    let mut batches = Batches::new(names, decoders, ctx.batch_size);
-    if prepared.values.is_empty() && copyable(&prepared.sql) {
-        match copy_out(conn, &prepared.sql, batches, ctx).await? {
-            CopyOutcome::Done(table) => return Ok(Attempt::Done(table)),
-            CopyOutcome::Outdated(err) => return Ok(Attempt::Outdated(err)),
-            CopyOutcome::NotApplicable(unused) => batches = unused,
-        }
+    let batches = Batches::new(names, decoders, ctx.batch_size);
+    // A statement without result columns (`SELECT ... INTO`) is one COPY refuses.
+    let body = copy_body(&prepared.sql)
+        .filter(|_| allow_copy && prepared.values.is_empty() && !statement.columns().is_empty());
+    if let Some(body) = body {
+        return copy_out(conn, body, batches, ctx).await;
     }
     fetch_rows(conn, &statement, prepared, batches, ctx).await
 }
 
-enum CopyOutcome {
-    Done(Table),
-    /// The COPY tuples have another number of fields than the statement has columns.
-    Outdated(Error),
-    NotApplicable(Batches<Decoder>),
-}
-
 /// SQLSTATEs with which the server refuses to wrap a statement in COPY (rather than
-/// failing to run it): the row path is then used.
+/// failing to run it).
 fn copy_refused(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("0A000" | "42601")))
@@ -275,15 +321,14 @@ fn copy_refused(err: &sqlx::Error) -> bool {
 
 async fn copy_out(
     conn: &mut PgConnection,
-    sql: &str,
+    body: &str,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
-) -> Result<CopyOutcome> {
-    let body = sql.trim_end().trim_end_matches(';');
+) -> Result<Attempt> {
     let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
     let mut stream = match conn.copy_out_raw(&copy).await {
         Ok(stream) => stream,
-        Err(err) if copy_refused(&err) => return Ok(CopyOutcome::NotApplicable(batches)),
+        Err(err) if copy_refused(&err) => return Ok(Attempt::Done(Fetched::CopyRefused)),
         Err(err) => return Err(ctx.err(&err, "query")),
     };
     let mut parser = CopyParser::default();
@@ -299,7 +344,7 @@ async fn copy_out(
                 .is_some()
             {}
             if parser.field_count_differs {
-                return Ok(CopyOutcome::Outdated(err));
+                return Ok(Attempt::Outdated(err));
             }
             return Err(err);
         }
@@ -308,7 +353,7 @@ async fn copy_out(
     if !parser.ended {
         return Err(Error::Data("the COPY stream ended early".into()));
     }
-    Ok(CopyOutcome::Done(batches.finish()?))
+    Ok(Attempt::Done(Fetched::Table(batches.finish()?)))
 }
 
 async fn fetch_rows(
@@ -345,7 +390,7 @@ async fn fetch_rows(
             decoder.append(value)
         })?;
     }
-    batches.finish().map(Attempt::Done)
+    batches.finish().map(|table| Attempt::Done(Fetched::Table(table)))
 }
 
 /// The server refusing a cached prepared statement whose result columns changed since
@@ -492,5 +537,28 @@ impl CopyParser {
             at = end;
         }
         Ok(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_body;
+
+    #[test]
+    fn copy_bodies_lose_trailing_semicolons_and_comments() {
+        assert_eq!(copy_body("SELECT 1"), Some("SELECT 1"));
+        assert_eq!(copy_body("select 1 ;  -- done\n"), Some("select 1"));
+        assert_eq!(
+            copy_body("SELECT ';' AS s; /* c */"),
+            Some("SELECT ';' AS s")
+        );
+        assert_eq!(
+            copy_body("SELECT 1 -- note\nFROM t"),
+            Some("SELECT 1 -- note\nFROM t")
+        );
+        assert_eq!(copy_body("VALUES (1);;"), Some("VALUES (1)"));
+        assert_eq!(copy_body("SELECT 1; SELECT 2"), None);
+        assert_eq!(copy_body("INSERT INTO t VALUES (1)"), None);
+        assert_eq!(copy_body("WITH x AS (SELECT 1) SELECT * FROM x"), None);
     }
 }

@@ -2,6 +2,8 @@
 //! secrets.toml, and scratch schemas and databases on the real servers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod matrix;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -18,8 +18,9 @@ pub(crate) const KEYS: &[&str] = &[
     "max_idle_connections",
 ];
 
-/// The resolved configuration of one `duckdb` connection.
-#[derive(Debug, Clone)]
+/// The resolved configuration of one `duckdb` connection. `Debug` shows setting names,
+/// never their values (`s3_secret_access_key` is a DuckDB setting).
+#[derive(Clone)]
 pub(crate) struct DuckDbConfig {
     /// A file path, or `None` for an in-memory database.
     pub(crate) database: Option<String>,
@@ -32,6 +33,17 @@ pub(crate) struct DuckDbConfig {
     pub(crate) init: Vec<InitStatement>,
     /// Connections kept open for reuse.
     pub(crate) max_idle: usize,
+}
+
+impl std::fmt::Debug for DuckDbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuckDbConfig")
+            .field("database", &self.database)
+            .field("setting_names", &self.settings.keys().collect::<Vec<_>>())
+            .field("extensions", &self.extensions)
+            .field("init_statements", &self.init.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DuckDbConfig {

@@ -134,7 +134,8 @@ pub(crate) fn native_layer(env: &Env) -> Map {
 }
 
 /// The resolved configuration of one `files` connection.
-#[derive(Debug, Clone)]
+/// `Debug` shows the option keys, never their values (some are credentials).
+#[derive(Clone)]
 pub(crate) struct FilesConfig {
     pub(crate) protocol: Protocol,
     /// The bucket or container every path is in, when fixed by `root` or `bucket`.
@@ -152,6 +153,16 @@ pub(crate) struct FilesConfig {
         allow(dead_code)
     )]
     pub(crate) store_retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for FilesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesConfig")
+            .field("protocol", &self.protocol)
+            .field("bucket", &self.bucket)
+            .field("option_keys", &self.options.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 fn scalar(config: &ConnectionConfig, key: &str, value: &Value) -> Result<String> {

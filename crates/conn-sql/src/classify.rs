@@ -8,7 +8,8 @@
 //! SQLite busy and locked. Everything else, syntax (42), constraints (23) and
 //! authentication (28) included, is permanent.
 
-use conn_core::{Error, ErrorClass, Redactor};
+use conn_core::plugin::Redactor;
+use conn_core::{DriverError, Error, ErrorClass, ErrorKind};
 
 /// MySQL error numbers that mean the connection is gone.
 const MYSQL_GONE: &[u16] = &[
@@ -64,40 +65,123 @@ fn class_of_database_error(err: &dyn sqlx::error::DatabaseError) -> ErrorClass {
         .map_or(ErrorClass::Permanent, |code| class_of_sqlstate(&code))
 }
 
-/// The class of any sqlx error.
+/// The class of any sqlx error raised while running a statement. A protocol error is
+/// permanent: retrying the same statement would fail the same way (a missing parameter,
+/// a value the driver cannot encode), and the connection it broke is closed anyway.
 pub(crate) fn class_of(err: &sqlx::Error) -> ErrorClass {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
             ErrorClass::Stale
         }
-        sqlx::Error::Protocol(_) => ErrorClass::Stale,
         sqlx::Error::PoolTimedOut => ErrorClass::Transient,
         sqlx::Error::Database(db) => class_of_database_error(db.as_ref()),
         _ => ErrorClass::Permanent,
     }
 }
 
-/// A conn error for `err`, raised by connection `name` while doing `what`.
+/// The class of an error raised while opening a connection: a refused or unreachable
+/// server is worth another attempt (it may be restarting); DNS, TLS and authentication
+/// failures are not.
+pub(crate) fn class_of_connect(err: &sqlx::Error) -> ErrorClass {
+    use std::io::ErrorKind as Io;
+    match err {
+        sqlx::Error::Io(io) => match io.kind() {
+            Io::ConnectionRefused
+            | Io::ConnectionReset
+            | Io::ConnectionAborted
+            | Io::HostUnreachable
+            | Io::NetworkUnreachable
+            | Io::TimedOut
+            | Io::AddrNotAvailable
+            | Io::UnexpectedEof => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        },
+        sqlx::Error::PoolTimedOut => ErrorClass::Transient,
+        sqlx::Error::Database(db) => match class_of_database_error(db.as_ref()) {
+            // 57P03: the server is starting up.
+            ErrorClass::Stale => ErrorClass::Transient,
+            other => other,
+        },
+        _ => ErrorClass::Permanent,
+    }
+}
+
+/// The kind a program can match on, when the error says more than its class.
+fn kind_of(err: &sqlx::Error) -> Option<ErrorKind> {
+    let sqlx::Error::Database(db) = err else {
+        return match err {
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                Some(ErrorKind::NotFound)
+            }
+            _ => None,
+        };
+    };
+    #[cfg(feature = "mysql")]
+    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return match mysql.number() {
+            1044 | 1045 | 1142 | 1143 | 1227 | 1698 => Some(ErrorKind::Authentication),
+            1049 | 1051 | 1146 => Some(ErrorKind::NotFound),
+            1317 => Some(ErrorKind::Cancelled),
+            1969 | 3024 => Some(ErrorKind::Timeout),
+            _ => None,
+        };
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        let message = db.message();
+        return if message.starts_with("no such table") {
+            Some(ErrorKind::NotFound)
+        } else if message.contains("interrupted") {
+            Some(ErrorKind::Cancelled)
+        } else {
+            None
+        };
+    }
+    match db.code().as_deref() {
+        Some(code) if code.starts_with("28") || code == "42501" => Some(ErrorKind::Authentication),
+        Some("3D000" | "42P01" | "3F000") => Some(ErrorKind::NotFound),
+        Some("57014") if db.message().contains("statement timeout") => Some(ErrorKind::Timeout),
+        Some("57014") => Some(ErrorKind::Cancelled),
+        _ => None,
+    }
+}
+
+/// A conn error for `err`, raised by connection `name` while doing `what` (`connect`
+/// is classified as a connect): redacted, with its SQLSTATE, its kind, and the sqlx
+/// error as `source()` when its text holds no secret.
 pub(crate) fn to_conn_error(
-    err: &sqlx::Error,
+    err: sqlx::Error,
     name: &str,
     what: &str,
     redactor: &Redactor,
 ) -> Error {
-    let class = class_of(err);
-    let code = match err {
+    let connecting = what == "connect";
+    let class = if connecting {
+        class_of_connect(&err)
+    } else {
+        class_of(&err)
+    };
+    let code = match &err {
         sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
         _ => None,
     };
-    let error = Error::driver(
+    let kind = kind_of(&err);
+    let mut error = DriverError::from_source(
         format!("sql connection \"{name}\", {what}"),
         class,
-        redactor.redact(&err.to_string()),
+        err,
+        redactor,
     );
-    match code {
-        Some(code) => error.with_code(code),
-        None => error,
+    if let Some(code) = code {
+        error = error.with_code(code);
     }
+    if let Some(kind) = kind {
+        error = error.with_kind(kind);
+    }
+    if connecting {
+        error = error.before_send();
+    }
+    error.into()
 }
 
 #[cfg(test)]
@@ -121,7 +205,7 @@ mod tests {
             "reset while talking to hunter2",
         ));
         let redactor = Redactor::default().with_secret("hunter2");
-        let err = to_conn_error(&io, "db", "query", &redactor);
+        let err = to_conn_error(io, "db", "query", &redactor);
         assert_eq!(err.class(), ErrorClass::Stale);
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(

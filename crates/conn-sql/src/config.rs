@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use conn_core::{ConnectionConfig, Error, Kind, Result, RetryPolicy, Value};
+use conn_core::{ConnectionConfig, Error, Kind, Result, RetryPolicy, Secret, Value};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Every top-level key the `sql` type reads.
@@ -114,17 +114,6 @@ pub(crate) struct SqlConfig {
     pub(crate) pool: PoolSettings,
     pub(crate) autocommit: bool,
     pub(crate) batch_size: usize,
-    pub(crate) retry: RetryPolicy,
-}
-
-/// A string that must never be printed.
-#[derive(Clone)]
-pub(crate) struct Secret(pub(crate) String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
 }
 
 /// Characters escaped in URL user names, passwords and database names: everything but
@@ -156,12 +145,11 @@ impl SqlConfig {
         }
         Ok(SqlConfig {
             backend,
-            url: Secret(url),
+            url: Secret::new(url),
             sqlite,
             pool,
             autocommit: config.get_as::<bool>("autocommit")?.unwrap_or(false),
             batch_size,
-            retry: RetryPolicy::from_config(config)?,
         })
     }
 }
@@ -194,7 +182,7 @@ fn split_scheme<'u>(config: &ConnectionConfig, url: &'u str) -> Result<(Backend,
 
 fn unsupported_dialect(config: &ConnectionConfig, key: &str, dialect: &str) -> Error {
     let known = ["postgresql", "mysql", "mariadb", "sqlite"];
-    let hint = conn_core::did_you_mean(dialect, &known)
+    let hint = conn_core::plugin::did_you_mean(dialect, &known)
         .map(|s| format!("; did you mean \"{s}\"?"))
         .unwrap_or_default();
     config.invalid_value(
@@ -400,7 +388,7 @@ fn pool_settings(config: &ConnectionConfig) -> Result<PoolSettings> {
             type_name: "sql".into(),
             key: format!("create_engine_kwargs.{key}"),
             at: value.source().clone(),
-            suggestion: conn_core::did_you_mean(key, &all).map(str::to_owned),
+            suggestion: conn_core::plugin::did_you_mean(key, &all).map(str::to_owned),
             known,
         }
         .into());
@@ -484,14 +472,14 @@ mod tests {
     fn urls_in_sqlalchemy_forms() {
         let c = parse("url = \"postgresql+psycopg2://u:p@h:5432/db\"").unwrap();
         assert_eq!(
-            (c.backend, c.url.0.as_str()),
+            (c.backend, c.url.expose()),
             (Backend::Postgres, "postgres://u:p@h:5432/db")
         );
         let c = parse("url = \"postgres://u@h/db\"").unwrap();
-        assert_eq!(c.url.0, "postgres://u@h/db");
+        assert_eq!(c.url.expose(), "postgres://u@h/db");
         let c = parse("url = \"mysql+pymysql://u:p@h/db?charset=utf8mb4\"").unwrap();
         assert_eq!(
-            (c.backend, c.url.0.as_str()),
+            (c.backend, c.url.expose()),
             (Backend::MySql, "mysql://u:p@h/db?charset=utf8mb4")
         );
         let c = parse("url = \"mariadb://u@h/db\"").unwrap();
@@ -515,10 +503,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.url.0,
+            c.url.expose(),
             "postgres://ada%20lovelace:p%40ss%2Fw%23rd%3F%3A%25@localhost:5432/my%20db?sslmode=disable"
         );
-        assert_eq!(format!("{:?}", c.url), "<redacted>");
+        assert_eq!(format!("{:?}", c.url), "Secret(***)");
     }
 
     #[test]

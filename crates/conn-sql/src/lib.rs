@@ -44,9 +44,9 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use conn_core::plugin::{Base, Connector, Queryable};
 use conn_core::{
-    ConnectionConfig, ConnectionType, Connector, Execute, Handle, Param, Params, Query, Result,
-    ResultCache, StatsSnapshot, Table,
+    Call, ConnectionConfig, ConnectionType, Param, Params, Query, Result, StatsSnapshot, Table,
 };
 
 pub use backend::Pool as SqlPool;
@@ -55,7 +55,7 @@ pub use conn_core::WriteMode;
 pub use session::{Session, SessionStatement};
 
 use backend::Ctx;
-use config::SqlConfig;
+use config::{SqlConfig, SqliteTarget};
 
 conn_core::register_connection_type!(SqlConnection);
 
@@ -63,27 +63,42 @@ conn_core::register_connection_type!(SqlConnection);
 ///
 /// Cheap to clone (shared). Connects on first use; reads are cached per connection by
 /// statement and parameters (see [`query`](Self::query)); stale connections are reset
-/// and retried, syntax and constraint errors are not.
+/// and retried, syntax and constraint errors are not, and writes are never run twice.
 #[derive(Clone)]
 pub struct SqlConnection {
-    inner: Arc<Inner>,
+    base: Base<SqlConnector>,
 }
 
-struct Inner {
-    backend: Backend,
-    handle: Handle<SqlConnector>,
-    results: ResultCache,
-    ctx: Ctx,
-    autocommit: bool,
-}
-
-struct SqlConnector {
+/// Opens the pool of a `sql` connection and runs statements on it.
+pub struct SqlConnector {
     config: SqlConfig,
     ctx: Ctx,
 }
 
+impl fmt::Debug for SqlConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlConnector")
+            .field("name", &self.ctx.name)
+            .field("backend", &self.config.backend)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Connector for SqlConnector {
     type Raw = SqlPool;
+
+    fn from_config(config: &ConnectionConfig) -> Result<Self> {
+        let sql = SqlConfig::from_config(config)?;
+        let (connect_timeout, connect_timeout_at) = conn_core::plugin::connect_timeout(config)?;
+        let ctx = Ctx {
+            name: Arc::from(config.name()),
+            redactor: config.redactor(),
+            batch_size: sql.batch_size,
+            connect_timeout,
+            connect_timeout_at,
+        };
+        Ok(SqlConnector { config: sql, ctx })
+    }
 
     async fn connect(&self) -> Result<SqlPool> {
         let config = &self.config;
@@ -113,6 +128,23 @@ impl Connector for SqlConnector {
     async fn close(&self, pool: SqlPool) {
         pool.close().await;
     }
+
+    fn reset_loses_data(&self) -> bool {
+        self.config.backend == Backend::Sqlite
+            && matches!(self.config.sqlite, None | Some(SqliteTarget::Memory))
+    }
+}
+
+impl Queryable for SqlConnector {
+    async fn fetch(
+        self: Arc<Self>,
+        pool: SqlPool,
+        sql: Arc<str>,
+        params: Arc<Params>,
+    ) -> Result<Table> {
+        let prepared = named::prepare(&sql, &params, self.config.backend)?;
+        pool.fetch(prepared, &self.ctx).await
+    }
 }
 
 impl ConnectionType for SqlConnection {
@@ -126,60 +158,17 @@ impl ConnectionType for SqlConnection {
         "[connections.pets_db]\ntype = \"sql\"\nurl = \"sqlite:///pets.db\"\n";
 
     fn from_config(config: ConnectionConfig) -> Result<Self> {
-        let sql = SqlConfig::from_config(&config)?;
-        let ctx = Ctx {
-            name: Arc::from(config.name()),
-            redactor: config.redactor(),
-            batch_size: sql.batch_size,
-        };
-        let handle = Handle::new(
-            config.name(),
-            Self::NAME,
-            SqlConnector {
-                config: sql.clone(),
-                ctx: ctx.clone(),
-            },
-        );
-        handle.set_retry_policy(sql.retry);
-        let results = ResultCache::new(Arc::clone(handle.stats()));
         Ok(SqlConnection {
-            inner: Arc::new(Inner {
-                backend: sql.backend,
-                handle,
-                results,
-                ctx,
-                autocommit: sql.autocommit,
-            }),
+            base: Base::new(&config, Self::NAME)?,
         })
     }
 
     fn reset(&self) {
-        self.inner.handle.reset();
-        self.inner.results.clear();
+        self.base.reset();
     }
 
     fn close(&self) {
-        self.inner.handle.close();
-        self.inner.results.clear();
-    }
-}
-
-impl Execute for SqlConnection {
-    fn results(&self) -> &ResultCache {
-        &self.inner.results
-    }
-
-    async fn execute(&self, sql: String, params: Params) -> Result<Table> {
-        let prepared = named::prepare(&sql, &params, self.inner.backend)?;
-        let ctx = &self.inner.ctx;
-        let handle = &self.inner.handle;
-        handle
-            .with_retry(|pool| {
-                handle.stats().record_query();
-                let prepared = prepared.clone();
-                async move { pool.fetch(prepared, ctx).await }
-            })
-            .await
+        self.base.close();
     }
 }
 
@@ -189,13 +178,15 @@ impl SqlConnection {
     /// Parameters are named (`:owner`, set with `.param("owner", ...)`) or positional
     /// (`$1` for PostgreSQL, `?` for MySQL and SQLite, set with `.bind(...)`). Results
     /// are cached by statement and parameters; the default ttl is forever, as in
-    /// Streamlit, and `.ttl(Duration::ZERO)` turns caching off.
-    pub fn query(&self, sql: impl Into<String>) -> Query<SqlConnection> {
-        Query::new(self.clone(), sql)
+    /// Streamlit, and `.ttl(Duration::ZERO)` turns caching off. `.timeout(d)` stops the
+    /// query on the server when it takes longer.
+    pub fn query(&self, sql: impl Into<String>) -> Query<SqlConnector> {
+        Query::new(&self.base, sql)
     }
 
-    /// A statement run for its effect (not cached, not retried, committed at once):
-    /// await it or call `.blocking()` for the number of rows affected.
+    /// A statement run for its effect (not cached, committed at once, never run twice):
+    /// await it or call `.blocking()` for the number of rows affected. Cached reads are
+    /// dropped afterwards.
     pub fn execute(&self, sql: impl Into<String>) -> Execution {
         Execution {
             conn: self.clone(),
@@ -206,101 +197,75 @@ impl SqlConnection {
 
     /// Starts a transaction. Dropping the [`Session`] without
     /// [`commit`](Session::commit) rolls it back.
-    pub async fn session(&self) -> Result<Session> {
-        let conn = self.clone();
-        conn_core::runtime::run(async move {
-            let pool = conn.inner.handle.get().await?;
-            let tx = pool.begin(&conn.inner.ctx).await?;
+    pub fn session(&self) -> Call<Session> {
+        let base = self.base.clone();
+        self.base.call("begin transaction", async move {
+            let pool = base.raw().await?;
+            let connector = base.connector();
+            let tx = pool.begin(&connector.ctx).await?;
             Ok(Session::new(
                 tx,
-                conn.inner.ctx.clone(),
-                conn.inner.results.clone(),
+                connector.ctx.clone(),
+                base.results().clone(),
             ))
         })
-        .await
-    }
-
-    /// [`session`](Self::session) from synchronous code.
-    pub fn session_blocking(&self) -> Result<Session> {
-        conn_core::runtime::block_on_borrowed(self.session())
     }
 
     /// Writes a table in one transaction: create it, append to it, or replace it. A
-    /// failure leaves the database as it was. Returns the rows written.
-    pub async fn write_table(&self, name: &str, table: &Table, mode: WriteMode) -> Result<u64> {
-        let conn = self.clone();
-        let name = name.to_owned();
-        let table = table.clone();
-        conn_core::runtime::run(async move {
-            let pool = conn.inner.handle.get().await?;
-            let written = write::write_table(&pool, &name, &table, mode, &conn.inner.ctx).await;
-            if written.is_ok() {
-                // Cached reads may now be out of date.
-                conn.inner.results.clear();
-            }
-            written
+    /// failure leaves the database as it was; the write is never run twice. Returns the
+    /// rows written.
+    pub fn write_table(&self, name: &str, table: &Table, mode: WriteMode) -> Call<u64> {
+        let (name, table) = (Arc::<str>::from(name), table.clone());
+        self.base.write(move |connector, pool| {
+            let (name, table) = (Arc::clone(&name), table.clone());
+            async move { write::write_table(&pool, &name, &table, mode, &connector.ctx).await }
         })
-        .await
-    }
-
-    /// [`write_table`](Self::write_table) from synchronous code.
-    pub fn write_table_blocking(&self, name: &str, table: &Table, mode: WriteMode) -> Result<u64> {
-        conn_core::runtime::block_on_borrowed(self.write_table(name, table, mode))
     }
 
     /// The database behind the connection.
     pub fn backend(&self) -> Backend {
-        self.inner.backend
+        self.base.connector().config.backend
     }
 
     /// Whether `autocommit` was set (accepted for Streamlit compatibility: statements
     /// outside a [`Session`] always commit at once).
     pub fn autocommit(&self) -> bool {
-        self.inner.autocommit
+        self.base.connector().config.autocommit
     }
 
     /// The sqlx pool, connecting first if needed, for anything conn does not wrap.
-    pub async fn pool(&self) -> Result<SqlPool> {
-        self.inner.handle.connect().await
-    }
-
-    /// [`pool`](Self::pool) from synchronous code.
-    pub fn pool_blocking(&self) -> Result<SqlPool> {
-        self.inner.handle.connect_blocking()
+    pub fn pool(&self) -> Call<SqlPool> {
+        self.base.raw()
     }
 
     /// Runs `SELECT 1`; a failure resets the connection.
-    pub async fn health_check(&self) -> Result<()> {
-        self.inner.handle.check().await
+    pub fn health_check(&self) -> Call<()> {
+        self.base.health_check()
     }
 
-    /// Drops the pool and the cached results; the next use reconnects.
+    /// Drops the pool and the cached results; the next use reconnects (with the
+    /// configuration resolved again).
     pub fn reset(&self) {
-        ConnectionType::reset(self);
+        self.base.reset();
     }
 
     /// Counters: connects, queries, cache hits and misses, retries, resets.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.handle.stats_snapshot()
+        self.base.stats()
     }
 
-    /// The result cache, to invalidate entries or bound its memory.
-    pub fn results(&self) -> &ResultCache {
-        &self.inner.results
-    }
-
-    /// The handle, for the retry policy and connection state.
-    pub fn handle(&self) -> &Handle<impl Connector> {
-        &self.inner.handle
+    /// The shared lifecycle: result cache, retry policy, connection state.
+    pub fn base(&self) -> &Base<SqlConnector> {
+        &self.base
     }
 }
 
 impl fmt::Debug for SqlConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlConnection")
-            .field("name", &self.inner.ctx.name)
-            .field("backend", &self.inner.backend)
-            .field("connected", &self.inner.handle.is_connected())
+            .field("name", &self.base.name())
+            .field("backend", &self.backend())
+            .field("connected", &self.base.is_connected())
             .finish_non_exhaustive()
     }
 }
@@ -327,28 +292,29 @@ impl Execution {
         self
     }
 
-    async fn run(self) -> Result<u64> {
+    fn into_call(self) -> Call<u64> {
         let Execution { conn, sql, params } = self;
-        conn_core::runtime::run(async move {
-            let prepared = named::prepare(&sql, &params, conn.inner.backend)?;
-            let pool = conn.inner.handle.get().await?;
-            conn.inner.handle.stats().record_query();
-            let outcome = pool.execute(prepared, &conn.inner.ctx).await;
-            if let Err(err) = &outcome {
-                if err.class().is_retryable() {
-                    conn.inner.handle.reset();
-                }
-            } else {
-                conn.inner.results.clear();
-            }
-            outcome
+        let prepared = match named::prepare(&sql, &params, conn.backend()) {
+            Ok(prepared) => prepared,
+            Err(err) => return Call::ready(Err(err)),
+        };
+        let stats = Arc::clone(conn.base.handle().stats());
+        conn.base.write(move |connector, pool| {
+            stats.record_query();
+            let prepared = prepared.clone();
+            async move { pool.execute(prepared, &connector.ctx).await }
         })
-        .await
+    }
+
+    /// Stops the statement on the server and fails with a timeout error if it takes
+    /// longer than `limit`; an uncommitted change is rolled back.
+    pub fn timeout(self, limit: std::time::Duration) -> Call<u64> {
+        self.into_call().timeout(limit)
     }
 
     /// Runs the statement from synchronous code.
     pub fn blocking(self) -> Result<u64> {
-        conn_core::runtime::block_on_borrowed(self.run())
+        self.into_call().blocking()
     }
 }
 
@@ -357,6 +323,6 @@ impl IntoFuture for Execution {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<u64>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        self.into_call().into_future()
     }
 }

@@ -114,7 +114,7 @@ pub(crate) fn prepare(sql: &str, params: &Params, backend: Backend) -> Result<Pr
 
 fn missing(name: &str, params: &Params) -> Error {
     let given: Vec<&str> = params.named().iter().map(|(n, _)| n.as_str()).collect();
-    let hint = conn_core::did_you_mean(name, &given)
+    let hint = conn_core::plugin::did_you_mean(name, &given)
         .map(|s| format!("; did you mean :{s}?"))
         .unwrap_or_default();
     Error::InvalidArgument(format!(

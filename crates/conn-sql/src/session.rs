@@ -1,10 +1,10 @@
 //! Transactions: Streamlit's `with conn.session as s: ...; s.commit()`.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::IntoFuture;
 
-use conn_core::{Error, Param, Params, Result, ResultCache, Table, WriteMode, runtime};
+use conn_core::plugin::{BorrowedCall, ResultCache, runtime};
+use conn_core::{Call, Error, Param, Params, Result, Table, WriteMode};
 
 use crate::backend::{Ctx, Tx};
 use crate::config::Backend;
@@ -75,39 +75,45 @@ impl Session {
     ///
     /// On MySQL only [`WriteMode::Append`] runs in a session: creating or replacing a
     /// table would commit the session's transaction.
-    pub async fn write_table(&mut self, name: &str, table: &Table, mode: WriteMode) -> Result<u64> {
-        let ctx = self.ctx.clone();
-        let tx = self.tx()?;
-        runtime::in_runtime(write::write_in_session(tx, name, table, mode, &ctx))?.await
+    pub fn write_table<'s>(
+        &'s mut self,
+        name: &'s str,
+        table: &'s Table,
+        mode: WriteMode,
+    ) -> BorrowedCall<'s, u64> {
+        BorrowedCall::new(async move {
+            let ctx = self.ctx.clone();
+            let tx = self.tx()?;
+            write::write_in_session(tx, name, table, mode, &ctx).await
+        })
     }
 
     /// Commits the transaction, then clears the connection's cached query results
-    /// (they may predate what was committed).
-    pub async fn commit(mut self) -> Result<()> {
-        let tx = self.tx.take().ok_or_else(|| Error::Closed {
-            name: self.ctx.name.to_string(),
-        })?;
-        runtime::in_runtime(tx.commit(&self.ctx))?.await?;
-        self.results.clear();
-        Ok(())
-    }
-
-    /// [`commit`](Self::commit) from synchronous code.
-    pub fn commit_blocking(self) -> Result<()> {
-        runtime::block_on_borrowed(self.commit())
+    /// (they may predate what was committed). A commit that fails after reaching the
+    /// server clears them too: it may have applied.
+    pub fn commit(mut self) -> Call<()> {
+        let name = self.ctx.name.to_string();
+        Call::new(&name, "commit", async move {
+            let tx = self.tx.take().ok_or_else(|| Error::Closed {
+                name: self.ctx.name.to_string(),
+            })?;
+            let outcome = tx.commit(&self.ctx).await;
+            if outcome.is_ok() || outcome.as_ref().is_err_and(Error::may_have_reached_server) {
+                self.results.clear();
+            }
+            outcome
+        })
     }
 
     /// Rolls the transaction back now (dropping the session does too, a moment later).
-    pub async fn rollback(mut self) -> Result<()> {
-        match self.tx.take() {
-            Some(tx) => runtime::in_runtime(tx.rollback(&self.ctx))?.await,
-            None => Ok(()),
-        }
-    }
-
-    /// [`rollback`](Self::rollback) from synchronous code.
-    pub fn rollback_blocking(self) -> Result<()> {
-        runtime::block_on_borrowed(self.rollback())
+    pub fn rollback(mut self) -> Call<()> {
+        let name = self.ctx.name.to_string();
+        Call::new(&name, "rollback", async move {
+            match self.tx.take() {
+                Some(tx) => tx.rollback(&self.ctx).await,
+                None => Ok(()),
+            }
+        })
     }
 }
 
@@ -190,21 +196,21 @@ macro_rules! session_statement {
                 let tx = session.tx()?;
                 refuse_implicit_commit(&sql, tx.backend())?;
                 let prepared = named::prepare(&sql, &params, tx.backend())?;
-                runtime::in_runtime(tx.$method(prepared, &ctx))?.await
+                tx.$method(prepared, &ctx).await
             }
 
             /// Runs the statement from synchronous code.
             pub fn blocking(self) -> Result<$outcome> {
-                runtime::block_on_borrowed(self.run())
+                BorrowedCall::new(self.run()).blocking()
             }
         }
 
         impl<'s> IntoFuture for SessionStatement<'s, $outcome> {
             type Output = Result<$outcome>;
-            type IntoFuture = Pin<Box<dyn Future<Output = Result<$outcome>> + Send + 's>>;
+            type IntoFuture = <BorrowedCall<'s, $outcome> as IntoFuture>::IntoFuture;
 
             fn into_future(self) -> Self::IntoFuture {
-                Box::pin(self.run())
+                BorrowedCall::new(self.run()).into_future()
             }
         }
     };

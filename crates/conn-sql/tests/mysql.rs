@@ -204,7 +204,8 @@ fn write_table_round_trips_and_failures_change_nothing() {
         .blocking()
         .unwrap();
     assert_eq!(
-        conn.write_table_blocking("copied", &source, WriteMode::Create)
+        conn.write_table("copied", &source, WriteMode::Create)
+            .blocking()
             .unwrap(),
         2
     );
@@ -220,11 +221,12 @@ fn write_table_round_trips_and_failures_change_nothing() {
         .blocking()
         .unwrap();
     let err = conn
-        .write_table_blocking(
+        .write_table(
             "src",
             &Table::from_batch(clash.to_record_batch().unwrap()),
             WriteMode::Append,
         )
+        .blocking()
         .unwrap_err();
     assert_eq!(err.code(), Some("23000"), "{err}");
     // A replace that fails mid-fill (a year MySQL cannot store) keeps the old table.
@@ -234,7 +236,8 @@ fn write_table_round_trips_and_failures_change_nothing() {
         .unwrap();
     let far = shift_years(&bad);
     let err = conn
-        .write_table_blocking("src", &far, WriteMode::Replace)
+        .write_table("src", &far, WriteMode::Replace)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("at"), "{err}");
@@ -335,11 +338,11 @@ fn conformance() {
         scratch.url
     ));
     conn_testkit::Conformance::<SqlConnection> {
-        factory: Arc::clone(&project.factory),
+        factory: project.factory.clone(),
         name: "my".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: Some("Sup3rS3cret".into()),
         failing_name: Some("wrong".into()),
     }

@@ -135,11 +135,11 @@ fn every_type_maps_faithfully_through_copy_and_through_rows() {
         return;
     };
     let conn = project.sql("pg");
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     for statement in ALL_TYPES.split(';').filter(|s| !s.trim().is_empty()) {
         session.execute(statement).blocking().unwrap();
     }
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
     // No parameters: the COPY path.
     let copied = conn
         .query("SELECT * FROM everything ORDER BY i4")
@@ -274,7 +274,8 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
         .blocking()
         .unwrap();
     assert_eq!(
-        conn.write_table_blocking("copied", &source, WriteMode::Create)
+        conn.write_table("copied", &source, WriteMode::Create)
+            .blocking()
             .unwrap(),
         2500
     );
@@ -297,7 +298,8 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
         .blocking()
         .unwrap();
     let err = conn
-        .write_table_blocking("keyed", &clash, WriteMode::Append)
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert_eq!(err.code(), Some("23505"), "{err}");
     // Replace fails mid-COPY (text cannot hold NUL): the old table survives whole.
@@ -311,7 +313,8 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
         "nul\0byte",
     ));
     let err = conn
-        .write_table_blocking("keyed", &bad, WriteMode::Replace)
+        .write_table("keyed", &bad, WriteMode::Replace)
+        .blocking()
         .unwrap_err();
     assert!(err.to_string().contains("0x00"), "{err}");
     let rows = conn
@@ -391,7 +394,7 @@ fn engine_kwargs_shape_the_pool() {
     ));
     let conn = project.sql("small");
     conn.query("SELECT 1").blocking().unwrap();
-    let conn_sql::SqlPool::Postgres(pool) = conn.pool_blocking().unwrap() else {
+    let conn_sql::SqlPool::Postgres(pool) = conn.pool().blocking().unwrap() else {
         panic!("a PostgreSQL pool")
     };
     assert_eq!(pool.options().get_max_connections(), 2);
@@ -412,11 +415,11 @@ fn conformance() {
             .replacen("postgres@", "postgres:Sup3rS3cret@", 1)
     ));
     conn_testkit::Conformance::<SqlConnection> {
-        factory: Arc::clone(&project.factory),
+        factory: project.factory.clone(),
         name: "pg".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: Some("Sup3rS3cret".into()),
         failing_name: Some("wrong".into()),
     }

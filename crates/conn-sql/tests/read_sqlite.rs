@@ -102,7 +102,7 @@ fn fill(conn: &SqlConnection) {
     )
     .blocking()
     .unwrap();
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     for r in 0..ROWS {
         let row: Vec<Param> = vec![
             Param::Int(i64::try_from(r).unwrap()),
@@ -124,7 +124,7 @@ fn fill(conn: &SqlConnection) {
         }
         statement.blocking().unwrap();
     }
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
 }
 
 fn check(table: &Table, batch_size: usize) {

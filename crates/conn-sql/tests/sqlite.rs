@@ -36,7 +36,7 @@ struct Pet {
 fn the_pets_example() {
     let project = pets_project();
     let conn = pets(&project);
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("CREATE TABLE IF NOT EXISTS pet_owners (person TEXT, pet TEXT);")
         .blocking()
@@ -53,7 +53,7 @@ fn the_pets_example() {
             .blocking()
             .unwrap();
     }
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
 
     let table = conn
         .query("select * from pet_owners")
@@ -84,7 +84,7 @@ fn a_session_dropped_without_commit_rolls_back() {
         .blocking()
         .unwrap();
     {
-        let mut session = conn.session_blocking().unwrap();
+        let mut session = conn.session().blocking().unwrap();
         session
             .execute("INSERT INTO t VALUES (1)")
             .blocking()
@@ -206,17 +206,20 @@ fn write_table_creates_appends_and_replaces() {
     let source = conn.query("SELECT * FROM src").blocking().unwrap();
 
     assert_eq!(
-        conn.write_table_blocking("copy", &source, WriteMode::Create)
+        conn.write_table("copy", &source, WriteMode::Create)
+            .blocking()
             .unwrap(),
         2
     );
     let err = conn
-        .write_table_blocking("copy", &source, WriteMode::Create)
+        .write_table("copy", &source, WriteMode::Create)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(
-        conn.write_table_blocking("copy", &source, WriteMode::Append)
+        conn.write_table("copy", &source, WriteMode::Append)
+            .blocking()
             .unwrap(),
         2
     );
@@ -231,7 +234,8 @@ fn write_table_creates_appends_and_replaces() {
     };
     assert_eq!(count(&conn), 4);
     assert_eq!(
-        conn.write_table_blocking("copy", &source, WriteMode::Replace)
+        conn.write_table("copy", &source, WriteMode::Replace)
+            .blocking()
             .unwrap(),
         2
     );
@@ -259,7 +263,8 @@ fn a_failed_write_leaves_the_table_as_it_was() {
         .blocking()
         .unwrap();
     let err = conn
-        .write_table_blocking("keyed", &clash, WriteMode::Append)
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("UNIQUE constraint failed"), "{err}");
@@ -322,11 +327,11 @@ fn blocking_works_inside_runtimes_and_awaiting_works_too() {
 fn conformance() {
     let project = Project::new("[connections.lite]\ntype = \"sql\"\nurl = \"sqlite://\"\n");
     conn_testkit::Conformance::<SqlConnection> {
-        factory: Arc::clone(&project.factory),
+        factory: project.factory.clone(),
         name: "lite".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,
-        health_check: |conn| futures::executor::block_on(conn.health_check()),
+        health_check: |conn| conn.health_check().blocking(),
         secret: None,
         failing_name: None,
     }

@@ -765,12 +765,14 @@ fn long_names_replace_within_64_characters_and_identifiers_are_quoted_whole() {
     let second = id_names(&[3], |i| format!("second {i}"));
     // Replace of a table that does not exist yet, then of one that does.
     assert_eq!(
-        conn.write_table_blocking(&long, &first, WriteMode::Replace)
+        conn.write_table(&long, &first, WriteMode::Replace)
+            .blocking()
             .unwrap(),
         2
     );
     assert_eq!(
-        conn.write_table_blocking(&long, &second, WriteMode::Replace)
+        conn.write_table(&long, &second, WriteMode::Replace)
+            .blocking()
             .unwrap(),
         1
     );
@@ -784,7 +786,8 @@ fn long_names_replace_within_64_characters_and_identifiers_are_quoted_whole() {
         "no temporary table is left"
     );
     let err = conn
-        .write_table_blocking(&"x".repeat(65), &first, WriteMode::Replace)
+        .write_table(&"x".repeat(65), &first, WriteMode::Replace)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(
@@ -810,11 +813,14 @@ fn long_names_replace_within_64_characters_and_identifiers_are_quoted_whole() {
         .unwrap(),
     );
     for name in ["`my.table`", "\"odd `name`\"", "Ünïcödé täble"] {
-        conn.write_table_blocking(name, &odd, WriteMode::Create)
+        conn.write_table(name, &odd, WriteMode::Create)
+            .blocking()
             .unwrap();
-        conn.write_table_blocking(name, &odd, WriteMode::Append)
+        conn.write_table(name, &odd, WriteMode::Append)
+            .blocking()
             .unwrap();
-        conn.write_table_blocking(name, &odd, WriteMode::Replace)
+        conn.write_table(name, &odd, WriteMode::Replace)
+            .blocking()
             .unwrap();
     }
     let mut expected = vec![
@@ -839,7 +845,8 @@ fn long_names_replace_within_64_characters_and_identifiers_are_quoted_whole() {
     assert_eq!(back_names, names.to_vec());
     // database.table names the table in another database.
     let database = &_scratch.database;
-    conn.write_table_blocking(&format!("{database}.`in.db`"), &odd, WriteMode::Create)
+    conn.write_table(&format!("{database}.`in.db`"), &odd, WriteMode::Create)
+        .blocking()
         .unwrap();
     assert!(tables(&conn).contains(&"in.db".to_owned()));
 }
@@ -867,12 +874,13 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
     let mut late = ids.clone();
     *late.last_mut().unwrap() = 2;
     let err = conn
-        .write_table_blocking("keyed", &id_names(&late, long), WriteMode::Append)
+        .write_table("keyed", &id_names(&late, long), WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert_eq!(err.code(), Some("23000"), "{err}");
     assert_eq!(id_rows(&conn, "keyed"), before);
     let err = conn
-        .write_table_blocking(
+        .write_table(
             "keyed",
             &id_names(&ids, |i| {
                 if i == 20_099 {
@@ -883,6 +891,7 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
             }),
             WriteMode::Append,
         )
+        .blocking()
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -899,12 +908,14 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
         .unwrap(),
     );
     let err = conn
-        .write_table_blocking("never", &bad, WriteMode::Create)
+        .write_table("never", &bad, WriteMode::Create)
+        .blocking()
         .unwrap_err();
     assert!(err.to_string().contains("row 1: a date outside"), "{err}");
     assert!(!tables(&conn).contains(&"never".to_owned()));
     assert_eq!(
-        conn.write_table_blocking("keyed", &id_names(&ids, long), WriteMode::Append)
+        conn.write_table("keyed", &id_names(&ids, long), WriteMode::Append)
+            .blocking()
             .unwrap(),
         20_000
     );
@@ -919,14 +930,16 @@ fn sessions_refuse_what_would_commit_them() {
     conn.execute("CREATE TABLE keyed (id INT PRIMARY KEY, name VARCHAR(50))")
         .blocking()
         .unwrap();
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO keyed VALUES (1, 'in session')")
         .blocking()
         .unwrap();
     let rows = id_names(&[2], |_| "x".into());
     for mode in [WriteMode::Create, WriteMode::Replace] {
-        let err = futures::executor::block_on(session.write_table("other", &rows, mode))
+        let err = session
+            .write_table("other", &rows, mode)
+            .blocking()
             .unwrap_err()
             .to_string();
         assert!(
@@ -985,30 +998,36 @@ fn sessions_refuse_what_would_commit_them() {
         .blocking()
         .unwrap();
     let clash = id_names(&[3, 1], |_| "clash".into());
-    let err = futures::executor::block_on(session.write_table("keyed", &clash, WriteMode::Append))
+    let err = session
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert_eq!(err.code(), Some("23000"), "{err}");
     assert_eq!(
-        futures::executor::block_on(session.write_table(
-            "keyed",
-            &id_names(&[4, 5], |i| format!("good {i}")),
-            WriteMode::Append
-        ))
-        .unwrap(),
+        session
+            .write_table(
+                "keyed",
+                &id_names(&[4, 5], |i| format!("good {i}")),
+                WriteMode::Append
+            )
+            .blocking()
+            .unwrap(),
         2
     );
     // Nothing was committed behind the session's back.
     assert_eq!(id_rows(&conn, "keyed"), vec![]);
-    session.rollback_blocking().unwrap();
+    session.rollback().blocking().unwrap();
     assert_eq!(id_rows(&conn, "keyed"), vec![]);
-    let mut session = conn.session_blocking().unwrap();
-    futures::executor::block_on(session.write_table(
-        "keyed",
-        &id_names(&[4, 5], |i| format!("good {i}")),
-        WriteMode::Append,
-    ))
-    .unwrap();
-    session.commit_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
+    session
+        .write_table(
+            "keyed",
+            &id_names(&[4, 5], |i| format!("good {i}")),
+            WriteMode::Append,
+        )
+        .blocking()
+        .unwrap();
+    session.commit().blocking().unwrap();
     assert_eq!(
         id_rows(&conn, "keyed"),
         vec![(4, "good 4".into()), (5, "good 5".into())]
@@ -1032,7 +1051,8 @@ fn a_decimal_wider_than_conns_reader_is_written_exactly() {
         )])
         .unwrap(),
     );
-    conn.write_table_blocking("wide", &wide, WriteMode::Create)
+    conn.write_table("wide", &wide, WriteMode::Create)
+        .blocking()
         .unwrap();
     let text = conn
         .query("SELECT CAST(v AS CHAR) AS v FROM wide")
@@ -1073,7 +1093,8 @@ fn concurrent_replaces_each_swap_in_whole() {
                     let rows: Vec<i32> = (0..500).collect();
                     let data = id_names(&rows, |_| format!("writer {writer}"));
                     barrier.wait();
-                    conn.write_table_blocking("shared", &data, WriteMode::Replace)
+                    conn.write_table("shared", &data, WriteMode::Replace)
+                        .blocking()
                 })
             })
             .collect();

@@ -705,7 +705,7 @@ fn create_maps_every_arrow_type() {
             "c_dec256",
             dec256(40, 5, &["12345678901234567890123456789012345", "-1"]),
             "numeric(40,5)",
-            "Decimal128(38, 5)",
+            "Decimal256(40, 5)",
             &["123456789012345678901234567890.12345", "-0.00001", "NULL"],
         ),
         created(
@@ -880,7 +880,8 @@ fn a_failed_copy_leaves_a_one_connection_pool_usable_and_the_table_unchanged() {
     *late.last_mut().unwrap() = 2;
     for (what, ids) in [("early duplicate", early), ("late duplicate", late)] {
         let err = conn
-            .write_table_blocking("keyed", &id_names(&ids, long), WriteMode::Append)
+            .write_table("keyed", &id_names(&ids, long), WriteMode::Append)
+            .blocking()
             .unwrap_err();
         assert_eq!(err.code(), Some("23505"), "{what}: {err}");
         assert_eq!(keyed_rows(&conn, "keyed"), before, "{what}");
@@ -888,11 +889,12 @@ fn a_failed_copy_leaves_a_one_connection_pool_usable_and_the_table_unchanged() {
     // A value the column cannot hold, at the end of a long table: refused before the
     // COPY starts.
     let err = conn
-        .write_table_blocking(
+        .write_table(
             "keyed",
             &id_names(&ids, |i| if i == 80_099 { "nul\0".into() } else { long(i) }),
             WriteMode::Append,
         )
+        .blocking()
         .unwrap_err();
     assert!(
         err.to_string()
@@ -910,7 +912,8 @@ fn a_failed_copy_leaves_a_one_connection_pool_usable_and_the_table_unchanged() {
         .unwrap();
     assert_eq!(state, vec![("active".to_owned(), true)]);
     let written = conn
-        .write_table_blocking("keyed", &id_names(&ids, long), WriteMode::Append)
+        .write_table("keyed", &id_names(&ids, long), WriteMode::Append)
+        .blocking()
         .unwrap();
     assert_eq!(written, 80_000);
     assert_eq!(keyed_rows(&conn, "keyed").len(), 80_002);
@@ -959,19 +962,22 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
         "t".repeat(63),
     ] {
         assert_eq!(
-            conn.write_table_blocking(&name, &table, WriteMode::Create)
+            conn.write_table(&name, &table, WriteMode::Create)
+                .blocking()
                 .unwrap(),
             1,
             "{name}"
         );
         assert_eq!(
-            conn.write_table_blocking(&name, &table, WriteMode::Append)
+            conn.write_table(&name, &table, WriteMode::Append)
+                .blocking()
                 .unwrap(),
             1,
             "{name}"
         );
         assert_eq!(
-            conn.write_table_blocking(&name, &table, WriteMode::Replace)
+            conn.write_table(&name, &table, WriteMode::Replace)
+                .blocking()
                 .unwrap(),
             1,
             "{name}"
@@ -1011,7 +1017,8 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
     // Names PostgreSQL would truncate are refused, never truncated into a collision.
     let long = "t".repeat(64);
     let err = conn
-        .write_table_blocking(&long, &table, WriteMode::Create)
+        .write_table(&long, &table, WriteMode::Create)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(
@@ -1027,18 +1034,21 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
     )]));
     let wide = Table::new(wide_schema, vec![]).unwrap();
     let err = conn
-        .write_table_blocking("fine", &wide, WriteMode::Create)
+        .write_table("fine", &wide, WriteMode::Create)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("is 64 bytes; PostgreSQL keeps only"), "{err}");
     let err = conn
-        .write_table_blocking("a.b.c", &table, WriteMode::Create)
+        .write_table("a.b.c", &table, WriteMode::Create)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("it has more than two parts"), "{err}");
     // A table that is not there.
     let err = conn
-        .write_table_blocking("missing", &table, WriteMode::Append)
+        .write_table("missing", &table, WriteMode::Append)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(err.contains("table \"missing\" does not exist"), "{err}");
@@ -1051,7 +1061,8 @@ fn identifiers_are_quoted_whole_and_long_ones_refused() {
         .unwrap(),
     );
     let err = conn
-        .write_table_blocking("\"my.table\"", &other, WriteMode::Append)
+        .write_table("\"my.table\"", &other, WriteMode::Append)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert!(
@@ -1080,13 +1091,16 @@ fn the_date_and_timestamp_ranges_are_postgresqls() {
         )
     };
     // 5874897-12-31 and 4714-11-24 BC are PostgreSQL's last and first dates.
-    conn.write_table_blocking("r", &dates(2_145_042_905), WriteMode::Append)
+    conn.write_table("r", &dates(2_145_042_905), WriteMode::Append)
+        .blocking()
         .unwrap();
-    conn.write_table_blocking("r", &dates(-2_440_588), WriteMode::Append)
+    conn.write_table("r", &dates(-2_440_588), WriteMode::Append)
+        .blocking()
         .unwrap();
     for outside in [2_145_042_906, -2_440_589] {
         let err = conn
-            .write_table_blocking("r", &dates(outside), WriteMode::Append)
+            .write_table("r", &dates(outside), WriteMode::Append)
+            .blocking()
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -1117,12 +1131,15 @@ fn the_date_and_timestamp_ranges_are_postgresqls() {
             .unwrap(),
         )
     };
-    conn.write_table_blocking("s", &stamps(-210_866_803_200_000_000), WriteMode::Append)
+    conn.write_table("s", &stamps(-210_866_803_200_000_000), WriteMode::Append)
+        .blocking()
         .unwrap();
-    conn.write_table_blocking("s", &stamps(i64::MAX), WriteMode::Append)
+    conn.write_table("s", &stamps(i64::MAX), WriteMode::Append)
+        .blocking()
         .unwrap();
     let err = conn
-        .write_table_blocking("s", &stamps(-210_866_803_200_000_001), WriteMode::Append)
+        .write_table("s", &stamps(-210_866_803_200_000_001), WriteMode::Append)
+        .blocking()
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -1154,7 +1171,7 @@ fn queries_copy_cannot_wrap_work_in_sessions_and_outside() {
     conn.execute("CREATE TABLE log (a integer)")
         .blocking()
         .unwrap();
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO log VALUES (1)")
         .blocking()
@@ -1177,7 +1194,7 @@ fn queries_copy_cannot_wrap_work_in_sessions_and_outside() {
         .execute("INSERT INTO log VALUES (3)")
         .blocking()
         .unwrap();
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
     let rows = conn
         .query("SELECT a FROM log ORDER BY a")
         .ttl(Ttl::ZERO)
@@ -1228,7 +1245,7 @@ fn a_committed_session_clears_cached_results_and_a_rolled_back_one_does_not() {
             .0
     };
     assert_eq!(count(&conn), 0);
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO counted VALUES (1)")
         .blocking()
@@ -1236,14 +1253,14 @@ fn a_committed_session_clears_cached_results_and_a_rolled_back_one_does_not() {
     drop(session);
     assert_eq!(count(&conn), 0);
     let hits = conn.stats().cache_hits;
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO counted VALUES (1)")
         .blocking()
         .unwrap();
     // Not committed yet: the cached result stands.
     assert_eq!(count(&conn), 0);
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
     assert_eq!(count(&conn), 1, "the commit cleared the cached count");
     assert_eq!(conn.stats().cache_hits, hits + 1);
 }
@@ -1260,29 +1277,37 @@ fn a_failed_write_in_a_session_leaves_the_session_usable() {
     )
     .blocking()
     .unwrap();
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO keyed VALUES (2, 'in session')")
         .blocking()
         .unwrap();
     let clash = id_names(&[3, 1], |_| "clash".into());
-    let err = futures::executor::block_on(session.write_table("keyed", &clash, WriteMode::Append))
+    let err = session
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert_eq!(err.code(), Some("23505"), "{err}");
     let bad = id_names(&[4], |_| "nul\0".into());
-    let err = futures::executor::block_on(session.write_table("keyed", &bad, WriteMode::Append))
+    let err = session
+        .write_table("keyed", &bad, WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert!(err.to_string().contains("0x00"), "{err}");
     let good = id_names(&[5, 6], |i| format!("good {i}"));
     assert_eq!(
-        futures::executor::block_on(session.write_table("keyed", &good, WriteMode::Append))
+        session
+            .write_table("keyed", &good, WriteMode::Append)
+            .blocking()
             .unwrap(),
         2
     );
     // Create inside the session is part of its transaction.
-    futures::executor::block_on(session.write_table("made_inside", &good, WriteMode::Create))
+    session
+        .write_table("made_inside", &good, WriteMode::Create)
+        .blocking()
         .unwrap();
-    session.commit_blocking().unwrap();
+    session.commit().blocking().unwrap();
     assert_eq!(
         keyed_rows(&conn, "keyed"),
         vec![
@@ -1294,8 +1319,11 @@ fn a_failed_write_in_a_session_leaves_the_session_usable() {
     );
     assert_eq!(keyed_rows(&conn, "made_inside").len(), 2);
     // A session dropped without commit takes its Create with it.
-    let mut session = conn.session_blocking().unwrap();
-    futures::executor::block_on(session.write_table("never", &good, WriteMode::Create)).unwrap();
+    let mut session = conn.session().blocking().unwrap();
+    session
+        .write_table("never", &good, WriteMode::Create)
+        .blocking()
+        .unwrap();
     drop(session);
     std::thread::sleep(std::time::Duration::from_millis(100));
     let err = conn

@@ -356,11 +356,12 @@ fn create_maps_every_arrow_type() {
     let problems = run_create(&conn, "created", &columns, sqlite_column_types);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let err = conn
-        .write_table_blocking(
+        .write_table(
             "more",
             &Table::from_batch(RecordBatch::try_from_iter([("u", u64s())]).unwrap()),
             WriteMode::Create,
         )
+        .blocking()
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -368,11 +369,12 @@ fn create_maps_every_arrow_type() {
          (-9223372036854775808 to 9223372036854775807)"
     );
     let err = conn
-        .write_table_blocking(
+        .write_table(
             "more",
             &Table::from_batch(RecordBatch::try_from_iter([("i", intervals(0))]).unwrap()),
             WriteMode::Create,
         )
+        .blocking()
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -437,11 +439,14 @@ fn identifiers_and_sessions() {
         .unwrap(),
     );
     for name in ["\"my.table\"", "main.\"other.table\"", "Ünïcödé täble"] {
-        conn.write_table_blocking(name, &odd, WriteMode::Create)
+        conn.write_table(name, &odd, WriteMode::Create)
+            .blocking()
             .unwrap();
-        conn.write_table_blocking(name, &odd, WriteMode::Append)
+        conn.write_table(name, &odd, WriteMode::Append)
+            .blocking()
             .unwrap();
-        conn.write_table_blocking(name, &odd, WriteMode::Replace)
+        conn.write_table(name, &odd, WriteMode::Replace)
+            .blocking()
             .unwrap();
     }
     let back = conn
@@ -471,25 +476,29 @@ fn identifiers_and_sessions() {
             .0
     };
     assert_eq!(count(&conn), 0);
-    let mut session = conn.session_blocking().unwrap();
+    let mut session = conn.session().blocking().unwrap();
     session
         .execute("INSERT INTO keyed VALUES (1, 'in session')")
         .blocking()
         .unwrap();
     let clash = id_names(&[2, 1], |_| "clash".into());
-    let err = futures::executor::block_on(session.write_table("keyed", &clash, WriteMode::Append))
+    let err = session
+        .write_table("keyed", &clash, WriteMode::Append)
+        .blocking()
         .unwrap_err();
     assert!(
         err.to_string().contains("UNIQUE constraint failed"),
         "{err}"
     );
-    futures::executor::block_on(session.write_table(
-        "keyed",
-        &id_names(&[3], |_| "good".into()),
-        WriteMode::Append,
-    ))
-    .unwrap();
-    session.commit_blocking().unwrap();
+    session
+        .write_table(
+            "keyed",
+            &id_names(&[3], |_| "good".into()),
+            WriteMode::Append,
+        )
+        .blocking()
+        .unwrap();
+    session.commit().blocking().unwrap();
     // The commit cleared the cached count.
     assert_eq!(count(&conn), 2);
     assert_eq!(

@@ -154,3 +154,43 @@ impl<T: Send + 'static> IntoFuture for Call<T> {
         }
     }
 }
+
+/// An operation that borrows what it works on (a statement in a session borrows the
+/// session): `.await` it, or call [`blocking`](Self::blocking). It runs inside conn's
+/// runtime context wherever it is polled.
+#[must_use = "a call does nothing until it is awaited or run with .blocking()"]
+pub struct BorrowedCall<'a, T> {
+    future: Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+}
+
+impl<T> fmt::Debug for BorrowedCall<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BorrowedCall")
+    }
+}
+
+impl<'a, T: Send + 'a> BorrowedCall<'a, T> {
+    /// The operation `future`.
+    pub fn new(future: impl Future<Output = Result<T>> + Send + 'a) -> Self {
+        BorrowedCall {
+            future: Box::pin(future),
+        }
+    }
+
+    /// Runs it, blocking the calling thread (from plain code or inside any runtime).
+    pub fn blocking(self) -> Result<T> {
+        runtime::block_on_borrowed(self.future)
+    }
+}
+
+impl<'a, T: Send + 'a> IntoFuture for BorrowedCall<'a, T> {
+    type Output = Result<T>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match runtime::in_runtime(self.future) {
+            Ok(future) => Box::pin(future),
+            Err(err) => Box::pin(std::future::ready(Err(err))),
+        }
+    }
+}

@@ -18,11 +18,11 @@ pub(crate) mod settings;
 pub mod statement;
 
 pub use base::{Base, Idempotence};
-pub use call::Call;
+pub use call::{BorrowedCall, Call};
 pub use cancel::CancelGuard;
 pub use handle::{Connector, Handle, Lease};
 pub use queryable::Queryable;
-pub use settings::{COMMON_KEYS, DEFAULT_CONNECT_TIMEOUT};
+pub use settings::{COMMON_KEYS, DEFAULT_CONNECT_TIMEOUT, connect_timeout};
 
 pub use crate::budget::Budget;
 pub use crate::cache::{CacheValue, Hit, ResultCache};

@@ -14,6 +14,13 @@ use crate::value::{Kind, Source};
 /// How long a connect may take unless `connect_timeout` says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The `connect_timeout` of a connection and where it was set (for drivers that open
+/// connections of their own, such as a pool growing).
+pub fn connect_timeout(config: &ConnectionConfig) -> Result<(Duration, Source)> {
+    let settings = CommonSettings::from_config(config)?;
+    Ok((settings.connect_timeout.after, settings.connect_timeout.at))
+}
+
 /// The common settings of one connection.
 #[derive(Clone, Debug)]
 pub(crate) struct CommonSettings {

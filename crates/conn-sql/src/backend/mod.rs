@@ -1,5 +1,7 @@
 //! The three drivers behind one enum: connecting, running statements, transactions.
 
+mod cancel;
+pub(crate) mod checkout;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
@@ -10,25 +12,30 @@ pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use conn_core::{Error, Redactor, Result, Table};
+use conn_core::plugin::Redactor;
+use conn_core::{Error, Result, Source, Table};
 
 use crate::classify;
 use crate::config::Backend;
 use crate::named::Prepared;
 
 /// What every driver call needs besides the connection: the name and redactor for
-/// errors, the batch size for results.
+/// errors, the batch size for results, the limit on opening a connection.
 #[derive(Clone, Debug)]
 pub(crate) struct Ctx {
     pub(crate) name: Arc<str>,
     pub(crate) redactor: Redactor,
     pub(crate) batch_size: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) connect_timeout_at: Source,
 }
 
 impl Ctx {
-    /// A conn error for a sqlx error raised while doing `what`.
-    pub(crate) fn err(&self, err: &sqlx::Error, what: &str) -> Error {
+    /// A conn error for a sqlx error raised while doing `what` (`"connect"` is
+    /// classified as opening a connection).
+    pub(crate) fn err(&self, err: sqlx::Error, what: &str) -> Error {
         classify::to_conn_error(err, &self.name, what, &self.redactor)
     }
 }
@@ -75,74 +82,116 @@ pub(crate) fn not_compiled(backend: Backend) -> Error {
 }
 
 impl Pool {
-    /// Runs a query and collects its rows into a table.
+    /// Runs a query and collects its rows into a table, on a connection of the pool;
+    /// the statement is cancelled on the server if the call is dropped.
     pub(crate) async fn fetch(&self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
         match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                match postgres::fetch(&mut conn, prepared.clone(), ctx, true).await? {
-                    postgres::Fetched::Table(table) => Ok(table),
-                    postgres::Fetched::CopyRefused => {
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                let outcome = postgres::fetch(&mut conn, prepared.clone(), ctx, true).await;
+                guard.disarm();
+                match outcome {
+                    Ok(postgres::Fetched::Table(table)) => {
+                        conn.finish();
+                        Ok(table)
+                    }
+                    Ok(postgres::Fetched::CopyRefused) => {
                         // That connection is out of step: close it, read through another.
-                        conn.close_on_drop();
                         drop(conn);
-                        let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                        match postgres::fetch(&mut conn, prepared, ctx, false).await? {
-                            postgres::Fetched::Table(table) => Ok(table),
-                            postgres::Fetched::CopyRefused => {
+                        let mut conn = checkout::acquire(pool, ctx).await?;
+                        let guard =
+                            cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                        let outcome = match postgres::fetch(&mut conn, prepared, ctx, false).await {
+                            Ok(postgres::Fetched::Table(table)) => Ok(table),
+                            Ok(postgres::Fetched::CopyRefused) => {
                                 Err(Error::Data("the rows path attempted COPY".into()))
                             }
-                        }
+                            Err(err) => Err(err),
+                        };
+                        guard.disarm();
+                        conn.settle(&outcome);
+                        outcome
+                    }
+                    Err(err) => {
+                        let outcome = Err(err);
+                        conn.settle(&outcome);
+                        outcome
                     }
                 }
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                mysql::fetch(&mut conn, prepared, ctx).await
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx).await?;
+                let outcome = mysql::fetch(&mut conn, prepared, ctx).await;
+                guard.disarm();
+                conn.settle(&outcome);
+                outcome
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                sqlite::fetch(&mut conn, prepared, ctx).await
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::sqlite(&mut conn, ctx).await?;
+                let outcome = sqlite::fetch(&mut conn, prepared, ctx).await;
+                guard.disarm();
+                conn.settle(&outcome);
+                outcome
             }
         }
     }
 
-    /// Runs a statement; returns the rows it affected.
+    /// Runs a statement on a connection of the pool; returns the rows it affected. The
+    /// statement is cancelled on the server if the call is dropped.
     pub(crate) async fn execute(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
         match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                postgres::execute(&mut conn, prepared, ctx).await
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                let outcome = postgres::execute(&mut conn, prepared, ctx).await;
+                guard.disarm();
+                conn.settle(&outcome);
+                outcome
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                mysql::execute(&mut conn, prepared, ctx).await
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx).await?;
+                let outcome = mysql::execute(&mut conn, prepared, ctx).await;
+                guard.disarm();
+                conn.settle(&outcome);
+                outcome
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| ctx.err(&e, "connect"))?;
-                sqlite::execute(&mut conn, prepared, ctx).await
+                let mut conn = checkout::acquire(pool, ctx).await?;
+                let guard = cancel::sqlite(&mut conn, ctx).await?;
+                let outcome = sqlite::execute(&mut conn, prepared, ctx).await;
+                guard.disarm();
+                conn.settle(&outcome);
+                outcome
             }
         }
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction (failing fast when a new connection cannot be opened).
     pub(crate) async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
         let what = "begin transaction";
         Ok(match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(&e, what))?)
+                checkout::reachable(pool, ctx).await?;
+                Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(e, what))?)
             }
             #[cfg(feature = "mysql")]
-            Pool::MySql(pool) => Tx::MySql(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+            Pool::MySql(pool) => {
+                checkout::reachable(pool, ctx).await?;
+                Tx::MySql(pool.begin().await.map_err(|e| ctx.err(e, what))?)
+            }
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(|e| ctx.err(&e, what))?),
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(|e| ctx.err(e, what))?),
         })
     }
 
@@ -218,11 +267,11 @@ impl Tx {
         let what = "commit";
         match self {
             #[cfg(feature = "postgres")]
-            Tx::Postgres(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+            Tx::Postgres(tx) => tx.commit().await.map_err(|e| ctx.err(e, what)),
             #[cfg(feature = "mysql")]
-            Tx::MySql(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+            Tx::MySql(tx) => tx.commit().await.map_err(|e| ctx.err(e, what)),
             #[cfg(feature = "sqlite")]
-            Tx::Sqlite(tx) => tx.commit().await.map_err(|e| ctx.err(&e, what)),
+            Tx::Sqlite(tx) => tx.commit().await.map_err(|e| ctx.err(e, what)),
         }
     }
 
@@ -230,11 +279,11 @@ impl Tx {
         let what = "rollback";
         match self {
             #[cfg(feature = "postgres")]
-            Tx::Postgres(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+            Tx::Postgres(tx) => tx.rollback().await.map_err(|e| ctx.err(e, what)),
             #[cfg(feature = "mysql")]
-            Tx::MySql(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+            Tx::MySql(tx) => tx.rollback().await.map_err(|e| ctx.err(e, what)),
             #[cfg(feature = "sqlite")]
-            Tx::Sqlite(tx) => tx.rollback().await.map_err(|e| ctx.err(&e, what)),
+            Tx::Sqlite(tx) => tx.rollback().await.map_err(|e| ctx.err(e, what)),
         }
     }
 

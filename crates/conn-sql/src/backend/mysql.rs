@@ -27,14 +27,14 @@ use crate::named::Prepared;
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySqlPool> {
     let mut options =
-        MySqlConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
+        MySqlConnectOptions::from_str(&config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
             "charset" => options.charset(value),
             "ssl_mode" => options.ssl_mode(
                 value
                     .parse()
-                    .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.ssl_mode"))?,
+                    .map_err(|e: sqlx::Error| ctx.err(e, "reading connect_args.ssl_mode"))?,
             ),
             other => {
                 super::ignored_connect_arg(crate::config::Backend::MySql, other);
@@ -45,12 +45,14 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySql
     if config.pool.log_statements {
         options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
     }
-    config
+    // A lazy pool, then one connect of our own: a down server is reported at once
+    // with its cause, instead of after sqlx's retries until `pool_timeout`.
+    let pool = config
         .pool
         .apply(MySqlPoolOptions::new())
-        .connect_with(options)
-        .await
-        .map_err(|e| ctx.err(&e, "connect"))
+        .connect_lazy_with(options);
+    super::checkout::probe(&pool, ctx).await?;
+    Ok(pool)
 }
 
 /// The builder for a MySQL column type. Binary-looking types (`BLOB`, `VARBINARY`) are
@@ -204,7 +206,7 @@ pub(crate) async fn fetch(
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
-        .map_err(|e| ctx.err(&e, "query"))?;
+        .map_err(|e| ctx.err(e, "query"))?;
     let builders = |columns: &[sqlx::mysql::MySqlColumn]| -> Result<Vec<Builder>> {
         columns
             .iter()
@@ -225,7 +227,7 @@ pub(crate) async fn fetch(
         query = bind(query, value);
     }
     let mut rows = query.fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         if first {
             // The result's own column types can differ from what PREPARE announced
             // (`? + 1` is DOUBLE there and BIGINT here): the result decides.
@@ -248,7 +250,7 @@ pub(crate) async fn execute(
             .execute(&mut *conn)
             .await
             .map(|done| done.rows_affected())
-            .map_err(|e| ctx.err(&e, "execute"));
+            .map_err(|e| ctx.err(e, "execute"));
     }
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
     for value in &prepared.values {
@@ -258,7 +260,7 @@ pub(crate) async fn execute(
         .execute(&mut *conn)
         .await
         .map(|done| done.rows_affected())
-        .map_err(|e| ctx.err(&e, "execute"))
+        .map_err(|e| ctx.err(e, "execute"))
 }
 
 /// The statements MySQL runs only after committing the open transaction ("statements

@@ -55,7 +55,7 @@ impl TableColumns {
         .bind(numbers)
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| ctx.err(&e, "reading column types"))?;
+        .map_err(|e| ctx.err(e, "reading column types"))?;
         Ok(TableColumns(
             rows.into_iter()
                 .map(|(table, number, type_id, typmod, base, domain_typmod)| {
@@ -82,13 +82,13 @@ impl TableColumns {
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPool> {
     let mut options =
-        PgConnectOptions::from_str(&config.url.0).map_err(|e| ctx.err(&e, "connect"))?;
+        PgConnectOptions::from_str(&config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
             "sslmode" => options.ssl_mode(
                 value
                     .parse()
-                    .map_err(|e: sqlx::Error| ctx.err(&e, "reading connect_args.sslmode"))?,
+                    .map_err(|e: sqlx::Error| ctx.err(e, "reading connect_args.sslmode"))?,
             ),
             "application_name" => options.application_name(value),
             "options" => options.options(
@@ -106,12 +106,14 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPoo
     if config.pool.log_statements {
         options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
     }
-    config
+    // A lazy pool, then one connect of our own: a down server is reported at once
+    // with its cause, instead of after sqlx's retries until `pool_timeout`.
+    let pool = config
         .pool
         .apply(PgPoolOptions::new())
-        .connect_with(options)
-        .await
-        .map_err(|e| ctx.err(&e, "connect"))
+        .connect_lazy_with(options);
+    super::checkout::probe(&pool, ctx).await?;
+    Ok(pool)
 }
 
 /// The kind of a result column's type, looking through domains and enums.
@@ -217,7 +219,7 @@ async fn describe(
         let statement = conn
             .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
             .await
-            .map_err(|e| ctx.err(&e, "query"))?;
+            .map_err(|e| ctx.err(e, "query"))?;
         let catalog = TableColumns::read(conn, &statement, ctx).await?;
         let mut names = Vec::with_capacity(statement.columns().len());
         let mut decoders = Vec::with_capacity(statement.columns().len());
@@ -245,7 +247,7 @@ async fn describe(
         }
         conn.clear_cached_statements()
             .await
-            .map_err(|e| ctx.err(&e, "query"))?;
+            .map_err(|e| ctx.err(e, "query"))?;
         refreshed = true;
     }
 }
@@ -279,7 +281,7 @@ pub(crate) async fn fetch(
         Attempt::Outdated(_) => {
             conn.clear_cached_statements()
                 .await
-                .map_err(|e| ctx.err(&e, "query"))?;
+                .map_err(|e| ctx.err(e, "query"))?;
             match attempt(conn, &prepared, ctx, allow_copy).await? {
                 Attempt::Done(fetched) => Ok(fetched),
                 Attempt::Outdated(err) => Err(err),
@@ -329,10 +331,10 @@ async fn copy_out(
     let mut stream = match conn.copy_out_raw(&copy).await {
         Ok(stream) => stream,
         Err(err) if copy_refused(&err) => return Ok(Attempt::Done(Fetched::CopyRefused)),
-        Err(err) => return Err(ctx.err(&err, "query")),
+        Err(err) => return Err(ctx.err(err, "query")),
     };
     let mut parser = CopyParser::default();
-    while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+    while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         if let Err(err) = parser.feed(&chunk, &mut batches) {
             // A value that does not decode ends the read, but the server is still
             // sending: read the rest, or the connection would go back to the pool in
@@ -340,7 +342,7 @@ async fn copy_out(
             while stream
                 .try_next()
                 .await
-                .map_err(|e| ctx.err(&e, "query"))?
+                .map_err(|e| ctx.err(e, "query"))?
                 .is_some()
             {}
             if parser.field_count_differs {
@@ -370,9 +372,9 @@ async fn fetch_rows(
             Ok(Some(row)) => row,
             Ok(None) => break,
             Err(err) if !in_transaction && plan_outdated(&err) => {
-                return Ok(Attempt::Outdated(ctx.err(&err, "query")));
+                return Ok(Attempt::Outdated(ctx.err(err, "query")));
             }
-            Err(err) => return Err(ctx.err(&err, "query")),
+            Err(err) => return Err(ctx.err(err, "query")),
         };
         batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
             let unreadable = |e: sqlx::Error| format!("could not be read: {e}");
@@ -390,7 +392,9 @@ async fn fetch_rows(
             decoder.append(value)
         })?;
     }
-    batches.finish().map(|table| Attempt::Done(Fetched::Table(table)))
+    batches
+        .finish()
+        .map(|table| Attempt::Done(Fetched::Table(table)))
 }
 
 /// The server refusing a cached prepared statement whose result columns changed since
@@ -409,17 +413,17 @@ pub(crate) async fn execute(conn: &mut PgConnection, prepared: Prepared, ctx: &C
             .execute(&mut *conn)
             .await
             .map(|done| done.rows_affected())
-            .map_err(|e| ctx.err(&e, "execute"));
+            .map_err(|e| ctx.err(e, "execute"));
     }
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
-        .map_err(|e| ctx.err(&e, "execute"))?;
+        .map_err(|e| ctx.err(e, "execute"))?;
     bind_all(&statement, &prepared.values)?
         .execute(&mut *conn)
         .await
         .map(|done| done.rows_affected())
-        .map_err(|e| ctx.err(&e, "execute"))
+        .map_err(|e| ctx.err(e, "execute"))
 }
 
 /// Reads the tuples of a binary COPY stream, which arrive in chunks of any size.

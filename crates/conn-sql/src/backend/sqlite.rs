@@ -69,7 +69,7 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
     }
     pool.connect_with(options)
         .await
-        .map_err(|e| ctx.err(&e, "connect"))
+        .map_err(|e| ctx.err(e, "connect"))
 }
 
 fn builder_for(declared: &str) -> Builder {
@@ -156,7 +156,7 @@ pub(crate) async fn fetch(
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
-        .map_err(|e| ctx.err(&e, "query"))?;
+        .map_err(|e| ctx.err(e, "query"))?;
     let names: Vec<String> = statement
         .columns()
         .iter()
@@ -173,7 +173,7 @@ pub(crate) async fn fetch(
         query = bind(query, value);
     }
     let mut rows = query.fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(&e, "query"))? {
+    while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         batches.push_row(&row, append)?;
     }
     batches.finish()
@@ -190,7 +190,7 @@ pub(crate) async fn execute(
             .execute(&mut *conn)
             .await
             .map(|done| done.rows_affected())
-            .map_err(|e| ctx.err(&e, "execute"));
+            .map_err(|e| ctx.err(e, "execute"));
     }
     let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
     for value in &prepared.values {
@@ -200,5 +200,5 @@ pub(crate) async fn execute(
         .execute(&mut *conn)
         .await
         .map(|done| done.rows_affected())
-        .map_err(|e| ctx.err(&e, "execute"))
+        .map_err(|e| ctx.err(e, "execute"))
 }

@@ -33,7 +33,7 @@ const DATE_MAX: i32 = 2_145_042_905;
 const TIMESTAMP_MIN: i64 = -210_866_803_200_000_000;
 
 fn catalog_error(ctx: &Ctx) -> impl Fn(sqlx::Error) -> Error + '_ {
-    move |e| ctx.err(&e, "write_table: reading the table's columns")
+    move |e| ctx.err(e, "write_table: reading the table's columns")
 }
 
 /// The columns of `name`, in order; empty if the table does not exist.
@@ -417,7 +417,7 @@ pub(super) async fn copy_in(
     let mut copy = conn
         .copy_in_raw(&statement)
         .await
-        .map_err(|e| ctx.err(&e, "write_table"))?;
+        .map_err(|e| ctx.err(e, "write_table"))?;
     let streamed: Result<()> = async {
         let mut buffer = Vec::with_capacity(CHUNK + 4096);
         buffer.extend_from_slice(SIGNATURE);
@@ -435,7 +435,7 @@ pub(super) async fn copy_in(
                 if buffer.len() >= CHUNK {
                     copy.send(std::mem::take(&mut buffer))
                         .await
-                        .map_err(|e| ctx.err(&e, "write_table"))?;
+                        .map_err(|e| ctx.err(e, "write_table"))?;
                 }
             }
             offset += batch.num_rows();
@@ -443,12 +443,12 @@ pub(super) async fn copy_in(
         buffer.extend_from_slice(&(-1i16).to_be_bytes());
         copy.send(buffer)
             .await
-            .map_err(|e| ctx.err(&e, "write_table"))?;
+            .map_err(|e| ctx.err(e, "write_table"))?;
         Ok(())
     }
     .await;
     match streamed {
-        Ok(()) => copy.finish().await.map_err(|e| ctx.err(&e, "write_table")),
+        Ok(()) => copy.finish().await.map_err(|e| ctx.err(e, "write_table")),
         Err(err) => {
             // CopyFail: the server drops what it received and the connection is ready
             // for the rollback that follows.
@@ -474,7 +474,7 @@ mod tests {
         encode_numeric_digits(&mut out, negative, digits, scale).unwrap();
         let mut decoder = Decoder::new(&PgKind::Numeric(Some((38, read_scale))));
         decoder.append(Some(&out)).unwrap();
-        let array = decoder.finish().unwrap();
+        let array = decoder.finish(&|i| i).unwrap();
         array.as_primitive::<Decimal128Type>().value(0)
     }
 

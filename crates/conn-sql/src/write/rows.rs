@@ -24,7 +24,7 @@ const MYSQL_TIMESTAMP_MIN: i64 = 1_000_000;
 const MYSQL_TIMESTAMP_MAX: i64 = 2_147_483_647_999_999;
 
 fn catalog_error(ctx: &Ctx) -> impl Fn(sqlx::Error) -> Error + '_ {
-    move |e| ctx.err(&e, "write_table: reading the table's columns")
+    move |e| ctx.err(e, "write_table: reading the table's columns")
 }
 
 /// The columns of `name`, in order; empty if the table does not exist.
@@ -387,7 +387,7 @@ async fn run_chunk(tx: &mut Tx, sql: String, cells: Vec<Cell>, ctx: &Ctx) -> Res
                 .execute(&mut **conn)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err(|e| ctx.err(&e, "write_table"))
+                .map_err(|e| ctx.err(e, "write_table"))
         }
         #[cfg(feature = "sqlite")]
         Tx::Sqlite(conn) => {
@@ -413,7 +413,7 @@ async fn run_chunk(tx: &mut Tx, sql: String, cells: Vec<Cell>, ctx: &Ctx) -> Res
                 .execute(&mut **conn)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err(|e| ctx.err(&e, "write_table"))
+                .map_err(|e| ctx.err(e, "write_table"))
         }
         #[allow(unreachable_patterns)]
         _ => Err(Error::InvalidArgument(

@@ -151,7 +151,9 @@ pub fn run_append(
         );
         let data = case_table(case_no, &case.values, case.extension);
         let before = count(conn, &format!("SELECT count(*) AS n FROM {table}"));
-        let written = conn.write_table_blocking(&table, &data, WriteMode::Append);
+        let written = conn
+            .write_table(&table, &data, WriteMode::Append)
+            .blocking();
         match (&case.expect, written) {
             (Expect::Reads(expected), Ok(n)) => {
                 if n != case.values.len() as u64 {
@@ -254,7 +256,8 @@ pub fn run_create(
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
     let written = conn
-        .write_table_blocking(name, &Table::from_batch(batch), WriteMode::Create)
+        .write_table(name, &Table::from_batch(batch), WriteMode::Create)
+        .blocking()
         .unwrap();
     assert_eq!(written, rows as u64);
     let mut problems = Vec::new();

@@ -16,7 +16,7 @@ pub const MYSQL_VAR: &str = "CONN_TEST_MYSQL_URL";
 /// A factory reading `secrets` as the project's secrets.toml, with a fixed environment.
 pub struct Project {
     pub dir: tempfile::TempDir,
-    pub factory: Arc<ConnectionFactory>,
+    pub factory: ConnectionFactory,
 }
 
 impl Project {
@@ -40,10 +40,7 @@ impl Project {
             )]))
             .project_dir(dir.path())
             .build();
-        Project {
-            dir,
-            factory: Arc::new(factory),
-        }
+        Project { dir, factory }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

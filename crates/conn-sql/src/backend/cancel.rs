@@ -1,0 +1,109 @@
+//! Stopping a statement on the server when the call running it is dropped (its caller
+//! gave up, or a time limit fired).
+//!
+//! Before a statement runs, conn asks the server for the connection's id (PostgreSQL's
+//! `pg_backend_pid()`, MySQL's `CONNECTION_ID()`); a dropped call then sends the
+//! server's cancel (`pg_cancel_backend`, `KILL QUERY`) from a connection of its own,
+//! while the connection that ran the statement is closed rather than returned to the
+//! pool, so a cancel can never reach a later statement. The id query also proves the
+//! pooled connection alive: if it fails, nothing was sent, and even a write may be
+//! retried. SQLite is interrupted in-process through a progress handler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use conn_core::Result;
+use conn_core::plugin::CancelGuard;
+use sqlx::ConnectOptions;
+
+use super::Ctx;
+
+/// What a cancel needs: where to connect, within how long, and for whom.
+fn cancel_with<O, F, Fut>(
+    options: Arc<O>,
+    timeout: Duration,
+    name: Arc<str>,
+    send: F,
+) -> CancelGuard
+where
+    O: ConnectOptions,
+    O::Connection: Sized,
+    F: FnOnce(O::Connection) -> Fut + Send + 'static,
+    Fut: Future<Output = std::result::Result<(), sqlx::Error>> + Send + 'static,
+{
+    CancelGuard::new(move || async move {
+        match tokio::time::timeout(timeout, options.connect()).await {
+            Ok(Ok(conn)) => {
+                if let Err(err) = send(conn).await {
+                    tracing::warn!(connection = %name, error = %err, "conn.cancel failed");
+                }
+            }
+            _ => tracing::warn!(connection = %name, "conn.cancel: could not connect to send it"),
+        }
+    })
+}
+
+/// A guard that cancels whatever `conn` (a PostgreSQL connection) runs next.
+#[cfg(feature = "postgres")]
+pub(crate) async fn postgres(
+    conn: &mut sqlx::PgConnection,
+    options: Arc<sqlx::postgres::PgConnectOptions>,
+    ctx: &Ctx,
+) -> Result<CancelGuard> {
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| ctx.err(e, "query").before_send())?;
+    Ok(cancel_with(
+        options,
+        ctx.connect_timeout,
+        Arc::clone(&ctx.name),
+        move |mut conn| async move {
+            sqlx::query("SELECT pg_cancel_backend($1)")
+                .bind(pid)
+                .execute(&mut conn)
+                .await?;
+            sqlx::Connection::close(conn).await
+        },
+    ))
+}
+
+/// A guard that cancels whatever `conn` (a MySQL or MariaDB connection) runs next.
+#[cfg(feature = "mysql")]
+pub(crate) async fn mysql(
+    conn: &mut sqlx::MySqlConnection,
+    options: Arc<sqlx::mysql::MySqlConnectOptions>,
+    ctx: &Ctx,
+) -> Result<CancelGuard> {
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| ctx.err(e, "query").before_send())?;
+    Ok(cancel_with(
+        options,
+        ctx.connect_timeout,
+        Arc::clone(&ctx.name),
+        move |mut conn| async move {
+            sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("KILL QUERY {id}")))
+                .await?;
+            sqlx::Connection::close(conn).await
+        },
+    ))
+}
+
+/// A guard that interrupts whatever `conn` (a SQLite connection) runs next, through a
+/// progress handler that stops the statement once the guard fires. Each statement
+/// installs its own handler, replacing the last one.
+#[cfg(feature = "sqlite")]
+pub(crate) async fn sqlite(conn: &mut sqlx::SqliteConnection, ctx: &Ctx) -> Result<CancelGuard> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watched = Arc::clone(&stop);
+    conn.lock_handle()
+        .await
+        .map_err(|e| ctx.err(e, "query").before_send())?
+        .set_progress_handler(1_000, move || !watched.load(Ordering::Relaxed));
+    Ok(CancelGuard::new(move || async move {
+        stop.store(true, Ordering::Relaxed);
+    }))
+}

@@ -42,7 +42,7 @@ fn every_toml_example_in_the_docs_parses() {
         if path.extension().is_some_and(|e| e == "md") {
             let text = std::fs::read_to_string(&path).unwrap();
             for block in toml_blocks(&text) {
-                Secrets::from_toml_str(&block, &path, &Env::default())
+                Secrets::from_toml_str(&block, &path, None)
                     .unwrap_or_else(|e| panic!("{}: {e}\n{block}", path.display()));
                 checked += 1;
             }
@@ -55,7 +55,7 @@ fn every_toml_example_in_the_docs_parses() {
 fn the_configuration_reference_example_resolves() {
     let text = std::fs::read_to_string(docs().join("configuration.md")).unwrap();
     let example = toml_blocks(&text).into_iter().next().unwrap();
-    let secrets = Secrets::from_toml_str(&example, "configuration.md", &Env::default()).unwrap();
+    let secrets = Secrets::from_toml_str(&example, "configuration.md", None).unwrap();
     let names: Vec<String> = secrets
         .connection_names()
         .iter()

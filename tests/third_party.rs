@@ -28,7 +28,7 @@ fn a_third_party_type_resolves_by_name_from_secrets() {
         "third_party_type::InlineTableConnection"
     );
     let fruits = any.downcast::<InlineTableConnection>().unwrap();
-    let table = fruits.read(Ttl::Forever).unwrap();
+    let table = fruits.read(Ttl::Forever).blocking().unwrap();
     assert_eq!(
         table.rows::<(String, f64)>().unwrap(),
         vec![("apple".into(), 1.5), ("pear".into(), 2.25)]

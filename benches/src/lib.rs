@@ -63,8 +63,7 @@ pub fn table(rows: usize) -> Table {
 
 /// A factory whose secrets are `secrets`, with an empty environment.
 pub fn factory(secrets: &str) -> ConnectionFactory {
-    let secrets =
-        conn::Secrets::from_toml_str(secrets, "bench/secrets.toml", &Env::default()).unwrap();
+    let secrets = conn::Secrets::from_toml_str(secrets, "bench/secrets.toml", None).unwrap();
     ConnectionFactory::builder()
         .env(Env::from_pairs::<&str, &str>([]))
         .secrets(secrets)

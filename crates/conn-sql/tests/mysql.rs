@@ -338,7 +338,7 @@ fn conformance() {
         scratch.url
     ));
     conn_testkit::Conformance::<SqlConnection> {
-        factory: project.factory.clone(),
+        factory: project.factory,
         name: "my".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,

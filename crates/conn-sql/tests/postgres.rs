@@ -415,7 +415,7 @@ fn conformance() {
             .replacen("postgres@", "postgres:Sup3rS3cret@", 1)
     ));
     conn_testkit::Conformance::<SqlConnection> {
-        factory: project.factory.clone(),
+        factory: project.factory,
         name: "pg".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,

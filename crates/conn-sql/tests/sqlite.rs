@@ -327,7 +327,7 @@ fn blocking_works_inside_runtimes_and_awaiting_works_too() {
 fn conformance() {
     let project = Project::new("[connections.lite]\ntype = \"sql\"\nurl = \"sqlite://\"\n");
     conn_testkit::Conformance::<SqlConnection> {
-        factory: project.factory.clone(),
+        factory: project.factory,
         name: "lite".into(),
         read: |conn, ttl| conn.query("SELECT 1 AS one").ttl(ttl).blocking(),
         stats: SqlConnection::stats,

@@ -25,7 +25,7 @@ fn main() -> conn::Result<()> {
     let conn = conn::connection::<SqlConnection>("pets_db")?;
 
     // Insert some data in a transaction.
-    let mut session = conn.session_blocking()?;
+    let mut session = conn.session().blocking()?;
     session
         .execute("CREATE TABLE IF NOT EXISTS pet_owners (person TEXT, pet TEXT)")
         .blocking()?;
@@ -37,7 +37,7 @@ fn main() -> conn::Result<()> {
             .param("pet", pet)
             .blocking()?;
     }
-    session.commit_blocking()?;
+    session.commit().blocking()?;
 
     // One more call: an Arrow table, cached for ten minutes.
     let pet_owners = conn

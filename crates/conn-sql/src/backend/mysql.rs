@@ -27,7 +27,7 @@ use crate::named::Prepared;
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySqlPool> {
     let mut options =
-        MySqlConnectOptions::from_str(&config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
+        MySqlConnectOptions::from_str(config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
             "charset" => options.charset(value),

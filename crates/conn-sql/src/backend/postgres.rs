@@ -82,7 +82,7 @@ impl TableColumns {
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::PgPool> {
     let mut options =
-        PgConnectOptions::from_str(&config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
+        PgConnectOptions::from_str(config.url.expose()).map_err(|e| ctx.err(e, "connect"))?;
     for (key, value) in &config.pool.connect_args {
         options = match key.as_str() {
             "sslmode" => options.ssl_mode(

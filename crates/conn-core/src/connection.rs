@@ -11,8 +11,9 @@ use crate::value::{Env, Map};
 ///
 /// This is Streamlit's `BaseConnection` subclass. [`from_config`](Self::from_config)
 /// is its `__init__` minus the connect: it must not do I/O, so that asking for a
-/// connection is cheap and cannot hang; connect lazily on first use, for example with a
-/// [`Handle`](crate::Handle), which also gives `reset()` and single-flight connects.
+/// connection is cheap and cannot hang; connect lazily on first use: a
+/// [`Base`](crate::plugin::Base) does, and gives `reset()`, single-flight connects, the
+/// result cache and retries.
 ///
 /// Register the type with [`register_connection_type!`](crate::register_connection_type)
 /// so that `type = "<NAME>"` in `secrets.toml` finds it.

@@ -2,13 +2,16 @@
 //!
 //! Name a data source once in `.streamlit/secrets.toml`, get a cached, thread-safe
 //! connection to it with one call, and an Arrow [`Table`] from it with one more.
-//! This crate holds what every connection type shares: the [`ConnectionType`] trait and
-//! its [`Handle`], secrets and layered configuration with provenance, the type
-//! [`Registry`], the connection factory and its cache, the result cache, [`Table`], the
-//! retry policy, and the bridge that makes every read both awaitable and blocking.
+//! This crate holds what every connection type shares: the [`ConnectionType`] trait,
+//! secrets and layered configuration with provenance, the type [`Registry`], the
+//! connection factory and its cache, [`Table`], and [`Call`], which makes every
+//! operation both awaitable and blocking, with a time limit.
 //!
-//! Applications use the `conn` facade crate; connection type authors depend on this
-//! crate alone.
+//! Its root is the application API, which the `conn` facade re-exports. The [`plugin`]
+//! module is for connection type authors, who depend on this crate alone: the [`plugin::Base`]
+//! that writes the lifecycle every type shares once (lazy connect, reset, the result
+//! cache under a process-wide byte budget, retries that never repeat a write, time
+//! limits and cancellation).
 #![deny(missing_docs)]
 
 mod any_connection;

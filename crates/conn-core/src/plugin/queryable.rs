@@ -11,7 +11,7 @@ use crate::params::Params;
 use crate::table::Table;
 
 /// A connector that runs statements: what a connection type writes to get
-/// [`Query`] (cached, retried, with time limits and cancellation) for free.
+/// [`Query`](crate::Query) (cached, retried, with time limits and cancellation) for free.
 pub trait Queryable: Connector {
     /// One attempt of `sql` with `params` on a live raw connection, into a table.
     fn fetch(

@@ -18,14 +18,17 @@ pub(crate) struct Prepared {
 }
 
 /// Rewrites named parameters, or passes positional ones through.
+///
+/// A `:name` in the statement without a value is an error even when no named values
+/// were given at all: SQLite would bind NULL for it, silently.
 pub(crate) fn prepare(sql: &str, params: &Params, backend: Backend) -> Result<Prepared> {
-    if params.named().is_empty() {
+    if params.named().is_empty() && !sql.contains(':') {
         return Ok(Prepared {
             sql: sql.to_owned(),
             values: params.positional().to_vec(),
         });
     }
-    if !params.positional().is_empty() {
+    if !params.positional().is_empty() && !params.named().is_empty() {
         return Err(Error::InvalidArgument(
             "a statement takes named parameters or positional ones, not both".into(),
         ));
@@ -108,6 +111,13 @@ pub(crate) fn prepare(sql: &str, params: &Params, backend: Backend) -> Result<Pr
         return Err(Error::InvalidArgument(format!(
             "parameter :{unused} was given but the statement does not use it (it uses {uses})"
         )));
+    }
+    if params.named().is_empty() {
+        // No `:name` in the statement (a missing one failed above): positional values.
+        return Ok(Prepared {
+            sql: out,
+            values: params.positional().to_vec(),
+        });
     }
     Ok(Prepared { sql: out, values })
 }
@@ -218,6 +228,21 @@ mod tests {
             params.set(name, value.clone());
         }
         params
+    }
+
+    #[test]
+    fn a_named_placeholder_without_any_value_is_an_error() {
+        for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+            let err = prepare("SELECT * FROM t WHERE x = :x", &Params::new(), backend)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(err, "the statement uses :x but no value was given for it");
+        }
+        let mut positional = Params::new();
+        positional.push(1);
+        let prepared = prepare("SELECT ?::int, 'a:b'", &positional, Backend::Sqlite).unwrap();
+        assert_eq!(prepared.sql, "SELECT ?::int, 'a:b'");
+        assert_eq!(prepared.values.len(), 1);
     }
 
     #[test]

@@ -57,11 +57,11 @@ fn a_postgres_query_past_its_limit_is_stopped_on_the_server() {
     let Some((scratch, project)) = pg() else {
         return;
     };
-    let conn = project.sql("pg_limited");
-    let marker = conn_testkit::unique_name("slow_read");
+    // The connection's `timeout`, and what its error says.
+    let limited = project.sql("pg_limited");
     let started = Instant::now();
-    let err = conn
-        .query(format!("SELECT pg_sleep(30) /* {marker} */"))
+    let err = limited
+        .query("SELECT 1 AS one FROM pg_sleep(30)")
         .ttl(Ttl::ZERO)
         .blocking()
         .unwrap_err();
@@ -77,6 +77,29 @@ fn a_postgres_query_past_its_limit_is_stopped_on_the_server() {
         ),
         "{err}"
     );
+    // A limit on one query, long enough to see the statement run, then stop.
+    let conn = project.sql("pg");
+    let marker = conn_testkit::unique_name("slow_read");
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            conn.query(format!("SELECT 1 AS one /* {marker} */ FROM pg_sleep(30)"))
+                .ttl(Ttl::ZERO)
+                .timeout(Duration::from_secs(2))
+                .blocking()
+        });
+        assert!(
+            eventually(Duration::from_secs(2), || pg_running(&scratch, &marker)
+                == 1),
+            "the statement was never seen running"
+        );
+        let err = reader.join().unwrap().unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "query timed out after 2s (the limit given to this call with .timeout())"
+            ),
+            "{err}"
+        );
+    });
     assert!(
         eventually(Duration::from_secs(5), || pg_running(&scratch, &marker)
             == 0),
@@ -105,19 +128,30 @@ fn a_dropped_postgres_write_is_stopped_and_nothing_is_committed() {
     let write = conn
         .execute(format!(
             "INSERT INTO landed SELECT g FROM generate_series(1, 100) g; \
-             SELECT pg_sleep(30) /* {marker} */"
+             SELECT 1 /* {marker} */ FROM pg_sleep(30)"
         ))
         .into_future();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let outcome = tokio::time::timeout(Duration::from_millis(500), write).await;
+    let (give_up, gave_up) = tokio::sync::oneshot::channel::<()>();
+    std::thread::scope(|scope| {
+        let caller = scope.spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                tokio::select! {
+                    outcome = write => panic!("the write ended: {outcome:?}"),
+                    _ = gave_up => {}
+                }
+            });
+        });
         assert!(
-            outcome.is_err(),
-            "the write was still running when its caller gave up"
+            eventually(Duration::from_secs(5), || pg_running(&scratch, &marker)
+                == 1),
+            "the write was never seen running"
         );
+        give_up.send(()).unwrap();
+        caller.join().unwrap();
     });
     assert!(
         eventually(Duration::from_secs(5), || pg_running(&scratch, &marker)
@@ -167,12 +201,15 @@ fn a_write_that_reached_the_server_is_never_run_twice() {
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             conn.query(format!(
-                "INSERT INTO once SELECT 1 FROM pg_sleep(2) /* {marker} */ RETURNING x"
+                "INSERT INTO once SELECT 1 /* {marker} */ FROM pg_sleep(2) RETURNING x"
             ))
             .ttl(Ttl::ZERO)
             .blocking()
         });
-        assert!(eventually(Duration::from_secs(5), || pid_of(&marker).is_some()));
+        let seen = eventually(Duration::from_secs(5), || {
+            pid_of(&marker).is_some() || writer.is_finished()
+        });
+        assert!(seen && !writer.is_finished(), "{:?}", writer.is_finished());
         let pid = pid_of(&marker).unwrap();
         scratch
             .admin()
@@ -202,11 +239,18 @@ fn a_write_that_reached_the_server_is_never_run_twice() {
     let marker = conn_testkit::unique_name("terminated_read");
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            conn.query(format!("SELECT 7 AS seven FROM pg_sleep(1) /* {marker} */"))
+            conn.query(format!("SELECT 7 AS seven /* {marker} */ FROM pg_sleep(3)"))
                 .ttl(Ttl::ZERO)
                 .blocking()
         });
-        assert!(eventually(Duration::from_secs(5), || pid_of(&marker).is_some()));
+        let seen = eventually(Duration::from_secs(5), || {
+            pid_of(&marker).is_some() || reader.is_finished()
+        });
+        assert!(
+            seen && !reader.is_finished(),
+            "{:?}",
+            reader.is_finished().then(|| reader.join())
+        );
         scratch
             .admin()
             .query("SELECT pg_terminate_backend(:pid) AS done")
@@ -277,7 +321,7 @@ fn a_mariadb_query_past_its_limit_is_killed() {
     };
     let scratch = MySqlScratch::new(&base);
     let project = Project::new(&format!(
-        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\ntimeout = \"400ms\"\n",
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\ntimeout = \"2s\"\n",
         scratch.url
     ));
     let conn = project.sql("my");
@@ -300,13 +344,20 @@ fn a_mariadb_query_past_its_limit_is_killed() {
             .unwrap()[0]
             .0
     };
-    let err = conn
-        .execute(format!(
-            "INSERT INTO landed SELECT SLEEP(30) /* {marker} */"
-        ))
-        .blocking()
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            conn.execute(format!(
+                "INSERT INTO landed SELECT SLEEP(30) /* {marker} */"
+            ))
+            .blocking()
+        });
+        assert!(
+            eventually(Duration::from_secs(2), || running() == 1),
+            "the statement was never seen running"
+        );
+        let err = writer.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    });
     assert!(
         eventually(Duration::from_secs(5), || running() == 0),
         "still running"
@@ -343,12 +394,18 @@ fn sqlite_is_interrupted_and_an_in_memory_database_survives() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    // A statement conn cannot bind (a placeholder without a value) fails, and is not
-    // taken for a lost connection: the in-memory database is still there.
+    // A named parameter without a value fails (SQLite would bind NULL for it, silently),
+    // and is not taken for a lost connection: the in-memory database is still there.
     let err = conn
-        .query("SELECT * FROM kept WHERE x = ?")
+        .query("SELECT * FROM kept WHERE x = :x")
         .blocking()
         .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the statement uses :x but no value was given for it"
+    );
+    // Nor is a statement the driver refuses.
+    let err = conn.query("SELEC nothing").blocking().unwrap_err();
     assert_ne!(err.kind(), ErrorKind::Stale, "{err}");
     let rows = conn
         .query("SELECT count(*) AS n FROM kept")

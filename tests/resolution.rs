@@ -77,10 +77,15 @@ fn dynamic_and_typed_connections_work_end_to_end() {
 
 #[test]
 fn an_unknown_type_lists_every_registered_name() {
-    let (_dir, factory) = factory(SECRETS);
+    let (dir, factory) = factory(SECRETS);
     let err = factory.get_dyn("typo").unwrap_err().to_string();
+    let file = dir.path().join(".streamlit/secrets.toml");
     assert!(
-        err.starts_with("unknown connection type \"duckdbb\"; did you mean \"duckdb\"? Registered types: duckdb, files, "),
+        err.starts_with(&format!(
+            "unknown connection type \"duckdbb\" (given at {}:18:8); did you mean \"duckdb\"? \
+             Registered types: duckdb, files, ",
+            file.display()
+        )),
         "{err}"
     );
     assert!(err.contains("sql"), "{err}");

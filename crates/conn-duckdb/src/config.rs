@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use conn_core::{ConnectionConfig, Kind, Result};
+use conn_core::{ConnectionConfig, Kind, Result, Secret};
 
 use crate::init::{self, InitStatement};
 
@@ -24,8 +24,9 @@ pub(crate) const KEYS: &[&str] = &[
 pub(crate) struct DuckDbConfig {
     /// A file path, or `None` for an in-memory database.
     pub(crate) database: Option<String>,
-    /// DuckDB settings applied when the database is opened (`threads`, `memory_limit`, ...).
-    pub(crate) settings: BTreeMap<String, String>,
+    /// DuckDB settings applied when the database is opened (`threads`, `memory_limit`,
+    /// `s3_secret_access_key`, ...), each a [`Secret`] (some are credentials).
+    pub(crate) settings: BTreeMap<String, Secret>,
     /// Extensions loaded on every new connection.
     pub(crate) extensions: Vec<String>,
     /// Init statements in order, each run once per database or on every new
@@ -77,11 +78,11 @@ impl DuckDbConfig {
                         ));
                     }
                 };
-                settings.insert(key.clone(), text);
+                settings.insert(key.clone(), Secret::new(text));
             }
         }
         if read_only {
-            settings.insert("access_mode".into(), "READ_ONLY".into());
+            settings.insert("access_mode".into(), Secret::new("READ_ONLY"));
         }
         let max_idle = config
             .get_as::<usize>("max_idle_connections")?
@@ -130,9 +131,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.database.as_deref(), Some("f.duckdb"));
-        assert_eq!(c.settings.get("threads").map(String::as_str), Some("2"));
+        assert_eq!(c.settings.get("threads").map(Secret::expose), Some("2"));
         assert_eq!(
-            c.settings.get("access_mode").map(String::as_str),
+            c.settings.get("access_mode").map(Secret::expose),
             Some("READ_ONLY")
         );
         assert_eq!(c.extensions, vec!["json".to_owned()]);

@@ -79,7 +79,7 @@ impl DuckPool {
         let err = |e: duckdb::Error| to_conn_error(&e, &name, "open", &redactor);
         let mut settings = Config::default();
         for (key, value) in &config.settings {
-            settings = settings.with(key, value).map_err(err)?;
+            settings = settings.with(key, value.expose()).map_err(err)?;
         }
         let base = match &config.database {
             Some(path) => Connection::open_with_flags(path, settings),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use conn_core::{ConnectionConfig, Env, Error, Kind, Map, Result, RetryPolicy, Source, Value};
+use conn_core::{
+    ConnectionConfig, Env, Error, Kind, Map, Result, RetryPolicy, Secret, Source, Value,
+};
 
 /// Where the files live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,8 +144,9 @@ pub(crate) struct FilesConfig {
     pub(crate) bucket: Option<String>,
     /// A prefix every path is under (a folder, a key prefix, a base URL).
     pub(crate) prefix: String,
-    /// Store options in object_store's key names. Holds secrets: never print.
-    pub(crate) options: BTreeMap<String, String>,
+    /// Store options in object_store's key names, each a [`Secret`] (some are
+    /// credentials).
+    pub(crate) options: BTreeMap<String, Secret>,
     /// The `root` (or `bucket`) as configured, for errors; `None` when paths are not
     /// confined (no `root`, no `bucket`).
     pub(crate) root: Option<String>,
@@ -322,7 +325,10 @@ impl FilesConfig {
             protocol,
             bucket,
             prefix,
-            options,
+            options: options
+                .into_iter()
+                .map(|(key, value)| (key, Secret::new(value)))
+                .collect(),
             root,
             store_retry: RetryPolicy::from_config(config)?,
         })
@@ -443,11 +449,14 @@ mod tests {
              aws_virtual_hosted_style_request = false",
         )
         .unwrap();
-        assert_eq!(c.options["aws_access_key_id"], "AKIA");
-        assert_eq!(c.options["aws_secret_access_key"], "shh");
-        assert_eq!(c.options["aws_region"], "eu-west-1");
-        assert_eq!(c.options["aws_allow_http"], "true");
-        assert_eq!(c.options["aws_virtual_hosted_style_request"], "false");
+        assert_eq!(c.options["aws_access_key_id"].expose(), "AKIA");
+        assert_eq!(c.options["aws_secret_access_key"].expose(), "shh");
+        assert_eq!(c.options["aws_region"].expose(), "eu-west-1");
+        assert_eq!(c.options["aws_allow_http"].expose(), "true");
+        assert_eq!(
+            c.options["aws_virtual_hosted_style_request"].expose(),
+            "false"
+        );
         assert_eq!(
             (c.bucket.as_deref(), c.prefix.as_str()),
             (Some("bucket"), "some/prefix")
@@ -474,7 +483,7 @@ mod tests {
         );
         let c = c.unwrap();
         let key: serde_json::Value =
-            serde_json::from_str(&c.options["google_service_account_key"]).unwrap();
+            serde_json::from_str(&c.options["google_service_account_key"].expose()).unwrap();
         assert_eq!(key["type"], "service_account");
         assert_eq!(key["client_email"], "a@b");
     }

@@ -349,7 +349,7 @@ impl Stores {
                         .with_retry(self.retry_config());
                     for (key, value) in options {
                         if let Ok(key) = key.parse() {
-                            builder = builder.with_config(key, value);
+                            builder = builder.with_config(key, value.expose());
                         }
                     }
                     builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
@@ -361,7 +361,7 @@ impl Stores {
                         .with_retry(self.retry_config());
                     for (key, value) in options {
                         if let Ok(key) = key.parse() {
-                            builder = builder.with_config(key, value);
+                            builder = builder.with_config(key, value.expose());
                         }
                     }
                     builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
@@ -373,7 +373,7 @@ impl Stores {
                         .with_retry(self.retry_config());
                     for (key, value) in options {
                         if let Ok(key) = key.parse() {
-                            builder = builder.with_config(key, value);
+                            builder = builder.with_config(key, value.expose());
                         }
                     }
                     builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
@@ -390,7 +390,7 @@ impl Stores {
                     }
                     for (key, value) in options {
                         if let Ok(key) = key.parse() {
-                            builder = builder.with_config(key, value);
+                            builder = builder.with_config(key, value.expose());
                         }
                     }
                     builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)

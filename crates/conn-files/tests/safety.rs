@@ -710,3 +710,57 @@ fn secrets_never_show_in_errors() {
             .unwrap_err(),
     );
 }
+
+/// A server that accepts connections and never answers: a read past its limit is
+/// dropped (the request with it) and says which limit fired.
+#[test]
+fn a_read_past_its_limit_stops_and_says_which_limit() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.stalled]\ntype = \"files\"\nprotocol = \"http\"\n\
+             root = \"http://127.0.0.1:{port}\"\ntimeout = \"300ms\"\n"
+        ),
+    );
+    let conn = factory.get::<FilesConnection>("stalled").unwrap();
+    let started = Instant::now();
+    let err = conn.read("pets.csv").blocking().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), conn_core::ErrorKind::Timeout, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("connection \"stalled\": read timed out after 300ms (`timeout` set at "),
+        "{err}"
+    );
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the request reached the server"
+    );
+    // One call's own limit replaces the connection's.
+    let err = conn
+        .read_text("notes.txt")
+        .timeout(Duration::from_millis(100))
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("read timed out after 100ms (the limit given to this call with .timeout())"),
+        "{err}"
+    );
+}

@@ -476,6 +476,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "gcp")]
     fn streamlit_gcs_sections_become_a_service_account_key() {
         let c = parse(
             "gcs",
@@ -483,7 +484,7 @@ mod tests {
         );
         let c = c.unwrap();
         let key: serde_json::Value =
-            serde_json::from_str(&c.options["google_service_account_key"].expose()).unwrap();
+            serde_json::from_str(c.options["google_service_account_key"].expose()).unwrap();
         assert_eq!(key["type"], "service_account");
         assert_eq!(key["client_email"], "a@b");
     }

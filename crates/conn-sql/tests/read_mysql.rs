@@ -275,7 +275,7 @@ fn a_zero_date_is_an_error_not_a_null() {
     .unwrap();
     let err = read(&conn, "SELECT d FROM z ORDER BY id").unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"d\": row 4 holds the zero date 0000-00-00, which is no date (conn does not \
          read it as NULL); use NULLIF(column, '0000-00-00') or CAST(column AS CHAR) in the query"
     );
@@ -307,7 +307,7 @@ fn a_zero_date_is_an_error_not_a_null() {
     .unwrap();
     let err = read(&conn, "SELECT t FROM zt ORDER BY id").unwrap_err();
     assert!(
-        err.to_string()
+        common::data_message(&err, &conn)
             .starts_with("column \"t\": row 1 holds the zero date-time 0000-00-00 00:00:00"),
         "{err}"
     );
@@ -328,13 +328,13 @@ fn a_time_that_is_no_time_of_day_is_an_error() {
     .unwrap();
     let err = read(&conn, "SELECT t FROM tm ORDER BY id").unwrap_err();
     assert!(
-        err.to_string()
+        common::data_message(&err, &conn)
             .starts_with("column \"t\": row 3 holds the TIME -1:00:00, which is not a time of day"),
         "{err}"
     );
     let err = read(&conn, "SELECT t FROM tm WHERE id <> 3 ORDER BY id").unwrap_err();
     assert!(
-        err.to_string()
+        common::data_message(&err, &conn)
             .starts_with("column \"t\": row 3 holds the TIME 838:59:59"),
         "{err}"
     );

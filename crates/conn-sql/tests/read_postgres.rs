@@ -77,7 +77,7 @@ fn read_error(conn: &SqlConnection, sql: &str) -> String {
         (before.retries, before.resets),
         "{sql}"
     );
-    copied.to_string()
+    common::data_message(&copied, conn)
 }
 
 fn small_batches(project: &Project) -> impl Iterator<Item = (usize, Arc<SqlConnection>)> + '_ {

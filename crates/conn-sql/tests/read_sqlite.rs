@@ -302,7 +302,7 @@ fn an_integer_no_float_holds_mixed_with_reals_is_an_error_naming_both_rows() {
     seventy_thousand_then(&conn, "(0, 9007199254740993), (70001, 4.5)");
     let err = read(&conn, "SELECT n FROM big ORDER BY id").unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"n\": row 70001 holds the REAL 4.5 but row 0 holds the INTEGER \
          9007199254740993: a REAL (Float64) column cannot hold that integer exactly (only \
          up to 2^53); cast the column in the query, to TEXT for example"
@@ -320,7 +320,7 @@ fn an_integer_no_float_holds_mixed_with_reals_is_an_error_naming_both_rows() {
     for (size, conn) in small_batches(&project) {
         let err = read(&conn, "SELECT n FROM few ORDER BY id").unwrap_err();
         assert!(
-            err.to_string().starts_with(
+            common::data_message(&err, &conn).starts_with(
                 "column \"n\": row 8 holds the INTEGER -9223372036854775808 but row 1 holds \
                  the REAL 0.5: a REAL (Float64) column cannot hold that integer exactly"
             ),
@@ -369,7 +369,7 @@ fn blobs_mixed_with_text_are_text_only_when_utf8() {
         .unwrap();
     let err = read(&conn, "SELECT w FROM words ORDER BY id").unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"w\": row 70001 holds a BLOB that is not valid UTF-8 but row 0 holds TEXT: \
          a text column cannot hold those bytes unchanged; convert the column in the query, \
          for example with hex()"
@@ -381,7 +381,7 @@ fn blobs_mixed_with_text_are_text_only_when_utf8() {
         )
         .unwrap_err();
         assert!(
-            err.to_string().starts_with(
+            common::data_message(&err, &conn).starts_with(
                 "column \"w\": row 5 holds a BLOB that is not valid UTF-8 but row 0 holds TEXT"
             ),
             "batch size {size}: {err}"
@@ -396,7 +396,7 @@ fn blobs_mixed_with_numbers_are_an_error() {
     seventy_thousand_then(&conn, "(70001, x'00')");
     let err = read(&conn, "SELECT n FROM big ORDER BY id").unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"n\": row 70000 holds a BLOB but row 0 holds an INTEGER: no Arrow type \
          holds both unchanged; convert the column in the query, for example with hex() or \
          CAST(... AS TEXT)"
@@ -472,7 +472,7 @@ fn a_boolean_column_holding_something_else_is_an_error() {
         .unwrap();
     let err = read(&conn, "SELECT f FROM flags ORDER BY id").unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"f\": row 4 holds the INTEGER 2 in a BOOLEAN column, which holds 0 or 1; \
          cast the column in the query"
     );

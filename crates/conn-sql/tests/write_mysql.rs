@@ -894,7 +894,7 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
         .blocking()
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"name\" (varchar(200)), row 19999: text of 201 characters, longer than the \
          column's 200"
     );
@@ -911,7 +911,10 @@ fn a_failed_write_leaves_a_one_connection_pool_usable_and_the_table_unchanged() 
         .write_table("never", &bad, WriteMode::Create)
         .blocking()
         .unwrap_err();
-    assert!(err.to_string().contains("row 1: a date outside"), "{err}");
+    assert!(
+        common::data_message(&err, &conn).contains("row 1: a date outside"),
+        "{err}"
+    );
     assert!(!tables(&conn).contains(&"never".to_owned()));
     assert_eq!(
         conn.write_table("keyed", &id_names(&ids, long), WriteMode::Append)

@@ -364,7 +364,7 @@ fn create_maps_every_arrow_type() {
         .blocking()
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"u\" (INTEGER), row 1: a value out of the column's range \
          (-9223372036854775808 to 9223372036854775807)"
     );
@@ -377,7 +377,7 @@ fn create_maps_every_arrow_type() {
         .blocking()
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        common::data_message(&err, &conn),
         "column \"i\": conn-sql cannot create a sqlite column for Arrow type \
          Interval(MonthDayNano) (it has no interval type)"
     );

@@ -324,6 +324,21 @@ impl Error {
         }
         self
     }
+
+    /// The same error, naming the connection it happened on: a driver error gets where
+    /// the connection was configured, a data error the connection's name.
+    #[must_use]
+    pub fn on_connection(self, name: &str, origin: Option<&str>) -> Self {
+        match self {
+            Error::Data(message) if !message.starts_with("connection \"") => {
+                Error::Data(format!("connection \"{name}\": {message}"))
+            }
+            other => match origin {
+                Some(origin) => other.configured_at(origin),
+                None => other,
+            },
+        }
+    }
 }
 
 /// No registered connection type has the name asked for.

@@ -262,7 +262,7 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
                 && (idempotence == Idempotence::Read || !err.may_have_reached_server())
                 && attempt < policy.attempts;
             if !retry {
-                return Err(with_origin(err, self.inner.origin.as_deref()));
+                return Err(err.on_connection(self.name(), self.inner.origin.as_deref()));
             }
             let wait = backoff(policy, attempt);
             tracing::warn!(

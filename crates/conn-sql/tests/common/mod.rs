@@ -231,3 +231,12 @@ pub mod columns {
         rows.div_ceil(batch_size)
     }
 }
+
+/// The text of a data error after its `connection "<name>": ` prefix, checking that the
+/// prefix names `conn`.
+pub fn data_message(err: &conn_core::Error, conn: &SqlConnection) -> String {
+    let text = err.to_string();
+    let prefix = format!("connection \"{}\": ", conn.base().name());
+    assert!(text.starts_with(&prefix), "{text}");
+    text[prefix.len()..].to_owned()
+}

@@ -204,9 +204,9 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
         })
     }
 
-    /// A write: never retried once it may have reached the server. Whether it succeeds
-    /// or fails after reaching the server, the cached results are dropped (they may be
-    /// out of date).
+    /// A write: never retried once it may have reached the server. Whether it succeeds,
+    /// fails after reaching the server, or is dropped half-way (a time limit, a caller
+    /// that gave up), the cached results are dropped: they may be out of date.
     pub fn write<T, F, Fut>(&self, write: F) -> Call<T>
     where
         T: Send + 'static,
@@ -215,11 +215,14 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     {
         let this = self.clone();
         self.call("write", async move {
+            let stale_results = ClearOnDrop(Some(this.inner.results.clone()));
             let outcome = this.run(Idempotence::Write, write).await;
-            if outcome.as_ref().is_ok()
-                || outcome.as_ref().is_err_and(Error::may_have_reached_server)
+            if outcome
+                .as_ref()
+                .is_err_and(|err| !err.may_have_reached_server())
             {
-                this.inner.results.clear();
+                // Nothing reached the server: the cached results are still true.
+                stale_results.disarm();
             }
             outcome
         })
@@ -275,6 +278,23 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
             handle.stats().record_retry();
             attempt += 1;
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Clears a result cache when dropped, unless disarmed.
+struct ClearOnDrop<V: CacheValue>(Option<ResultCache<V>>);
+
+impl<V: CacheValue> ClearOnDrop<V> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<V: CacheValue> Drop for ClearOnDrop<V> {
+    fn drop(&mut self) {
+        if let Some(results) = self.0.take() {
+            results.clear();
         }
     }
 }

@@ -369,3 +369,39 @@ fn a_write_clears_cached_results_even_when_it_fails_after_sending() {
         .unwrap_err();
     assert!(base.results().is_empty());
 }
+
+#[test]
+fn a_write_dropped_half_way_clears_cached_results() {
+    let base = base("b_write_dropped", "");
+    base.read("q".into(), Ttl::Forever, Idempotence::Read, |_, _| async {
+        Ok(Table::empty(Arc::new(arrow::datatypes::Schema::empty())))
+    })
+    .blocking()
+    .unwrap();
+    assert_eq!(base.results().len(), 1);
+    let err = base
+        .write(|_, _| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        })
+        .timeout(Duration::from_millis(50))
+        .blocking()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        base.results().is_empty(),
+        "the write may have applied: results dropped"
+    );
+    // A write that failed before anything was sent keeps them.
+    base.read("q".into(), Ttl::Forever, Idempotence::Read, |_, _| async {
+        Ok(Table::empty(Arc::new(arrow::datatypes::Schema::empty())))
+    })
+    .blocking()
+    .unwrap();
+    base.write(|_, _| async {
+        Err::<(), _>(Error::driver("probe", ErrorClass::Permanent, "refused").before_send())
+    })
+    .blocking()
+    .unwrap_err();
+    assert_eq!(base.results().len(), 1);
+}

@@ -115,6 +115,9 @@ impl Session {
                     state.pool.name()
                 )));
             }
+            // Cleared however the commit ends (DuckDB's COMMIT is in-process: it
+            // may have applied even if this call is dropped half-way).
+            let _stale_results = state.results.clear_on_drop();
             let outcome = state
                 .run("commit", |conn, pool| {
                     conn.execute_batch("COMMIT")
@@ -124,7 +127,6 @@ impl Session {
             // A failed COMMIT leaves the transaction aborted: the pool rolls the
             // connection back (or discards it) when it returns.
             state.release();
-            state.results.clear();
             drop(self);
             outcome
         })

@@ -97,9 +97,14 @@ impl Session {
             let tx = self.tx.take().ok_or_else(|| Error::Closed {
                 name: self.ctx.name.to_string(),
             })?;
+            // Cleared however the commit ends, unless it never reached the server.
+            let stale_results = self.results.clear_on_drop();
             let outcome = tx.commit(&self.ctx).await;
-            if outcome.is_ok() || outcome.as_ref().is_err_and(Error::may_have_reached_server) {
-                self.results.clear();
+            if outcome
+                .as_ref()
+                .is_err_and(|err| !err.may_have_reached_server())
+            {
+                stale_results.disarm();
             }
             outcome
         })

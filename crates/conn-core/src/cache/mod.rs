@@ -16,4 +16,4 @@ pub(crate) mod connections;
 pub(crate) mod janitor;
 pub(crate) mod results;
 
-pub use results::{CacheValue, Hit, ResultCache};
+pub use results::{CacheValue, ClearGuard, Hit, ResultCache};

@@ -272,10 +272,46 @@ impl<V: CacheValue> ResultCache<V> {
         self.inner.bytes.load(Ordering::Relaxed)
     }
 
+    /// A guard that clears the cache when dropped, unless
+    /// [`disarm`](ClearGuard::disarm)ed: hold it across a write, so that a write that
+    /// may have applied (it finished, failed after reaching the server, or was dropped
+    /// half-way) always invalidates what was cached before it.
+    pub fn clear_on_drop(&self) -> ClearGuard<V> {
+        ClearGuard(Some(self.clone()))
+    }
+
     /// Drops every entry whose own ttl has passed (the janitor does this in the
     /// background; call it to free memory now).
     pub fn sweep_expired(&self) {
         self.inner.sweep_expired();
+    }
+}
+
+/// Clears a result cache when dropped, unless disarmed (see
+/// [`ResultCache::clear_on_drop`]).
+#[must_use = "the guard clears the cache when dropped"]
+pub struct ClearGuard<V: CacheValue>(Option<ResultCache<V>>);
+
+impl<V: CacheValue> ClearGuard<V> {
+    /// Keeps the cache: nothing reached the data source.
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<V: CacheValue> fmt::Debug for ClearGuard<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClearGuard")
+            .field("armed", &self.0.is_some())
+            .finish()
+    }
+}
+
+impl<V: CacheValue> Drop for ClearGuard<V> {
+    fn drop(&mut self) {
+        if let Some(results) = self.0.take() {
+            results.clear();
+        }
     }
 }
 

@@ -215,7 +215,7 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     {
         let this = self.clone();
         self.call("write", async move {
-            let stale_results = ClearOnDrop(Some(this.inner.results.clone()));
+            let stale_results = this.inner.results.clear_on_drop();
             let outcome = this.run(Idempotence::Write, write).await;
             if outcome
                 .as_ref()
@@ -278,23 +278,6 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
             handle.stats().record_retry();
             attempt += 1;
             tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-/// Clears a result cache when dropped, unless disarmed.
-struct ClearOnDrop<V: CacheValue>(Option<ResultCache<V>>);
-
-impl<V: CacheValue> ClearOnDrop<V> {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl<V: CacheValue> Drop for ClearOnDrop<V> {
-    fn drop(&mut self) {
-        if let Some(results) = self.0.take() {
-            results.clear();
         }
     }
 }

@@ -27,6 +27,8 @@ mod query;
 mod redact;
 mod registry;
 mod retry;
+#[cfg(test)]
+mod review_tests;
 mod secret;
 mod secrets;
 mod stats;

@@ -26,7 +26,11 @@ use crate::ttl::Ttl;
 /// [`blocking`](Self::blocking).
 ///
 /// Results are cached per connection by statement and parameters. The default ttl is
-/// forever, as in Streamlit; `ttl(Duration::ZERO)` turns caching off.
+/// forever, as in Streamlit; `ttl(Duration::ZERO)` turns caching off. A statement that
+/// writes (`INSERT ... RETURNING`, `SELECT nextval(...)`; see
+/// [`Queryable::is_read_only`]) is never cached, never retried once it reached the
+/// server, and drops the connection's cached reads: Streamlit would cache it and skip
+/// the write the next time.
 #[must_use = "a query does nothing until it is awaited or run with .blocking()"]
 pub struct Query<C: Queryable> {
     base: Base<C>,
@@ -110,18 +114,21 @@ impl<C: Queryable> Query<C> {
             ttl,
             timeout,
         } = self;
-        let idempotence = if base.connector().is_read_only(&sql) {
-            Idempotence::Read
-        } else {
-            Idempotence::Write
-        };
+        let read_only = base.connector().is_read_only(&sql);
         let sql: Arc<str> = Arc::from(sql);
         let params = Arc::new(params);
         let stats = Arc::clone(base.handle().stats());
-        let call = base.read(key, ttl, idempotence, move |connector, raw| {
+        let run = move |connector: Arc<C>, raw| {
             stats.record_query();
             connector.fetch(raw, Arc::clone(&sql), Arc::clone(&params))
-        });
+        };
+        // A statement that writes (`INSERT ... RETURNING`) runs every time, never twice,
+        // and drops the cached reads it may have changed.
+        let call = if read_only {
+            base.read(key, ttl, Idempotence::Read, run)
+        } else {
+            base.write(run)
+        };
         match timeout {
             Some(limit) => call.timeout(limit),
             None => call,

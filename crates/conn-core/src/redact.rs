@@ -17,6 +17,13 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
 use crate::value::{Kind, Map, Value};
 
+/// The characters a URL component encodes: all but letters, digits and `-._~`.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// What a removed secret is replaced with.
 const MASK: &str = "***";
 
@@ -96,11 +103,16 @@ impl Redactor {
             return;
         }
         self.secrets.push(secret.to_owned());
-        let encoded =
+        // Percent-encoded as strictly as possible, and as URL components are (the
+        // unreserved `-._~` kept), since a URL may have been built either way.
+        let strict =
             percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
-        if encoded != secret {
-            self.secrets.push(encoded);
+        let component = percent_encoding::utf8_percent_encode(secret, URL_COMPONENT).to_string();
+        for encoded in [strict, component] {
+            if encoded != secret {
+                self.secrets.push(encoded);
+            }
         }
         self.secrets.extend(base64_forms(secret.as_bytes()));
     }
@@ -117,8 +129,10 @@ impl Redactor {
                 if secret {
                     self.push(s);
                 }
-                if let Some(password) = url_password(s) {
-                    self.push(&password);
+                if let Some((written, decoded)) = url_password(s) {
+                    self.push(written);
+                    self.push(&decoded);
+                    self.push(&decoded.replace(' ', "+"));
                 }
                 for found in secret_params(s) {
                     self.push(found);
@@ -171,8 +185,9 @@ fn base64_forms(secret: &[u8]) -> Vec<String> {
     forms
 }
 
-/// The password of a `scheme://user:password@host` string, percent-decoded.
-fn url_password(text: &str) -> Option<String> {
+/// The password of a `scheme://user:password@host` string, as written and
+/// percent-decoded.
+fn url_password(text: &str) -> Option<(&str, String)> {
     let (_, rest) = text.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let (userinfo, _) = authority.rsplit_once('@')?;
@@ -180,7 +195,7 @@ fn url_password(text: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(password)
         .decode_utf8_lossy()
         .into_owned();
-    Some(decoded)
+    Some((password, decoded))
 }
 
 /// `text` with the value of every secret-looking `name=value` pair replaced by `***`.

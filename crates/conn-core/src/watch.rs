@@ -1,23 +1,28 @@
 //! Watching secrets files: when one changes, a callback runs (the factory reloads its
 //! secrets and resets the connections whose section changed).
 //!
-//! Better than Streamlit's watcher in these ways:
+//! A change is a change of a location's *fingerprint*: for a file, the size,
+//! modification time and inode of what its path resolves to (symlinks followed, so a
+//! Kubernetes secret volume swapping its `..data` link is seen); for a secrets
+//! directory, the same for every file in it. Fingerprints are compared after file
+//! events, and every [`POLL`] whatever happens, so that:
 //!
-//! * it watches exactly the folders that hold the secrets files, not one level more
-//!   (never a home folder or `/`), and recursively only a Kubernetes-style secrets
-//!   *directory*, whose files live in subfolders;
-//! * a folder that does not exist yet (no `~/.streamlit/` at start-up) is looked for
-//!   every [`POLL`] and watched as soon as it appears, and a file created, deleted or
-//!   replaced by an editor's rename is still seen;
-//! * a burst of events (an editor's save) is folded into one reload after
-//!   [`SETTLE`] of quiet, but never later than [`MAX_SETTLE`] after the first event;
+//! * the folders watched are exactly those that hold the secrets files, never a home
+//!   folder or `/` (a file there is polled instead), and a secrets *directory* is
+//!   watched recursively;
+//! * a location that does not exist yet (no `~/.streamlit/` at start-up, a secrets
+//!   directory mounted later) is seen when it appears, and a watched folder that is
+//!   removed and created again is watched again;
+//! * a burst of events (an editor's save) is folded into one reload after [`SETTLE`]
+//!   of quiet, but never later than [`MAX_SETTLE`] after the first event;
 //! * relative locations are made absolute when the watcher starts;
 //! * it stops when the [`SecretsWatcher`] is dropped.
 //!
 //! It depends on nothing but the locations and the callback, so that the factory uses
 //! it without it knowing the factory.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +37,8 @@ use crate::error::{Error, Result};
 pub const SETTLE: Duration = Duration::from_millis(100);
 /// The longest a burst may delay a reload.
 pub const MAX_SETTLE: Duration = Duration::from_secs(1);
-/// How often missing folders are looked for (and how quickly a drop is noticed).
+/// How often the locations are compared whatever the events (and how quickly a drop
+/// is noticed).
 pub const POLL: Duration = Duration::from_millis(250);
 
 /// A running secrets watcher. Dropping it stops watching.
@@ -47,41 +53,34 @@ impl Drop for SecretsWatcher {
     }
 }
 
-/// One folder to watch.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Target {
-    folder: PathBuf,
-    recursive: bool,
-}
-
 impl SecretsWatcher {
     /// Watches `locations` (secrets files and secrets directories) and calls
-    /// `on_change` after each settled burst of changes to them, on a thread of its own,
-    /// until the returned watcher is dropped.
+    /// `on_change` after each settled change to them, on a thread of its own, until the
+    /// returned watcher is dropped.
     pub fn start(locations: &[PathBuf], on_change: impl Fn() + Send + 'static) -> Result<Self> {
         let cwd = std::env::current_dir().unwrap_or_default();
         let locations: Vec<PathBuf> = locations.iter().map(|l| cwd.join(l)).collect();
-        let targets = targets(&locations);
         let (events, received) = mpsc::channel();
-        let mut watcher = notify::recommended_watcher(move |event| {
+        let watcher = notify::recommended_watcher(move |event| {
             let _ = events.send(event);
         })
-        .map_err(|err| watch_error(&err))?;
-        let mut watching = BTreeSet::new();
-        arm(&mut watcher, &targets, &mut watching);
+        .map_err(|err| Error::Io {
+            context: "watching secrets files".into(),
+            message: err.to_string(),
+        })?;
+        let mut state = Loop {
+            watcher,
+            fingerprints: locations.iter().map(|l| fingerprint(l)).collect(),
+            watching: BTreeMap::new(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            locations,
+        };
+        state.arm();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("conn-secrets-watcher".into())
-            .spawn(move || {
-                let mut state = Loop {
-                    watcher,
-                    targets,
-                    watching,
-                    locations,
-                };
-                state.run(&received, &stopped, &on_change);
-            })
+            .spawn(move || state.run(&received, &stopped, &on_change))
             .map_err(|err| Error::Io {
                 context: "starting the secrets watcher".into(),
                 message: err.to_string(),
@@ -90,85 +89,122 @@ impl SecretsWatcher {
     }
 }
 
-fn watch_error(err: &notify::Error) -> Error {
-    Error::Io {
-        context: "watching secrets files".into(),
-        message: err.to_string(),
+/// What a location looks like now; `None` when it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint(Vec<(PathBuf, u64, i64, i64, u64)>);
+
+/// The fingerprint of a file (what its path resolves to) or of every file in a
+/// directory.
+fn fingerprint(location: &Path) -> Option<Fingerprint> {
+    let meta = std::fs::metadata(location).ok()?;
+    let mut parts = Vec::new();
+    if meta.is_dir() {
+        collect(location, &mut parts);
+        parts.sort();
+    } else {
+        parts.push(part(location.to_path_buf(), &meta));
     }
+    Some(Fingerprint(parts))
 }
 
-/// The folders to watch: a file's own folder, a secrets directory itself
-/// (recursively). A location that is not a directory is taken as a file.
-fn targets(locations: &[PathBuf]) -> BTreeSet<Target> {
-    locations
-        .iter()
-        .filter_map(|location| {
-            if location.is_dir() {
-                Some(Target {
-                    folder: location.clone(),
-                    recursive: true,
-                })
-            } else {
-                location.parent().map(|folder| Target {
-                    folder: folder.to_path_buf(),
-                    recursive: false,
-                })
-            }
-        })
-        .collect()
+fn part(path: PathBuf, meta: &std::fs::Metadata) -> (PathBuf, u64, i64, i64, u64) {
+    (
+        path,
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+    )
 }
 
-/// Watches every target whose folder exists and is not watched yet. Returns whether a
-/// new one was armed.
-fn arm(
-    watcher: &mut RecommendedWatcher,
-    targets: &BTreeSet<Target>,
-    watching: &mut BTreeSet<Target>,
-) -> bool {
-    let mut armed = false;
-    for target in targets {
-        if watching.contains(target) || !target.folder.is_dir() {
-            continue;
-        }
-        let mode = if target.recursive {
-            RecursiveMode::Recursive
-        } else {
-            RecursiveMode::NonRecursive
-        };
-        match watcher.watch(&target.folder, mode) {
-            Ok(()) => {
-                tracing::debug!(folder = %target.folder.display(), "conn.secrets.watch");
-                watching.insert(target.clone());
-                armed = true;
-            }
-            Err(err) => tracing::warn!(
-                folder = %target.folder.display(),
-                error = %err,
-                "conn.secrets.watch: cannot watch this folder"
-            ),
+fn collect(dir: &Path, parts: &mut Vec<(PathBuf, u64, i64, i64, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => collect(&path, parts),
+            Ok(meta) => parts.push(part(path, &meta)),
+            Err(_) => {}
         }
     }
-    armed
 }
 
-fn concerns_secrets(event: &notify::Event, locations: &[PathBuf]) -> bool {
-    matches!(
-        event.kind,
-        notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)
-    ) && event
-        .paths
-        .iter()
-        .any(|path| locations.iter().any(|l| path.starts_with(l)))
+/// The folder to watch for `location`, and how: a secrets directory itself,
+/// recursively; a file's folder, not recursively — unless that folder is a home
+/// folder or `/`, or does not exist yet (then the location is only polled).
+fn target(location: &Path, home: Option<&Path>) -> Option<(PathBuf, RecursiveMode)> {
+    if location.is_dir() {
+        return Some((location.to_path_buf(), RecursiveMode::Recursive));
+    }
+    let folder = location.parent()?;
+    let forbidden = folder.parent().is_none() || Some(folder) == home;
+    (folder.is_dir() && !forbidden && is_file_location(location))
+        .then(|| (folder.to_path_buf(), RecursiveMode::NonRecursive))
+}
+
+/// A location that names a file (a `.toml` file); anything else that does not exist
+/// yet is a secrets directory to be.
+fn is_file_location(location: &Path) -> bool {
+    location.extension().is_some_and(|e| e == "toml") || location.is_file()
 }
 
 struct Loop {
     watcher: RecommendedWatcher,
-    targets: BTreeSet<Target>,
-    watching: BTreeSet<Target>,
     locations: Vec<PathBuf>,
+    fingerprints: Vec<Option<Fingerprint>>,
+    watching: BTreeMap<PathBuf, RecursiveMode>,
+    home: Option<PathBuf>,
 }
 
 impl Loop {
+    /// Watches what should be watched now, and stops watching folders that are gone
+    /// (so that a folder created again is watched again).
+    fn arm(&mut self) {
+        let gone: Vec<PathBuf> = self
+            .watching
+            .keys()
+            .filter(|folder| !folder.is_dir())
+            .cloned()
+            .collect();
+        for folder in gone {
+            let _ = self.watcher.unwatch(&folder);
+            self.watching.remove(&folder);
+        }
+        for location in &self.locations {
+            let Some((folder, mode)) = target(location, self.home.as_deref()) else {
+                continue;
+            };
+            if self.watching.get(&folder) == Some(&mode) {
+                continue;
+            }
+            if self.watching.remove(&folder).is_some() {
+                let _ = self.watcher.unwatch(&folder);
+            }
+            match self.watcher.watch(&folder, mode) {
+                Ok(()) => {
+                    tracing::debug!(folder = %folder.display(), "conn.secrets.watch");
+                    self.watching.insert(folder, mode);
+                }
+                Err(err) => tracing::warn!(
+                    folder = %folder.display(),
+                    error = %err,
+                    "conn.secrets.watch: cannot watch this folder; polling it"
+                ),
+            }
+        }
+    }
+
+    /// Whether any location's fingerprint changed since the last look (and remembers
+    /// the new ones).
+    fn changed(&mut self) -> bool {
+        let now: Vec<Option<Fingerprint>> = self.locations.iter().map(|l| fingerprint(l)).collect();
+        let changed = now != self.fingerprints;
+        self.fingerprints = now;
+        changed
+    }
+
     fn run(
         &mut self,
         received: &mpsc::Receiver<notify::Result<notify::Event>>,
@@ -176,43 +212,35 @@ impl Loop {
         on_change: &dyn Fn(),
     ) {
         while !stop.load(Ordering::Relaxed) {
-            let first = match received.recv_timeout(POLL) {
-                Ok(event) => event,
-                Err(RecvTimeoutError::Timeout) => {
-                    // A folder that appeared may already hold a secrets file.
-                    if arm(&mut self.watcher, &self.targets, &mut self.watching) {
-                        on_change();
-                    }
-                    continue;
+            match received.recv_timeout(POLL) {
+                Ok(_) => {
+                    // Let the burst settle, for at most MAX_SETTLE.
+                    let started = Instant::now();
+                    while started.elapsed() < MAX_SETTLE && received.recv_timeout(SETTLE).is_ok() {}
                 }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
-            };
-            let mut relevant = self.is_relevant(&first);
-            let started = Instant::now();
-            while started.elapsed() < MAX_SETTLE {
-                match received.recv_timeout(SETTLE) {
-                    Ok(more) => relevant |= self.is_relevant(&more),
-                    Err(_) => break,
-                }
             }
-            if relevant && !stop.load(Ordering::Relaxed) {
+            self.arm();
+            if self.changed() && !stop.load(Ordering::Relaxed) {
                 on_change();
             }
         }
     }
-
-    fn is_relevant(&self, event: &notify::Result<notify::Event>) -> bool {
-        matches!(event, Ok(e) if concerns_secrets(e, &self.locations))
-    }
 }
 
-/// The folders a watcher for `locations` would watch now (for tests and `conn explain`).
+/// The folders a watcher for `locations` would watch now, and whether recursively
+/// (for tests and `conn explain`).
 pub fn watched_folders(locations: &[PathBuf]) -> Vec<(PathBuf, bool)> {
-    targets(locations)
-        .into_iter()
-        .filter(|t| Path::new(&t.folder).is_dir())
-        .map(|t| (t.folder, t.recursive))
-        .collect()
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut folders: Vec<(PathBuf, bool)> = locations
+        .iter()
+        .filter_map(|l| target(l, home.as_deref()))
+        .map(|(folder, mode)| (folder, mode == RecursiveMode::Recursive))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
 }
 
 #[cfg(test)]
@@ -268,6 +296,13 @@ mod tests {
     }
 
     #[test]
+    fn a_home_folder_or_root_is_never_watched() {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+        let folders = watched_folders(&[home.join("secrets.toml"), PathBuf::from("/secrets.toml")]);
+        assert!(folders.is_empty(), "{folders:?}");
+    }
+
+    #[test]
     fn events_elsewhere_in_the_folder_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("secrets.toml");
@@ -281,5 +316,12 @@ mod tests {
         std::fs::write(dir.path().join("other.txt"), "x").unwrap();
         std::thread::sleep(MAX_SETTLE + POLL);
         assert_eq!(calls.load(Ordering::SeqCst), 0);
+        // The watcher was armed all along: a change of the file itself is seen.
+        std::fs::write(&file, "a = 2\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while calls.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

@@ -39,7 +39,14 @@ pub(crate) struct DuckDbConfig {
 impl std::fmt::Debug for DuckDbConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DuckDbConfig")
-            .field("database", &self.database)
+            // A MotherDuck path may carry a token in its query: show the path only.
+            .field(
+                "database",
+                &self
+                    .database
+                    .as_deref()
+                    .map(|d| d.split('?').next().unwrap_or(d)),
+            )
             .field("setting_names", &self.settings.keys().collect::<Vec<_>>())
             .field("extensions", &self.extensions)
             .field("init_statements", &self.init.len())

@@ -75,9 +75,25 @@ impl CacheValue for ReadValue {
     fn memory_size(&self) -> usize {
         match self {
             ReadValue::Table(t) => t.memory_size(),
-            ReadValue::Json(j) => j.to_string().len(),
+            ReadValue::Json(j) => json_size(j),
             ReadValue::Text(t) => t.len(),
         }
+    }
+}
+
+/// The memory a JSON document holds: every node's size, its strings' and keys'
+/// capacities, and a map entry's overhead (walked, not serialized).
+fn json_size(value: &serde_json::Value) -> usize {
+    use serde_json::Value as J;
+    let node = std::mem::size_of::<J>();
+    node + match value {
+        J::String(s) => s.capacity(),
+        J::Array(items) => items.iter().map(json_size).sum::<usize>(),
+        J::Object(map) => map
+            .iter()
+            .map(|(k, v)| k.capacity() + 2 * std::mem::size_of::<usize>() + json_size(v))
+            .sum::<usize>(),
+        J::Null | J::Bool(_) | J::Number(_) => 0,
     }
 }
 

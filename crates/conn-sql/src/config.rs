@@ -105,7 +105,8 @@ impl PoolSettings {
 }
 
 /// The resolved configuration of one `sql` connection.
-#[derive(Debug, Clone)]
+/// `Debug` shows no value of `connect_args` (one may be a key's passphrase).
+#[derive(Clone)]
 pub(crate) struct SqlConfig {
     pub(crate) backend: Backend,
     /// The connection URL in sqlx form. Holds the password: never print it.
@@ -114,6 +115,20 @@ pub(crate) struct SqlConfig {
     pub(crate) pool: PoolSettings,
     pub(crate) autocommit: bool,
     pub(crate) batch_size: usize,
+}
+
+impl std::fmt::Debug for SqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlConfig")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .field("batch_size", &self.batch_size)
+            .field(
+                "connect_args",
+                &self.pool.connect_args.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Characters escaped in URL user names, passwords and database names: everything but

@@ -417,3 +417,33 @@ fn sqlite_is_interrupted_and_an_in_memory_database_survives() {
     assert_eq!(rows, vec![(2,)], "the in-memory database survived");
     assert_eq!(conn.stats().resets, 0);
 }
+
+#[test]
+fn a_write_through_query_runs_every_time_and_drops_cached_reads() {
+    let project = Project::new("[connections.lite]\ntype = \"sql\"\nurl = \"sqlite://\"\n");
+    let conn = project.sql("lite");
+    conn.execute("CREATE TABLE ids (x INTEGER)")
+        .blocking()
+        .unwrap();
+    let count = || {
+        conn.query("SELECT count(*) AS n FROM ids")
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0
+    };
+    assert_eq!(count(), 0); // cached from now on (ttl forever)
+    for expected in 1..=3 {
+        let returned = conn
+            .query("INSERT INTO ids VALUES (7) RETURNING x")
+            .blocking()
+            .unwrap();
+        assert_eq!(returned.rows::<(i64,)>().unwrap(), vec![(7,)]);
+        assert_eq!(
+            count(),
+            expected,
+            "the insert ran, and the cached count was dropped"
+        );
+    }
+}

@@ -112,7 +112,8 @@ impl ConnectionCache {
     ///
     /// Concurrent misses of one key build once; if that build fails, the callers that
     /// waited for it receive its error (the next call after them builds again). A failed
-    /// build leaves no slot behind.
+    /// build leaves no slot behind. A build that says it is not to be kept (its
+    /// configuration changed while it ran) serves its caller but is not stored.
     pub(crate) fn get_or_build<R>(
         &self,
         key: &CacheKey,
@@ -120,7 +121,7 @@ impl ConnectionCache {
         max_entries: Option<usize>,
         reuse: Reuse,
         pick: impl Fn(&Cached) -> R,
-        build: impl FnOnce() -> Result<Cached>,
+        build: impl FnOnce() -> Result<(Cached, bool)>,
     ) -> Result<R> {
         if reuse == Reuse::IfFresh
             && let Some(slot) = self.slots.get(key)
@@ -134,14 +135,16 @@ impl ConnectionCache {
             let slot = Arc::clone(&self.slots.entry(key.clone()).or_default());
             let seen = slot.builds.load(Ordering::Acquire);
             let mut last_failure = slot.build.lock();
-            if !self.is_current(key, &slot) {
-                // The slot was dropped (a failed build, a clear) while we waited.
-                continue;
-            }
+            // A build that finished while we waited failed: its error is ours too (even
+            // though the failed slot has left the map).
             if slot.builds.load(Ordering::Acquire) > seen
                 && let Some((_, err)) = last_failure.as_ref()
             {
                 return Err(err.clone());
+            }
+            if !self.is_current(key, &slot) {
+                // The slot was dropped (a clear) while we waited.
+                continue;
             }
             if reuse == Reuse::IfFresh
                 && let Some(hit) = self.fresh(&slot, ttl, max_entries.is_some(), &pick)
@@ -155,9 +158,15 @@ impl ConnectionCache {
             let built = build();
             let finished = slot.builds.fetch_add(1, Ordering::AcqRel) + 1;
             let cached = match built {
-                Ok(cached) => {
+                Ok((cached, true)) => {
                     *last_failure = None;
                     cached
+                }
+                Ok((cached, false)) => {
+                    *last_failure = None;
+                    drop(last_failure);
+                    self.forget_if_empty(key, &slot);
+                    return Ok(pick(&cached));
                 }
                 Err(err) => {
                     *last_failure = Some((finished, err.clone()));

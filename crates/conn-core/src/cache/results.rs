@@ -372,6 +372,13 @@ impl<V: CacheValue> Drop for Flight<'_, V> {
     }
 }
 
+impl<V> Drop for Inner<V> {
+    fn drop(&mut self) {
+        // The entries go with the cache: give their bytes back to the shared budget.
+        self.budget.release(*self.bytes.get_mut());
+    }
+}
+
 impl<V: CacheValue> Inner<V> {
     /// Stores `hit` for `key` (the caller holds the flights lock). Returns whether it
     /// was stored: a value larger than the whole budget is not.

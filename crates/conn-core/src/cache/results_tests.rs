@@ -171,7 +171,9 @@ fn filling_far_past_the_budget_stays_within_it() {
     }
     let held: usize = caches.iter().map(ResultCache::bytes).sum();
     assert_eq!(budget.used_bytes(), held, "exact accounting");
-    assert_eq!(caches.iter().map(ResultCache::len).sum::<usize>(), 10);
+    // Full means ten results; an eviction pass leaves a little room (low water).
+    let held = caches.iter().map(ResultCache::len).sum::<usize>();
+    assert!((8..=10).contains(&held), "{held}");
     // A value larger than the whole budget is returned but not stored.
     let huge = futures::executor::block_on(
         caches[0].fill("huge", Ttl::Forever, || async { Ok(table(100_000)) }),

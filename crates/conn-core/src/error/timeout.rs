@@ -33,8 +33,9 @@ impl fmt::Display for Limit {
     }
 }
 
-/// Work that did not finish within a time limit. The work was stopped: the read or
-/// write future was dropped, which cancels it on the server where the type can.
+/// Work that did not finish within a time limit. The work was dropped, which cancels it
+/// on the server where the type can (a statement that had already committed stays
+/// committed: a write that timed out may have applied, and drops cached reads).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("connection \"{connection}\": {operation} timed out after {} ({limit})", describe_duration(*after))]
 pub struct TimeoutError {

@@ -131,19 +131,23 @@ impl FactoryBuilder {
             Some(ttl) => Ok(ttl),
             None => default_ttl_from(&env, config.default_ttl.as_deref()),
         };
-        let budget = self.budget.unwrap_or_else(|| {
-            let global = Budget::global().clone();
-            // The config file's budget applies when the environment does not set one.
-            if env.get(RESULT_CACHE_BUDGET_VAR).is_none()
-                && let Some(text) = &config.result_cache_max_bytes
-            {
-                match parse_bytes(text) {
-                    Ok(bytes) => global.set_max_bytes(bytes),
-                    Err(err) => tracing::warn!(error = %err, "[conn] resultCacheMaxBytes ignored"),
+        // The config file's budget is this factory's own (the process-wide one belongs to
+        // every factory; the environment variable sets that one).
+        let configured = config
+            .result_cache_max_bytes
+            .as_deref()
+            .filter(|_| env.get(RESULT_CACHE_BUDGET_VAR).is_none())
+            .and_then(|text| match parse_bytes(text) {
+                Ok(bytes) => Some(Budget::new(bytes)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "[conn] resultCacheMaxBytes ignored");
+                    None
                 }
-            }
-            global
-        });
+            });
+        let budget = self
+            .budget
+            .or(configured)
+            .unwrap_or_else(|| Budget::global().clone());
         let cache = Arc::new(ConnectionCache::default());
         janitor::register(Arc::downgrade(&cache) as std::sync::Weak<dyn janitor::Sweep>);
         ConnectionFactory {
@@ -157,6 +161,7 @@ impl FactoryBuilder {
                 cache,
                 default_ttl,
                 budget,
+                secrets_generation: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }

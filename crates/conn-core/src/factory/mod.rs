@@ -21,6 +21,7 @@ mod builder;
 mod request;
 mod resolve;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwap;
@@ -61,6 +62,9 @@ struct FactoryInner {
     cache: Arc<ConnectionCache>,
     default_ttl: std::result::Result<Ttl, String>,
     budget: Budget,
+    /// Counts secrets replacements: a connection built from secrets that were replaced
+    /// while it was being built is not cached.
+    secrets_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for ConnectionFactory {
@@ -85,6 +89,10 @@ pub fn connection_dyn(name: &str) -> Result<AnyConnection> {
 }
 
 impl FactoryInner {
+    fn secrets_generation(&self) -> u64 {
+        self.secrets_generation.load(Ordering::Acquire)
+    }
+
     fn secrets(&self) -> Result<Arc<Secrets>> {
         match &**self.secrets.load() {
             Ok(secrets) => Ok(Arc::clone(secrets)),
@@ -212,6 +220,7 @@ impl ConnectionFactory {
     pub fn replace_secrets(&self, new: Secrets) -> Vec<String> {
         let inner = &self.inner;
         let old = inner.secrets.swap(Arc::new(Ok(Arc::new(new))));
+        inner.secrets_generation.fetch_add(1, Ordering::AcqRel);
         let current = inner.secrets.load();
         let (Ok(new), old) = (&**current, &*old) else {
             return Vec::new();

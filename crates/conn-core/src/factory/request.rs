@@ -96,13 +96,15 @@ impl<'f> ConnectionRequest<'f> {
             self.reuse,
             |cached| Arc::clone(&cached.any),
             || {
+                let generation = inner.secrets_generation();
                 let config =
                     inner.resolve_config(&name, T::NAME, T::native_config, &self.options)?;
                 let conn = Arc::new(T::from_config(config)?);
-                Ok(Cached {
+                let cached = Cached {
                     any: conn.clone(),
                     conn,
-                })
+                };
+                Ok((cached, inner.secrets_generation() == generation))
             },
         )?;
         any.downcast::<T>().map_err(|_| Error::TypeMismatch {
@@ -128,12 +130,14 @@ impl<'f> ConnectionRequest<'f> {
             self.reuse,
             |cached| Arc::clone(&cached.conn),
             || {
+                let generation = inner.secrets_generation();
                 let config = self.resolve_with(info, &name)?;
                 let conn = info.build(config)?;
-                Ok(Cached {
+                let cached = Cached {
                     any: Arc::clone(&conn).into_any(),
                     conn,
-                })
+                };
+                Ok((cached, inner.secrets_generation() == generation))
             },
         )?;
         Ok(AnyConnection::new(Arc::from(name.as_str()), info, conn))

@@ -110,6 +110,8 @@ struct Inner<C: Connector> {
     resolve: Option<Arc<Resolve>>,
     /// Set by a reset: resolve the configuration again before the next connect.
     reconfigure: AtomicBool,
+    /// Counts resets and closes: a connect that a reset overtook is not installed.
+    resets: AtomicU64,
 }
 
 impl<C: Connector> Drop for Inner<C> {
@@ -186,6 +188,7 @@ impl<C: Connector> Handle<C> {
                 connect_timeout,
                 resolve,
                 reconfigure: AtomicBool::new(false),
+                resets: AtomicU64::new(0),
             }),
         }
     }
@@ -246,8 +249,11 @@ impl<C: Connector> Handle<C> {
         }
     }
 
-    /// One connect (the caller holds the connecting lock).
+    /// One connect (the caller holds the connecting lock). If a reset or close happens
+    /// while it runs, its connection serves this caller but is not installed: the next
+    /// caller connects again, with the configuration resolved again.
     async fn connect_now(&self) -> Result<Lease<C::Raw>> {
+        let resets = self.inner.resets.load(Ordering::Acquire);
         if self.inner.reconfigure.swap(false, Ordering::AcqRel)
             && let Some(resolve) = &self.inner.resolve
         {
@@ -288,7 +294,12 @@ impl<C: Connector> Handle<C> {
             raw,
             generation: self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1,
         };
-        *self.inner.current.write() = Some(lease.clone());
+        let mut current = self.inner.current.write();
+        if self.inner.resets.load(Ordering::Acquire) == resets {
+            *current = Some(lease.clone());
+        } else {
+            tracing::debug!(connection = %self.inner.name, "conn.connect: overtaken by a reset; not kept");
+        }
         Ok(lease)
     }
 
@@ -297,7 +308,11 @@ impl<C: Connector> Handle<C> {
     /// closed when its last user lets go).
     pub fn reset(&self) {
         self.inner.reconfigure.store(true, Ordering::Release);
-        let old = self.inner.current.write().take();
+        let old = {
+            let mut current = self.inner.current.write();
+            self.inner.resets.fetch_add(1, Ordering::AcqRel);
+            current.take()
+        };
         if let Some(old) = old {
             runtime::drop_in_runtime(old);
             tracing::info!(connection = %self.inner.name, "conn.reset");
@@ -328,11 +343,16 @@ impl<C: Connector> Handle<C> {
     }
 
     /// Runs the type's health check on the current connection (connecting first if
-    /// needed). A failed check resets that connection and returns the error.
+    /// needed). A check that finds the connection gone (a stale error) resets that
+    /// connection, unless resetting it would lose data; every failure is returned.
     pub async fn check(&self) -> Result<()> {
         let lease = self.get().await?;
-        let outcome = self.connector().health_check(&lease.raw).await;
-        if outcome.is_err() {
+        let connector = self.connector();
+        let outcome = connector.health_check(&lease.raw).await;
+        if let Err(err) = &outcome
+            && err.class() == crate::error::ErrorClass::Stale
+            && !connector.reset_loses_data()
+        {
             self.reset_if(lease.generation);
         }
         outcome
@@ -341,7 +361,12 @@ impl<C: Connector> Handle<C> {
     /// Closes the raw connection through the type's close. The handle stays usable: the
     /// next use reconnects.
     pub fn close(&self) {
-        let Some(lease) = self.inner.current.write().take() else {
+        let taken = {
+            let mut current = self.inner.current.write();
+            self.inner.resets.fetch_add(1, Ordering::AcqRel);
+            current.take()
+        };
+        let Some(lease) = taken else {
             return;
         };
         tracing::info!(connection = %self.inner.name, "conn.close");

@@ -64,58 +64,80 @@ pub fn is_read_only(sql: &str) -> bool {
 }
 
 /// The lower-cased words of `sql` outside string literals, quoted identifiers and
-/// comments. An unterminated quote or comment swallows the rest (so its words do not
-/// count, and the statement is judged by the words before it, which is conservative
-/// only if those say "write"; an unterminated quote fails on the server anyway).
+/// comments. An unterminated quote or comment swallows the rest. Text that could hide
+/// where a literal ends (a backslash escape, a PostgreSQL dollar-quoted body) makes the
+/// statement a write, by adding the word `do`.
 fn words(sql: &str) -> Vec<String> {
+    let chars: Vec<char> = sql.chars().collect();
     let mut words = Vec::new();
     let mut current = String::new();
-    let mut chars = sql.chars().peekable();
+    let mut i = 0;
     let flush = |current: &mut String, words: &mut Vec<String>| {
         if !current.is_empty() {
             words.push(std::mem::take(current).to_ascii_lowercase());
         }
     };
-    while let Some(c) = chars.next() {
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
         match c {
             '\'' | '"' | '`' => {
                 flush(&mut current, &mut words);
-                for inner in chars.by_ref() {
-                    if inner == c {
-                        break;
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    if chars[i] == '\\' {
+                        // An escape may hide where the literal ends (`E'\''`).
+                        words.push("do".into());
+                        return words;
                     }
+                    i += 1;
                 }
             }
-            '-' if chars.peek() == Some(&'-') => {
+            '-' if next == Some('-') => {
                 flush(&mut current, &mut words);
-                for inner in chars.by_ref() {
-                    if inner == '\n' {
-                        break;
-                    }
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
                 }
             }
-            '/' if chars.peek() == Some(&'*') => {
+            '/' if next == Some('*') => {
                 flush(&mut current, &mut words);
-                chars.next();
-                let mut previous = ' ';
-                for inner in chars.by_ref() {
-                    if previous == '*' && inner == '/' {
-                        break;
-                    }
-                    previous = inner;
+                i += 2;
+                while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
+                    i += 1;
                 }
+                i += 1;
             }
-            '$' if chars.peek() == Some(&'$') => {
-                // A PostgreSQL dollar-quoted body may hold anything: judge it a write.
+            '\\' => {
                 words.push("do".into());
-                break;
+                return words;
+            }
+            '$' if dollar_quote_at(&chars, i) => {
+                words.push("do".into());
+                return words;
             }
             c if c.is_alphanumeric() || c == '_' => current.push(c),
             _ => flush(&mut current, &mut words),
         }
+        i += 1;
     }
     flush(&mut current, &mut words);
     words
+}
+
+/// Whether a PostgreSQL dollar quote (`$$` or `$tag$`) starts at `i` (not a parameter
+/// such as `$1` or DuckDB's `$name`).
+fn dollar_quote_at(chars: &[char], i: usize) -> bool {
+    let mut j = i + 1;
+    if chars.get(j).is_some_and(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    while chars
+        .get(j)
+        .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+    {
+        j += 1;
+    }
+    chars.get(j) == Some(&'$')
 }
 
 #[cfg(test)]
@@ -134,6 +156,7 @@ mod tests {
             "explain select 1",
             "select 'insert into x' as text",
             "select \"update\" from t",
+            "select * from t where a = $1 and b = $region",
         ] {
             assert!(is_read_only(sql), "{sql}");
         }
@@ -154,6 +177,8 @@ mod tests {
             "call proc()",
             "pragma user_version = 3",
             "select $$ anything $$",
+            "select $q$it's$q$, nextval('s')",
+            "with a as (select E'\\''), b as (insert into t values (1) returning 1) select * from b",
             "",
             "-- only a comment",
         ] {

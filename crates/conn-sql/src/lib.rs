@@ -202,11 +202,13 @@ impl SqlConnection {
         self.base.call("begin transaction", async move {
             let pool = base.raw().await?;
             let connector = base.connector();
-            let tx = pool.begin(&connector.ctx).await?;
+            let (tx, canceller) = pool.begin(&connector.ctx).await?;
             Ok(Session::new(
                 tx,
                 connector.ctx.clone(),
                 base.results().clone(),
+                canceller,
+                base.timeout(),
             ))
         })
     }

@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::future::IntoFuture;
+use std::time::Duration;
 
 use conn_core::plugin::{BorrowedCall, ResultCache, runtime};
-use conn_core::{Call, Error, Param, Params, Result, Table, WriteMode};
+use conn_core::{Call, Error, Limit, Param, Params, Result, Table, TimeoutError, WriteMode};
 
+use crate::backend::cancel::Canceller;
 use crate::backend::{Ctx, Tx};
 use crate::config::Backend;
 use crate::named;
@@ -23,6 +25,16 @@ pub struct Session {
     tx: Option<Tx>,
     ctx: Ctx,
     results: ResultCache,
+    /// Stops the statement running when its call is dropped or its limit fires.
+    canceller: Canceller,
+    /// The connection's `timeout`, on each statement.
+    timeout: Option<(Duration, Limit)>,
+    /// A statement failed in a way that aborts the transaction (any error on
+    /// PostgreSQL, a deadlock elsewhere), or was cut short: the session can only roll
+    /// back, and `commit` says so instead of committing nothing silently.
+    failed: bool,
+    /// A statement started and has not ended: its call was dropped half-way.
+    in_flight: bool,
 }
 
 impl fmt::Debug for Session {
@@ -44,12 +56,71 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub(crate) fn new(tx: Tx, ctx: Ctx, results: ResultCache) -> Self {
+    pub(crate) fn new(
+        tx: Tx,
+        ctx: Ctx,
+        results: ResultCache,
+        canceller: Canceller,
+        timeout: Option<(Duration, Limit)>,
+    ) -> Self {
         Session {
             tx: Some(tx),
             ctx,
             results,
+            canceller,
+            timeout,
+            failed: false,
+            in_flight: false,
         }
+    }
+
+    /// Runs one statement of the session: within the connection's `timeout`, cancelled
+    /// on the server if the call is dropped, marking the session failed when the
+    /// statement aborted the transaction or was cut short.
+    async fn run(&mut self, statement: Statement<'_>) -> Result<Outcome> {
+        if self.in_flight {
+            // The last statement's call was dropped before it ended.
+            self.failed = true;
+        }
+        let ctx = self.ctx.clone();
+        let limit = self.timeout.clone();
+        let guard = self.canceller.guard(&ctx);
+        let what = statement.what();
+        // A write runs under a savepoint: its failure leaves the transaction usable.
+        let under_savepoint = matches!(statement, Statement::Write(..));
+        let tx = self.tx.as_mut().ok_or_else(|| Error::Closed {
+            name: ctx.name.to_string(),
+        })?;
+        let backend = tx.backend();
+        self.in_flight = true;
+        let work = statement.run(tx, &ctx);
+        let outcome = match &limit {
+            None => work.await,
+            Some((after, limit)) => match tokio::time::timeout(*after, work).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(TimeoutError {
+                    connection: ctx.name.to_string(),
+                    operation: what.to_owned(),
+                    after: *after,
+                    limit: limit.clone(),
+                }
+                .into()),
+            },
+        };
+        let timed_out = matches!(outcome, Err(Error::Timeout(_)));
+        if timed_out {
+            // Dropping the guard armed stops the statement on the server.
+            drop(guard);
+        } else {
+            guard.disarm();
+        }
+        self.in_flight = false;
+        if let Err(err) = &outcome
+            && (timed_out || (!under_savepoint && aborts_transaction(err, backend)))
+        {
+            self.failed = true;
+        }
+        outcome
     }
 
     fn tx(&mut self) -> Result<&mut Tx> {
@@ -82,9 +153,10 @@ impl Session {
         mode: WriteMode,
     ) -> BorrowedCall<'s, u64> {
         BorrowedCall::new(async move {
-            let ctx = self.ctx.clone();
-            let tx = self.tx()?;
-            write::write_in_session(tx, name, table, mode, &ctx).await
+            match self.run(Statement::Write(name, table, mode)).await? {
+                Outcome::Count(written) => Ok(written),
+                Outcome::Table(_) => Err(Error::Data("a write returned rows".into())),
+            }
         })
     }
 
@@ -97,6 +169,16 @@ impl Session {
             let tx = self.tx.take().ok_or_else(|| Error::Closed {
                 name: self.ctx.name.to_string(),
             })?;
+            if self.failed || self.in_flight {
+                let rolled_back = tx.rollback(&self.ctx).await;
+                return Err(rolled_back.err().unwrap_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "sql connection \"{}\": the transaction was rolled back, not \
+                         committed: a statement in it failed or was cut short",
+                        self.ctx.name
+                    ))
+                }));
+            }
             // Cleared however the commit ends, unless it never reached the server.
             let stale_results = self.results.clear_on_drop();
             let outcome = tx.commit(&self.ctx).await;
@@ -186,9 +268,19 @@ fn refuse_implicit_commit(sql: &str, backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// Whether `err` aborted the transaction it happened in: any error does on PostgreSQL;
+/// a deadlock or serialization failure rolls the transaction back on MySQL.
+fn aborts_transaction(err: &Error, backend: Backend) -> bool {
+    match backend {
+        Backend::Postgres => true,
+        Backend::MySql => matches!(err.code(), Some("40001")),
+        Backend::Sqlite => false,
+    }
+}
+
 /// `run`, `blocking` and `IntoFuture` for one outcome type, through one `Tx` method.
 macro_rules! session_statement {
-    ($outcome:ty, $method:ident) => {
+    ($outcome:ty, $variant:ident, $take:ident) => {
         impl<'s> SessionStatement<'s, $outcome> {
             async fn run(self) -> Result<$outcome> {
                 let SessionStatement {
@@ -197,11 +289,10 @@ macro_rules! session_statement {
                     params,
                     ..
                 } = self;
-                let ctx = session.ctx.clone();
-                let tx = session.tx()?;
-                refuse_implicit_commit(&sql, tx.backend())?;
-                let prepared = named::prepare(&sql, &params, tx.backend())?;
-                tx.$method(prepared, &ctx).await
+                let backend = session.tx()?.backend();
+                refuse_implicit_commit(&sql, backend)?;
+                let prepared = named::prepare(&sql, &params, backend)?;
+                session.run(Statement::$variant(prepared)).await?.$take()
             }
 
             /// Runs the statement from synchronous code.
@@ -221,5 +312,56 @@ macro_rules! session_statement {
     };
 }
 
-session_statement!(u64, execute);
-session_statement!(Table, fetch);
+session_statement!(u64, Execute, count);
+session_statement!(Table, Fetch, table);
+
+/// One statement of a session.
+enum Statement<'q> {
+    Fetch(named::Prepared),
+    Execute(named::Prepared),
+    Write(&'q str, &'q Table, WriteMode),
+}
+
+impl<'q> Statement<'q> {
+    fn what(&self) -> &'static str {
+        match self {
+            Statement::Fetch(_) => "query",
+            Statement::Execute(_) => "execute",
+            Statement::Write(..) => "write",
+        }
+    }
+
+    async fn run(self, tx: &mut Tx, ctx: &Ctx) -> Result<Outcome> {
+        match self {
+            Statement::Fetch(prepared) => tx.fetch(prepared, ctx).await.map(Outcome::Table),
+            Statement::Execute(prepared) => tx.execute(prepared, ctx).await.map(Outcome::Count),
+            Statement::Write(name, table, mode) => {
+                write::write_in_session(tx, name, table, mode, ctx)
+                    .await
+                    .map(Outcome::Count)
+            }
+        }
+    }
+}
+
+/// What a session statement gave.
+enum Outcome {
+    Table(Table),
+    Count(u64),
+}
+
+impl Outcome {
+    fn table(self) -> Result<Table> {
+        match self {
+            Outcome::Table(table) => Ok(table),
+            Outcome::Count(_) => Err(Error::Data("a query returned no rows description".into())),
+        }
+    }
+
+    fn count(self) -> Result<u64> {
+        match self {
+            Outcome::Count(count) => Ok(count),
+            Outcome::Table(_) => Err(Error::Data("a statement returned rows".into())),
+        }
+    }
+}

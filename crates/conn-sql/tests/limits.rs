@@ -447,3 +447,35 @@ fn a_write_through_query_runs_every_time_and_drops_cached_reads() {
         );
     }
 }
+
+#[test]
+fn a_postgres_session_whose_statement_failed_refuses_to_commit() {
+    let Some((_scratch, project)) = pg() else {
+        return;
+    };
+    let conn = project.sql("pg");
+    conn.execute("CREATE TABLE kept (x integer)")
+        .blocking()
+        .unwrap();
+    let mut session = conn.session().blocking().unwrap();
+    session
+        .execute("INSERT INTO kept VALUES (1)")
+        .blocking()
+        .unwrap();
+    session.query("SELEC broken").blocking().unwrap_err();
+    // PostgreSQL would answer this COMMIT with a silent ROLLBACK.
+    let err = session.commit().blocking().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sql connection \"pg\": the transaction was rolled back, not committed: a statement \
+         in it failed or was cut short"
+    );
+    let rows = conn
+        .query("SELECT count(*) AS n FROM kept")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap();
+    assert_eq!(rows, vec![(0,)]);
+}

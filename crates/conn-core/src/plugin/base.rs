@@ -127,6 +127,12 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
         self.inner.handle.is_connected()
     }
 
+    /// The connection's `timeout` setting (the limit on each operation) and where it was
+    /// set, for operations a type times itself (statements in a session).
+    pub fn timeout(&self) -> Option<(Duration, Limit)> {
+        self.inner.timeout.clone()
+    }
+
     /// The retry policy of this connection.
     pub fn retry_policy(&self) -> RetryPolicy {
         *self.inner.retry.read()

@@ -7,7 +7,8 @@
 //! while the connection that ran the statement is closed rather than returned to the
 //! pool, so a cancel can never reach a later statement. The id query also proves the
 //! pooled connection alive: if it fails, nothing was sent, and even a write may be
-//! retried. SQLite is interrupted in-process through a progress handler.
+//! retried. SQLite is interrupted in-process through a progress handler. A session
+//! asks for the id once, when it begins, and guards each of its statements.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +20,66 @@ use sqlx::ConnectOptions;
 
 use super::Ctx;
 
-/// What a cancel needs: where to connect, within how long, and for whom.
-fn cancel_with<O, F, Fut>(
+/// How to stop what one connection runs.
+#[derive(Clone)]
+pub(crate) enum Canceller {
+    /// `pg_cancel_backend(pid)` from a connection of its own.
+    #[cfg(feature = "postgres")]
+    Postgres {
+        options: Arc<sqlx::postgres::PgConnectOptions>,
+        pid: i32,
+    },
+    /// `KILL QUERY id` from a connection of its own.
+    #[cfg(feature = "mysql")]
+    MySql {
+        options: Arc<sqlx::mysql::MySqlConnectOptions>,
+        id: u64,
+    },
+    /// The flag the connection's progress handler reads.
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<AtomicBool>),
+}
+
+impl Canceller {
+    /// A guard that stops the connection's statement if dropped before disarmed.
+    pub(crate) fn guard(&self, ctx: &Ctx) -> CancelGuard {
+        let (timeout, name) = (ctx.connect_timeout, Arc::clone(&ctx.name));
+        match self.clone() {
+            #[cfg(feature = "postgres")]
+            Canceller::Postgres { options, pid } => {
+                send_from_another(options, timeout, name, move |mut conn| async move {
+                    sqlx::query("SELECT pg_cancel_backend($1)")
+                        .bind(pid)
+                        .execute(&mut conn)
+                        .await?;
+                    sqlx::Connection::close(conn).await
+                })
+            }
+            #[cfg(feature = "mysql")]
+            Canceller::MySql { options, id } => {
+                send_from_another(options, timeout, name, move |mut conn| async move {
+                    sqlx::Executor::execute(
+                        &mut conn,
+                        sqlx::AssertSqlSafe(format!("KILL QUERY {id}")),
+                    )
+                    .await?;
+                    sqlx::Connection::close(conn).await
+                })
+            }
+            #[cfg(feature = "sqlite")]
+            Canceller::Sqlite(stop) => {
+                // A statement of its own: the flag starts lowered.
+                stop.store(false, Ordering::Relaxed);
+                CancelGuard::new(move || async move {
+                    stop.store(true, Ordering::Relaxed);
+                })
+            }
+        }
+    }
+}
+
+/// A guard that connects with `options` within `timeout` and runs `send` there.
+fn send_from_another<O, F, Fut>(
     options: Arc<O>,
     timeout: Duration,
     name: Arc<str>,
@@ -44,66 +103,46 @@ where
     })
 }
 
-/// A guard that cancels whatever `conn` (a PostgreSQL connection) runs next.
+/// How to cancel what `conn` (a PostgreSQL connection) runs.
 #[cfg(feature = "postgres")]
 pub(crate) async fn postgres(
     conn: &mut sqlx::PgConnection,
     options: Arc<sqlx::postgres::PgConnectOptions>,
     ctx: &Ctx,
-) -> Result<CancelGuard> {
+) -> Result<Canceller> {
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .persistent(false)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| ctx.err(e, "query").before_send())?;
-    Ok(cancel_with(
-        options,
-        ctx.connect_timeout,
-        Arc::clone(&ctx.name),
-        move |mut conn| async move {
-            sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(pid)
-                .execute(&mut conn)
-                .await?;
-            sqlx::Connection::close(conn).await
-        },
-    ))
+    Ok(Canceller::Postgres { options, pid })
 }
 
-/// A guard that cancels whatever `conn` (a MySQL or MariaDB connection) runs next.
+/// How to cancel what `conn` (a MySQL or MariaDB connection) runs.
 #[cfg(feature = "mysql")]
 pub(crate) async fn mysql(
     conn: &mut sqlx::MySqlConnection,
     options: Arc<sqlx::mysql::MySqlConnectOptions>,
     ctx: &Ctx,
-) -> Result<CancelGuard> {
+) -> Result<Canceller> {
     let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .persistent(false)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| ctx.err(e, "query").before_send())?;
-    Ok(cancel_with(
-        options,
-        ctx.connect_timeout,
-        Arc::clone(&ctx.name),
-        move |mut conn| async move {
-            sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("KILL QUERY {id}")))
-                .await?;
-            sqlx::Connection::close(conn).await
-        },
-    ))
+    Ok(Canceller::MySql { options, id })
 }
 
-/// A guard that interrupts whatever `conn` (a SQLite connection) runs next, through a
-/// progress handler that stops the statement once the guard fires. Each statement
-/// installs its own handler, replacing the last one.
+/// How to interrupt what `conn` (a SQLite connection) runs: a progress handler that
+/// stops the statement once the guard fires, replacing any handler left from before
+/// (one a dropped call tripped).
 #[cfg(feature = "sqlite")]
-pub(crate) async fn sqlite(conn: &mut sqlx::SqliteConnection, ctx: &Ctx) -> Result<CancelGuard> {
+pub(crate) async fn sqlite(conn: &mut sqlx::SqliteConnection, ctx: &Ctx) -> Result<Canceller> {
     let stop = Arc::new(AtomicBool::new(false));
     let watched = Arc::clone(&stop);
     conn.lock_handle()
         .await
         .map_err(|e| ctx.err(e, "query").before_send())?
         .set_progress_handler(1_000, move || !watched.load(Ordering::Relaxed));
-    Ok(CancelGuard::new(move || async move {
-        stop.store(true, Ordering::Relaxed);
-    }))
+    Ok(Canceller::Sqlite(stop))
 }

@@ -85,11 +85,29 @@ fn unreachable_checkout() -> ! {
 
 /// A connection of `pool`, failing fast with the cause when a new one cannot be opened
 /// (see the module docs).
+///
+/// Only a pool whose every connection is busy makes the caller wait up to
+/// `pool_timeout`. Otherwise `acquire` may be opening a connection (no idle one, or an
+/// idle one that failed the pool's ping because the server went away): it gets
+/// `connect_timeout`, after which the server is checked to report why.
 pub(crate) async fn acquire<DB: Database>(pool: &Pool<DB>, ctx: &Ctx) -> Result<Checkout<DB>> {
     let closes = DB::NAME != "SQLite";
     // (Not `try_acquire`: it would skip the pool's ping of an idle connection.)
     reachable(pool, ctx).await?;
-    match pool.acquire().await {
+    let busy = pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections();
+    let acquired = if busy || !closes {
+        pool.acquire().await
+    } else {
+        match tokio::time::timeout(ctx.connect_timeout, pool.acquire()).await {
+            Ok(acquired) => acquired,
+            Err(_) => {
+                // Why could no connection be had? A probe says (a refused port, DNS, ...).
+                probe(pool, ctx).await?;
+                pool.acquire().await
+            }
+        }
+    };
+    match acquired {
         Ok(conn) => Ok(Checkout {
             conn: Some(conn),
             closes,

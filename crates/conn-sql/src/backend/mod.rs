@@ -1,6 +1,6 @@
 //! The three drivers behind one enum: connecting, running statements, transactions.
 
-mod cancel;
+pub(crate) mod cancel;
 pub(crate) mod checkout;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
@@ -89,7 +89,9 @@ impl Pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx)
+                    .await?
+                    .guard(ctx);
                 let outcome = postgres::fetch(&mut conn, prepared.clone(), ctx, true).await;
                 guard.disarm();
                 match outcome {
@@ -97,17 +99,22 @@ impl Pool {
                         conn.finish();
                         Ok(table)
                     }
+                    Ok(postgres::Fetched::OutOfStep(err)) => {
+                        drop(conn);
+                        Err(err)
+                    }
                     Ok(postgres::Fetched::CopyRefused) => {
                         // That connection is out of step: close it, read through another.
                         drop(conn);
                         let mut conn = checkout::acquire(pool, ctx).await?;
-                        let guard =
-                            cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                        let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx)
+                            .await?
+                            .guard(ctx);
                         let outcome = match postgres::fetch(&mut conn, prepared, ctx, false).await {
                             Ok(postgres::Fetched::Table(table)) => Ok(table),
-                            Ok(postgres::Fetched::CopyRefused) => {
-                                Err(Error::Data("the rows path attempted COPY".into()))
-                            }
+                            Ok(
+                                postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_),
+                            ) => Err(Error::Data("the rows path attempted COPY".into())),
                             Err(err) => Err(err),
                         };
                         guard.disarm();
@@ -124,7 +131,9 @@ impl Pool {
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx).await?;
+                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx)
+                    .await?
+                    .guard(ctx);
                 let outcome = mysql::fetch(&mut conn, prepared, ctx).await;
                 guard.disarm();
                 conn.settle(&outcome);
@@ -133,7 +142,7 @@ impl Pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::sqlite(&mut conn, ctx).await?;
+                let guard = cancel::sqlite(&mut conn, ctx).await?.guard(ctx);
                 let outcome = sqlite::fetch(&mut conn, prepared, ctx).await;
                 guard.disarm();
                 conn.settle(&outcome);
@@ -149,7 +158,9 @@ impl Pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx).await?;
+                let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx)
+                    .await?
+                    .guard(ctx);
                 let outcome = postgres::execute(&mut conn, prepared, ctx).await;
                 guard.disarm();
                 conn.settle(&outcome);
@@ -158,7 +169,9 @@ impl Pool {
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx).await?;
+                let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx)
+                    .await?
+                    .guard(ctx);
                 let outcome = mysql::execute(&mut conn, prepared, ctx).await;
                 guard.disarm();
                 conn.settle(&outcome);
@@ -167,7 +180,7 @@ impl Pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::sqlite(&mut conn, ctx).await?;
+                let guard = cancel::sqlite(&mut conn, ctx).await?.guard(ctx);
                 let outcome = sqlite::execute(&mut conn, prepared, ctx).await;
                 guard.disarm();
                 conn.settle(&outcome);
@@ -176,22 +189,33 @@ impl Pool {
         }
     }
 
-    /// Starts a transaction (failing fast when a new connection cannot be opened).
-    pub(crate) async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
+    /// Starts a transaction (failing fast when a new connection cannot be opened), with
+    /// what stops the statements it will run when their call is dropped.
+    pub(crate) async fn begin(&self, ctx: &Ctx) -> Result<(Tx, cancel::Canceller)> {
         let what = "begin transaction";
         Ok(match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 checkout::reachable(pool, ctx).await?;
-                Tx::Postgres(pool.begin().await.map_err(|e| ctx.err(e, what))?)
+                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                let canceller = cancel::postgres(&mut tx, pool.connect_options(), ctx).await?;
+                (Tx::Postgres(tx), canceller)
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
                 checkout::reachable(pool, ctx).await?;
-                Tx::MySql(pool.begin().await.map_err(|e| ctx.err(e, what))?)
+                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                let canceller = cancel::mysql(&mut tx, pool.connect_options(), ctx).await?;
+                (Tx::MySql(tx), canceller)
             }
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(|e| ctx.err(e, what))?),
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                // A fresh progress handler: one a cancelled call tripped would
+                // interrupt every statement of the transaction.
+                let canceller = cancel::sqlite(&mut tx, ctx).await?;
+                (Tx::Sqlite(tx), canceller)
+            }
         })
     }
 
@@ -241,7 +265,7 @@ impl Tx {
             // session's connection out of step (see `postgres::Fetched`).
             Tx::Postgres(tx) => match postgres::fetch(tx, prepared, ctx, false).await? {
                 postgres::Fetched::Table(table) => Ok(table),
-                postgres::Fetched::CopyRefused => {
+                postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_) => {
                     Err(Error::Data("the rows path attempted COPY".into()))
                 }
             },

@@ -132,7 +132,20 @@ fn append_value(
 ) -> std::result::Result<std::result::Result<(), String>, sqlx::Error> {
     match builder {
         Builder::Null(n) => *n += 1,
-        Builder::Bool(b) => b.append_option(row.try_get::<Option<bool>, _>(i)?),
+        Builder::Bool(b) => {
+            // TINYINT(1) may hold any of -128..=127; only 0 and 1 are booleans.
+            match row.try_get_unchecked::<Option<i8>, _>(i)? {
+                None => b.append_null(),
+                Some(0) => b.append_value(false),
+                Some(1) => b.append_value(true),
+                Some(other) => {
+                    return Ok(Err(format!(
+                        "holds {other} in a BOOLEAN (TINYINT(1)) column, which holds 0 or 1; \
+                         cast the column in the query (CAST(column AS SIGNED))"
+                    )));
+                }
+            }
+        }
         Builder::Int8(b) => b.append_option(row.try_get::<Option<i8>, _>(i)?),
         Builder::Int16(b) => b.append_option(row.try_get::<Option<i16>, _>(i)?),
         Builder::Int32(b) => b.append_option(row.try_get::<Option<i32>, _>(i)?),

@@ -53,6 +53,7 @@ impl TableColumns {
         )
         .bind(tables)
         .bind(numbers)
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| ctx.err(e, "reading column types"))?;
@@ -259,6 +260,10 @@ pub(crate) enum Fetched {
     /// ReadyForQuery unread, so the connection is out of step with the server: the
     /// caller must close it and read the rows through another connection.
     CopyRefused,
+    /// The statement failed in a way that leaves the connection out of step with the
+    /// server (an error before a COPY's rows flow): the caller must close it and
+    /// report the error.
+    OutOfStep(Error),
 }
 
 /// Runs a query on `conn`: through binary COPY when `allow_copy` and the statement is a
@@ -276,18 +281,29 @@ pub(crate) async fn fetch(
     ctx: &Ctx,
     allow_copy: bool,
 ) -> Result<Fetched> {
-    match attempt(conn, &prepared, ctx, allow_copy).await? {
-        Attempt::Done(fetched) => Ok(fetched),
-        Attempt::Outdated(_) => {
+    let fetched = match attempt(conn, &prepared, ctx, allow_copy).await {
+        Ok(Attempt::Done(fetched)) => Ok(fetched),
+        Ok(Attempt::Outdated(_)) => {
             conn.clear_cached_statements()
                 .await
                 .map_err(|e| ctx.err(e, "query"))?;
-            match attempt(conn, &prepared, ctx, allow_copy).await? {
-                Attempt::Done(fetched) => Ok(fetched),
-                Attempt::Outdated(err) => Err(err),
+            match attempt(conn, &prepared, ctx, allow_copy).await {
+                Ok(Attempt::Done(fetched)) => Ok(fetched),
+                Ok(Attempt::Outdated(err)) | Err(err) => Err(err),
             }
         }
+        Err(err) => Err(err),
+    };
+    if matches!(fetched, Ok(Fetched::Table(_)) | Err(_)) {
+        // No description outlives its statement: a COPY re-plans the statement's text,
+        // and a cached description would decode a column whose type changed since
+        // (an ALTER TABLE under a computed column) with the old type's decoder, or
+        // label columns that swapped names with the old names.
+        conn.clear_cached_statements()
+            .await
+            .map_err(|e| ctx.err(e, "query"))?;
     }
+    fetched
 }
 
 /// One run of a query: what it read, or the finding that the statement's cached
@@ -328,10 +344,13 @@ async fn copy_out(
     ctx: &Ctx,
 ) -> Result<Attempt> {
     let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
+    // Any error before the rows flow (a refusal, a division by zero while planning,
+    // a lock timeout) leaves sqlx one message behind the server: the connection is out
+    // of step and must be closed, not returned to its pool.
     let mut stream = match conn.copy_out_raw(&copy).await {
         Ok(stream) => stream,
         Err(err) if copy_refused(&err) => return Ok(Attempt::Done(Fetched::CopyRefused)),
-        Err(err) => return Err(ctx.err(err, "query")),
+        Err(err) => return Ok(Attempt::Done(Fetched::OutOfStep(ctx.err(err, "query")))),
     };
     let mut parser = CopyParser::default();
     while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(e, "query"))? {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use arrow::array::{
     BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use conn_core::{Error, Result, Table};
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteRow};
@@ -134,13 +134,19 @@ fn append(builder: &mut Builder, row: &SqliteRow, i: usize) -> std::result::Resu
                 .map_err(undecodable)?
                 .map(time_to_micros),
         ),
-        Builder::Timestamp(b) => b.append_option(
-            row.try_get::<Option<NaiveDateTime>, _>(i)
-                .map_err(undecodable)?
-                .map(datetime_to_micros),
-        ),
+        Builder::Timestamp(b) => {
+            // A text with an offset (`...+02:00`, `...Z`) is that instant: read it as
+            // UTC. (sqlx's NaiveDateTime would keep the wall clock and drop the offset.)
+            let value = match row.try_get::<Option<DateTime<FixedOffset>>, _>(i) {
+                Ok(value) => value.map(|at| at.naive_utc()),
+                Err(_) => row
+                    .try_get::<Option<NaiveDateTime>, _>(i)
+                    .map_err(undecodable)?,
+            };
+            b.append_option(value.map(datetime_to_micros));
+        }
         Builder::Dynamic(c) => c.push(dynamic_value(row, i).map_err(undecodable)?),
-        other => other.append_null(),
+        _ => return Err("has a type conn-sql's SQLite reader does not build".to_owned()),
     }
     Ok(())
 }

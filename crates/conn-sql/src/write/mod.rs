@@ -93,19 +93,21 @@ pub(crate) async fn write_table(
     if backend == Backend::MySql {
         return write_mysql(pool, &name, table, mode, ctx).await;
     }
-    let mut tx = pool.begin(ctx).await?;
-    match write_in_tx(&mut tx, &name, table, mode, ctx).await {
-        Ok(written) => {
-            tx.commit(ctx).await?;
-            Ok(written)
-        }
+    let (mut tx, canceller) = pool.begin(ctx).await?;
+    // Dropped before it ends (a time limit), the write is cancelled on the server; the
+    // transaction then rolls back.
+    let guard = canceller.guard(ctx);
+    let outcome = match write_in_tx(&mut tx, &name, table, mode, ctx).await {
+        Ok(written) => tx.commit(ctx).await.map(|()| written),
         Err(err) => {
             if let Err(rollback) = tx.rollback(ctx).await {
                 tracing::warn!(error = %rollback, "rolling back a failed write_table");
             }
             Err(err)
         }
-    }
+    };
+    guard.disarm();
+    outcome
 }
 
 /// The savepoint a session's write runs under.
@@ -219,7 +221,12 @@ async fn write_mysql(
                 ctx,
             )
             .await?;
-            match fill_mysql(pool, name, table, ctx).await {
+            // MySQL committed the CREATE: if this call is dropped now (a time limit),
+            // the table goes again.
+            let created = DropIfCancelled::new(pool, &quoted, ctx);
+            let filled = fill_mysql(pool, name, table, ctx).await;
+            created.disarm();
+            match filled {
                 Ok(written) => Ok(written),
                 Err(err) => {
                     drop_quietly(pool, &quoted, ctx).await;
@@ -236,9 +243,11 @@ async fn write_mysql(
                 ctx,
             )
             .await?;
+            let created = DropIfCancelled::new(pool, &fresh_q, ctx);
             let written = match fill_mysql(pool, &fresh, table, ctx).await {
                 Ok(written) => written,
                 Err(err) => {
+                    created.disarm();
                     drop_quietly(pool, &fresh_q, ctx).await;
                     return Err(err);
                 }
@@ -252,22 +261,32 @@ async fn write_mysql(
                 attempts += 1;
                 match pool.execute(statement(swap.clone()), ctx).await {
                     Ok(_) => {
+                        // The swap is atomic and done: what is left to clean is the old
+                        // table, even if this call is dropped now.
+                        created.disarm();
+                        let old_table = DropIfCancelled::new(pool, &old_q, ctx);
                         pool.execute(statement(format!("DROP TABLE {old_q}")), ctx)
                             .await?;
+                        old_table.disarm();
                         break;
                     }
                     // Nothing to replace: the new table takes the name.
                     Err(err) if err.code() == Some("42S02") => {
                         match pool.execute(statement(take_name.clone()), ctx).await {
-                            Ok(_) => break,
+                            Ok(_) => {
+                                created.disarm();
+                                break;
+                            }
                             Err(err) if err.code() == Some("42S01") && attempts < 3 => {}
                             Err(err) => {
+                                created.disarm();
                                 drop_quietly(pool, &fresh_q, ctx).await;
                                 return Err(err);
                             }
                         }
                     }
                     Err(err) => {
+                        created.disarm();
                         drop_quietly(pool, &fresh_q, ctx).await;
                         return Err(err);
                     }
@@ -281,6 +300,34 @@ async fn write_mysql(
     }
 }
 
+/// Drops a table MySQL already created (DDL commits at once) if the write is dropped
+/// before it disarms the guard: a write cut short by a time limit leaves no table.
+struct DropIfCancelled {
+    job: Option<(Pool, String, Ctx)>,
+}
+
+impl DropIfCancelled {
+    fn new(pool: &Pool, quoted: &str, ctx: &Ctx) -> Self {
+        DropIfCancelled {
+            job: Some((pool.clone(), quoted.to_owned(), ctx.clone())),
+        }
+    }
+
+    fn disarm(mut self) {
+        self.job = None;
+    }
+}
+
+impl Drop for DropIfCancelled {
+    fn drop(&mut self) {
+        if let Some((pool, quoted, ctx)) = self.job.take() {
+            conn_core::plugin::runtime::spawn_detached(async move {
+                drop_quietly(&pool, &quoted, &ctx).await;
+            });
+        }
+    }
+}
+
 async fn drop_quietly(pool: &Pool, quoted: &str, ctx: &Ctx) {
     if let Err(err) = pool
         .execute(statement(format!("DROP TABLE IF EXISTS {quoted}")), ctx)
@@ -291,17 +338,17 @@ async fn drop_quietly(pool: &Pool, quoted: &str, ctx: &Ctx) {
 }
 
 async fn fill_mysql(pool: &Pool, name: &TableName, table: &Table, ctx: &Ctx) -> Result<u64> {
-    let mut tx = pool.begin(ctx).await?;
-    match insert(&mut tx, name, table, ctx).await {
-        Ok(written) => {
-            tx.commit(ctx).await?;
-            Ok(written)
-        }
+    let (mut tx, canceller) = pool.begin(ctx).await?;
+    let guard = canceller.guard(ctx);
+    let outcome = match insert(&mut tx, name, table, ctx).await {
+        Ok(written) => tx.commit(ctx).await.map(|()| written),
         Err(err) => {
             if let Err(rollback) = tx.rollback(ctx).await {
                 tracing::warn!(error = %rollback, "rolling back a failed write_table");
             }
             Err(err)
         }
-    }
+    };
+    guard.disarm();
+    outcome
 }

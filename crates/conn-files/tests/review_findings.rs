@@ -1,0 +1,138 @@
+//! Proof tests for the hostile review of issue 9 (conn-files). Each test fails on the
+//! current code; its doc comment says what goes wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use conn_core::arrow::datatypes::DataType;
+use conn_core::arrow::util::display::array_value_to_string;
+use conn_core::{ConnectionFactory, Env, Ttl};
+use conn_files::FilesConnection;
+
+fn memory(dir: &Path) -> Arc<FilesConnection> {
+    std::fs::create_dir_all(dir.join(".streamlit")).unwrap();
+    std::fs::write(
+        dir.join(".streamlit/secrets.toml"),
+        "[connections.memory]\ntype = \"files\"\n",
+    )
+    .unwrap();
+    let factory = ConnectionFactory::builder()
+        .env(Env::from_pairs([(
+            "HOME".to_owned(),
+            dir.join("home").display().to_string(),
+        )]))
+        .project_dir(dir)
+        .build();
+    factory.get::<FilesConnection>("memory").unwrap()
+}
+
+fn put(conn: &FilesConnection, path: &str, bytes: &[u8]) {
+    let mut w = conn.create_blocking(path).unwrap();
+    w.write_all(bytes).unwrap();
+    w.finish().unwrap();
+}
+
+/// A CSV column of dates for the first `infer_rows` records is inferred Date32;
+/// arrow-cast's date parser accepts a later date-time and keeps only its date (and a
+/// zoned one is even moved to its UTC date). The decoder reports no error, so conn
+/// never re-infers: the time of day is dropped silently.
+#[test]
+fn a_late_date_time_in_a_date_column_keeps_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = memory(dir.path());
+    let mut csv = String::from("d\n");
+    for _ in 0..1500 {
+        csv.push_str("2024-01-01\n");
+    }
+    csv.push_str("2024-01-02 10:30:00\n");
+    put(&conn, "dates.csv", csv.as_bytes());
+    let table = conn.read("dates.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    let kind = table.schema().field(0).data_type().clone();
+    assert_ne!(
+        kind,
+        DataType::Date32,
+        "the last value, 2024-01-02 10:30:00, was read as the date {}",
+        array_value_to_string(
+            table.batches().last().unwrap().column(0),
+            table.batches().last().unwrap().num_rows() - 1
+        )
+        .unwrap()
+    );
+}
+
+/// A CSV column of whole-second timestamps is inferred Timestamp(Second); a later
+/// value with a fraction is parsed and truncated to the second without an error.
+#[test]
+fn a_late_fractional_second_is_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = memory(dir.path());
+    let mut csv = String::from("t\n");
+    for _ in 0..1500 {
+        csv.push_str("2024-01-01 10:00:00\n");
+    }
+    csv.push_str("2024-01-01 10:00:00.750\n");
+    put(&conn, "times.csv", csv.as_bytes());
+    let table = conn.read("times.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    let last = table.batches().last().unwrap();
+    let shown = array_value_to_string(last.column(0), last.num_rows() - 1).unwrap();
+    assert!(
+        shown.contains(".75"),
+        "read as {shown} ({})",
+        table.schema().field(0).data_type()
+    );
+}
+
+/// `read` takes `.tsv` as tab-separated CSV, but `write` ignores the name and writes
+/// commas: a table written to `x.tsv` reads back as one column named "a,b" holding
+/// "1,2", without an error.
+#[test]
+fn a_table_written_to_a_tsv_reads_back_with_its_columns() {
+    use conn_core::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let conn = memory(dir.path());
+    let batch = RecordBatch::try_from_iter([
+        ("a", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+        ("b", Arc::new(Int64Array::from(vec![2])) as ArrayRef),
+    ])
+    .unwrap();
+    let table = conn_core::Table::new(batch.schema(), vec![batch]).unwrap();
+    conn.write("x.tsv", &table, conn_files::Format::Csv)
+        .blocking()
+        .unwrap();
+    let read = conn.read("x.tsv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(read.column_names(), vec!["a", "b"], "{read}");
+}
+
+/// CSV written by `write` puts an empty string and a NULL both as an empty field, and
+/// `read` takes an empty field as NULL: every empty string comes back NULL, with no
+/// error and no documented difference (docs/files.md says nothing about it).
+#[test]
+fn an_empty_string_written_to_csv_is_not_read_back_as_null() {
+    use conn_core::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let conn = memory(dir.path());
+    let batch = RecordBatch::try_from_iter([(
+        "s",
+        Arc::new(StringArray::from(vec![Some(""), None, Some("x")])) as ArrayRef,
+    )])
+    .unwrap();
+    let table = conn_core::Table::new(batch.schema(), vec![batch]).unwrap();
+    conn.write("e.csv", &table, conn_files::Format::Csv)
+        .blocking()
+        .unwrap();
+    let read = conn.read("e.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    let values: Vec<Option<String>> = read
+        .batches()
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(values, vec![Some(String::new()), None, Some("x".into())]);
+}

@@ -8,7 +8,10 @@
 //! 2. the value of every secret-looking `name=value` pair in the text, whatever it is:
 //!    URL query parameters (`?sig=...`, `&X-Amz-Signature=...`, `?password=...`, also
 //!    percent-encoded) and ODBC-style settings (`Pwd=...;`), so a secret conn was never
-//!    told about (a presigned URL in a path) is removed too.
+//!    told about (a presigned URL in a path) is removed too;
+//! 3. every SQL string literal that follows a secret-looking word (`SECRET '...'`,
+//!    `PASSWORD '...'`, `KEY_ID '...'`, `IDENTIFIED BY '...'`), since drivers quote the
+//!    statement they failed to parse and an `init` statement may carry credentials.
 
 use std::fmt;
 
@@ -134,7 +137,7 @@ impl Redactor {
                     self.push(&decoded);
                     self.push(&decoded.replace(' ', "+"));
                 }
-                for found in secret_params(s) {
+                for found in secret_params(s).into_iter().chain(secret_literals(s)) {
                     self.push(found);
                 }
             }
@@ -198,9 +201,11 @@ fn url_password(text: &str) -> Option<(&str, String)> {
     Some((password, decoded))
 }
 
-/// `text` with the value of every secret-looking `name=value` pair replaced by `***`.
+/// `text` with the value of every secret-looking `name=value` pair and SQL literal
+/// replaced by `***`.
 fn scrub_params(text: &str) -> String {
     let mut found: Vec<&str> = secret_params(text);
+    found.extend(secret_literals(text));
     if found.is_empty() {
         return text.to_owned();
     }
@@ -253,6 +258,52 @@ fn secret_params(text: &str) -> Vec<&str> {
         match next {
             Some(next) => start = next,
             None => break,
+        }
+    }
+    found
+}
+
+/// The contents of the single-quoted SQL literals of `text` that follow a secret-looking
+/// word, possibly with `=` or `:` between (`SECRET 'x'`, `password = 'x'`), or follow
+/// `IDENTIFIED BY`. A literal cut short by the end of the text counts up to there.
+fn secret_literals(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest_start = 0;
+    while let Some(open) = text[rest_start..].find('\'').map(|i| rest_start + i) {
+        let body_start = open + 1;
+        // The literal ends at a quote not doubled ('' is an escaped quote inside).
+        let mut end = text.len();
+        let mut i = body_start;
+        while let Some(q) = text[i..].find('\'').map(|q| i + q) {
+            if text[q + 1..].starts_with('\'') {
+                i = q + 2;
+            } else {
+                end = q;
+                break;
+            }
+        }
+        let before = text[..open]
+            .trim_end()
+            .trim_end_matches(['=', ':'])
+            .trim_end();
+        let mut words = before
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty());
+        let last = words.next().unwrap_or_default();
+        let ends_word = before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let secret = ends_word
+            && (is_secret_key(last)
+                || (last.eq_ignore_ascii_case("by")
+                    && words
+                        .next()
+                        .is_some_and(|w| w.eq_ignore_ascii_case("identified"))));
+        let body = &text[body_start..end];
+        if secret && !body.is_empty() && body != MASK {
+            found.push(body);
+        }
+        rest_start = (end + 1).min(text.len());
+        if end >= text.len() {
+            break;
         }
     }
     found
@@ -311,6 +362,29 @@ mod tests {
             "postgres://h/db?user=ada&password=***"
         );
         assert_eq!(redactor.redact("a=b?page=2"), "a=b?page=2");
+    }
+
+    #[test]
+    fn sql_literals_after_secret_words_are_removed() {
+        let redactor = Redactor::default();
+        assert_eq!(
+            redactor.redact(
+                "near REGION: CREATE SECRET s (TYPE s3, KEY_ID 'AKIA', SECRET 'It''s42' REGION 'eu')"
+            ),
+            "near REGION: CREATE SECRET s (TYPE s3, KEY_ID '***', SECRET '***' REGION 'eu')"
+        );
+        assert_eq!(
+            redactor.redact("ALTER USER ada IDENTIFIED BY 'hunter2'; SET password = 'x1'"),
+            "ALTER USER ada IDENTIFIED BY '***'; SET password = '***'"
+        );
+        assert_eq!(
+            redactor.redact("LINE 1: ... TOKEN 'abc"),
+            "LINE 1: ... TOKEN '***"
+        );
+        assert_eq!(
+            redactor.redact("SELECT 'secret' AS name, 'key'"),
+            "SELECT 'secret' AS name, 'key'"
+        );
     }
 
     #[test]

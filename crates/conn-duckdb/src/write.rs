@@ -1,6 +1,11 @@
 //! `write_table` through DuckDB's Arrow appender.
 
-use conn_core::arrow::datatypes::{DataType, Field};
+use std::sync::Arc;
+
+use conn_core::arrow::array::RecordBatch;
+use conn_core::arrow::compute::kernels::cmp::distinct;
+use conn_core::arrow::compute::{CastOptions, cast_with_options};
+use conn_core::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use conn_core::{Error, Result, Table, WriteMode};
 use duckdb::Connection;
 
@@ -34,6 +39,7 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
         DataType::Date32 | DataType::Date64 => "DATE".into(),
         DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
         DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        DataType::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
         DataType::Timestamp(_, None) => "TIMESTAMP".into(),
         DataType::Interval(_) => "INTERVAL".into(),
         DataType::List(item) | DataType::LargeList(item) => format!("{}[]", sql_type(item)?),
@@ -53,6 +59,121 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
     })
 }
 
+/// A table name as DuckDB takes it: `table`, `schema.table` or
+/// `catalog.schema.table` (an ATTACHed database's), split at dots outside double quotes;
+/// a part in double quotes may hold dots (`"my.table"`).
+fn split_name(name: &str) -> Result<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = name.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    parts.push(current);
+    if quoted || parts.len() > 3 || parts.iter().any(String::is_empty) {
+        return Err(invalid_name(name));
+    }
+    Ok(parts)
+}
+
+/// For a two-part name `first.bare`: the schema holding `bare` when `first` names an
+/// attached database rather than a schema of the current one (DuckDB reads `a.b`
+/// either way and refuses a name that could be both), else `None`.
+fn attached_catalog(conn: &Connection, first: &str, bare: &str) -> Result<Option<String>> {
+    let found = conn
+        .query_row(
+            "SELECT schema_name FROM duckdb_tables() \
+             WHERE database_name = ?1 AND table_name = ?2 \
+             AND NOT EXISTS (SELECT 1 FROM duckdb_schemas() \
+                 WHERE database_name = current_database() AND schema_name = ?1) \
+             ORDER BY schema_name = current_schema() DESC LIMIT 1",
+            [first, bare],
+            |row| row.get::<_, String>(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            duckdb::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        });
+    found.map_err(|e| Error::Data(format!("write_table: resolving {first}.{bare}: {e}")))
+}
+
+fn invalid_name(name: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "invalid table name {name:?}: use table, schema.table or catalog.schema.table, \
+         with a part in double quotes when it holds a dot"
+    ))
+}
+
+/// `batch` with each column in the type of the target table's column, checked to hold
+/// every value unchanged: DuckDB's appender would cast (rounding 2.5 into an INTEGER,
+/// 1.2345 into a DECIMAL(10,2), nanoseconds into microseconds) without a word.
+fn fitted(
+    batch: &RecordBatch,
+    target: &Schema,
+    first_row: usize,
+    table: &str,
+) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+        let wanted = target
+            .field_with_name(field.name())
+            .map_err(|_| {
+                Error::Data(format!(
+                    "column \"{}\" is not in table {table}",
+                    field.name()
+                ))
+            })?
+            .data_type();
+        if array.data_type() == wanted {
+            columns.push(Arc::clone(array));
+            continue;
+        }
+        let refused = |row: Option<usize>| {
+            let at = row
+                .map(|r| format!(", row {}", first_row + r))
+                .unwrap_or_default();
+            Error::Data(format!(
+                "column \"{}\"{at}: Arrow {} values do not fit the column's DuckDB type \
+                 ({wanted}) unchanged; change the column's type or cast the data first",
+                field.name(),
+                array.data_type()
+            ))
+        };
+        let strict = CastOptions {
+            safe: false,
+            ..CastOptions::default()
+        };
+        let cast = cast_with_options(array, wanted, &strict).map_err(|_| refused(None))?;
+        let back =
+            cast_with_options(&cast, array.data_type(), &strict).map_err(|_| refused(None))?;
+        let changed = distinct(array, &back).map_err(|_| refused(None))?;
+        if let Some(row) = changed.iter().position(|d| d == Some(true)) {
+            return Err(refused(Some(row)));
+        }
+        columns.push(cast);
+    }
+    let schema = Arc::new(Schema::new(
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::Data(e.to_string()))
+}
+
 /// Writes `table` on `conn` (inside the caller's transaction).
 pub(crate) fn write_table(
     conn: &Connection,
@@ -61,14 +182,8 @@ pub(crate) fn write_table(
     table: &Table,
     mode: WriteMode,
 ) -> Result<u64> {
-    let (schema, bare) = match name.rsplit_once('.') {
-        Some((schema, bare)) => (Some(schema), bare),
-        None => (None, name),
-    };
-    let quoted = match schema {
-        Some(schema) => format!("{}.{}", quote(schema), quote(bare)),
-        None => quote(bare),
-    };
+    let parts = split_name(name)?;
+    let quoted = parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join(".");
     let run = |sql: &str| {
         conn.execute_batch(sql)
             .map_err(|e| pool.err(&e, "write_table"))
@@ -85,15 +200,39 @@ pub(crate) fn write_table(
             .collect();
         run(&format!("CREATE TABLE {quoted} ({})", columns?.join(", ")))?;
     }
+    // The target's column types, as Arrow: every value is checked against them.
     let names: Vec<&str> = table.column_names();
-    let mut appender = match schema {
-        Some(schema) => conn.appender_with_columns_to_db(bare, schema, &names),
-        None => conn.appender_with_columns(bare, &names),
+    let selected = names
+        .iter()
+        .map(|n| quote(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let target = conn
+        .prepare(&format!("SELECT {selected} FROM {quoted} LIMIT 0"))
+        .and_then(|mut statement| statement.query_arrow([]).map(|arrow| arrow.get_schema()))
+        .map_err(|e| pool.err(&e, "write_table"))?;
+    // The appender takes the table by catalog, schema and name, each optional.
+    let mut appender = match parts.as_slice() {
+        [bare] => conn.appender_with_columns(bare, &names),
+        [first, bare] => match attached_catalog(conn, first, bare)? {
+            // `other.t`, where `other` is an ATTACHed database: its default schema.
+            Some(schema) => {
+                conn.appender_with_columns_to_catalog_and_db(bare, first, &schema, &names)
+            }
+            None => conn.appender_with_columns_to_db(bare, first, &names),
+        },
+        [catalog, schema, bare] => {
+            conn.appender_with_columns_to_catalog_and_db(bare, catalog, schema, &names)
+        }
+        _ => return Err(invalid_name(name)),
     }
     .map_err(|e| pool.err(&e, "write_table"))?;
+    let mut first_row = 0;
     for batch in table.batches() {
+        let batch = fitted(batch, &target, first_row, &quoted)?;
+        first_row += batch.num_rows();
         appender
-            .append_record_batch(batch.clone())
+            .append_record_batch(batch)
             .map_err(|e| pool.err(&e, "write_table"))?;
     }
     appender.flush().map_err(|e| pool.err(&e, "write_table"))?;

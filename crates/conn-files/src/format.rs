@@ -150,7 +150,12 @@ fn file_name(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase()
 }
 
-/// The compression a path's last extension names, if any.
+/// Whether the path's name says tab-separated values (`x.tsv`, `x.TSV.gz`).
+pub(crate) fn is_tab_separated(path: &str) -> bool {
+    infer(path).is_ok_and(|inferred| inferred.tab_separated)
+}
+
+/// The compression a path's last extension names (`.gz`, `.zst`, `.bz2`), if any.
 pub(crate) fn compression_of(path: &str) -> Option<Compression> {
     let file = file_name(path);
     file.rsplit('.')

@@ -85,13 +85,13 @@ impl CacheValue for ReadValue {
 /// capacities, and a map entry's overhead (walked, not serialized).
 fn json_size(value: &serde_json::Value) -> usize {
     use serde_json::Value as J;
-    let node = std::mem::size_of::<J>();
+    let node = size_of::<J>();
     node + match value {
         J::String(s) => s.capacity(),
         J::Array(items) => items.iter().map(json_size).sum::<usize>(),
         J::Object(map) => map
             .iter()
-            .map(|(k, v)| k.capacity() + 2 * std::mem::size_of::<usize>() + json_size(v))
+            .map(|(k, v)| k.capacity() + 2 * size_of::<usize>() + json_size(v))
             .sum::<usize>(),
         J::Null | J::Bool(_) | J::Number(_) => 0,
     }
@@ -231,7 +231,12 @@ impl FilesConnection {
         self.on_stores("write", move |stores| async move {
             let (store, location) = stores.resolve(&path)?;
             let compression = format::compression_of(&path);
-            write::write(store, &location, &table, format, compression).await
+            let delimiter = if format::is_tab_separated(&path) {
+                b'\t'
+            } else {
+                b','
+            };
+            write::write(store, &location, &table, format, compression, delimiter).await
         })
     }
 

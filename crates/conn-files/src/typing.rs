@@ -1,19 +1,27 @@
 //! Column types that a later row cannot silently contradict.
 //!
-//! CSV and JSON lines schemas are inferred from the first `infer_rows` records. Two
+//! CSV and JSON lines schemas are inferred from the first `infer_rows` records. Four
 //! things can then go wrong without an error: a column with no value in those rows is
-//! inferred as `Null`, and arrow-csv turns every later value of it into NULL; and
-//! arrow-json truncates a later `4.5` in a column inferred as `Int64` to `4`. So
-//! such columns are decoded as text and settled afterwards: a `Null` column must
-//! still be all NULL, an `Int64` column's text must be whole numbers. When that fails
+//! inferred as `Null`, and arrow-csv turns every later value of it into NULL;
+//! arrow-json truncates a later `4.5` in a column inferred as `Int64` to `4`; and
+//! arrow-csv's date and timestamp parsers take a later `2024-01-02 10:30:00` in a
+//! `Date32` column as its date, and a later `10:00:00.750` in a `Timestamp(Second)`
+//! column as `10:00:00`; and a `Float64` column rounds an integer past 2^53. So such
+//! columns are decoded as text and settled afterwards: a `Null` column must still be
+//! all NULL, an `Int64` column's text must be whole numbers, a date or timestamp
+//! column's text must be no finer than its type (by the patterns arrow-csv infers
+//! with), a `Float64` column's integers must be exact. When that fails
 //! (or the decoder itself fails on a value, as arrow-csv does for `4.5` in an integer
 //! column), the caller infers the schema again from every record and decodes once
 //! more; a failure then is an error naming the column and the row.
 
 use std::sync::Arc;
 
-use conn_core::arrow::array::{Array, ArrayRef, Int64Array, NullArray, RecordBatch, StringArray};
-use conn_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use conn_core::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, NullArray, RecordBatch, StringArray,
+};
+use conn_core::arrow::compute::{CastOptions, cast_with_options};
+use conn_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// How one column is decoded and then settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +32,12 @@ enum Check {
     StillNull,
     /// Inferred `Int64` (JSON lines): decoded as text, which must be whole numbers.
     WholeNumbers,
+    /// Inferred `Date32` or `Timestamp` (CSV): decoded as text, which must be no finer
+    /// than the type.
+    Temporal,
+    /// Inferred `Float64`: decoded as text, whose integers must be exact as `f64`
+    /// (`9007199254740993` would become `...992`).
+    ExactFloats,
 }
 
 /// The schema to decode with, and how to get from it to the inferred one.
@@ -42,7 +56,8 @@ pub(crate) struct Misfit(pub(crate) String);
 
 impl Plan {
     /// The plan for a sampled schema; `json` adds the whole-number check of
-    /// integer columns (arrow-csv fails on such values by itself).
+    /// integer columns (arrow-csv fails on such values by itself), CSV the check of
+    /// date and timestamp columns (arrow-json infers none).
     pub(crate) fn new(inferred: Schema, json: bool) -> Plan {
         let checks: Vec<Check> = inferred
             .fields()
@@ -50,6 +65,8 @@ impl Plan {
             .map(|f| match f.data_type() {
                 DataType::Null => Check::StillNull,
                 DataType::Int64 if json => Check::WholeNumbers,
+                DataType::Date32 | DataType::Timestamp(_, None) if !json => Check::Temporal,
+                DataType::Float64 => Check::ExactFloats,
                 _ => Check::AsInferred,
             })
             .collect();
@@ -105,6 +122,10 @@ impl Plan {
                     Check::AsInferred => Arc::clone(column),
                     Check::StillNull => still_null(column, name, row)?,
                     Check::WholeNumbers => whole_numbers(column, name, row)?,
+                    Check::ExactFloats => exact_floats(column, name, row)?,
+                    Check::Temporal => {
+                        temporal(column, self.inferred.field(index).data_type(), name, row)?
+                    }
                 });
             }
             row += batch.num_rows();
@@ -130,7 +151,7 @@ fn still_null(column: &ArrayRef, name: &str, first_row: usize) -> Result<ArrayRe
         return Err(Misfit(format!(
             "column \"{name}\" had no value in the rows the schema was inferred from, and has \
              one at row {}",
-            first_row + at + 1
+            first_row + at
         )));
     }
     Ok(Arc::new(NullArray::new(values.len())))
@@ -145,13 +166,140 @@ fn whole_numbers(column: &ArrayRef, name: &str, first_row: usize) -> Result<Arra
             Some(text) => Some(text.parse::<i64>().map_err(|_| {
                 Misfit(format!(
                     "column \"{name}\" was inferred as Int64, but row {} holds {}",
-                    first_row + at + 1,
+                    first_row + at,
                     describe(text)
                 ))
             })?),
         });
     }
     Ok(Arc::new(Int64Array::from(out)))
+}
+
+/// A Float64 column decoded as text, parsed, when every integer in it is exact as an
+/// `f64` (every integer up to 2^53 is; a longer one may round). Fractions are taken as
+/// the nearest `f64`, as any float column does.
+fn exact_floats(column: &ArrayRef, name: &str, first_row: usize) -> Result<ArrayRef, Misfit> {
+    let values = text(column)?;
+    let strict = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    let parsed = cast_with_options(values, &DataType::Float64, &strict)
+        .map_err(|e| Misfit(format!("column \"{name}\": {e}")))?;
+    let floats = parsed
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| Misfit("a float column was decoded as another type".into()))?;
+    for (at, (value, float)) in values.iter().zip(floats.iter()).enumerate() {
+        let (Some(value), Some(float)) = (value, float) else {
+            continue;
+        };
+        let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+        // Integers of up to 15 digits are below 2^53, and exact.
+        if digits.len() > 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let exact = value.parse::<i128>().is_ok_and(|i| {
+                // `as` saturates; an integer past i128 cannot be exact anyway.
+                #[allow(clippy::cast_possible_truncation)]
+                let back = float as i128;
+                back == i
+            });
+            if !exact {
+                return Err(Misfit(format!(
+                    "column \"{name}\" is Float64, but row {} holds the integer {value}, \
+                     which Float64 cannot hold exactly",
+                    first_row + at
+                )));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// How fine a date or timestamp text is, by the patterns arrow-csv infers with: 0 a
+/// date, 1 to 4 a date-time with whole seconds or up to 3, 6 or 9 fractional digits
+/// (anything not a digit may follow the time, such as a zone); `None` for other text.
+fn temporal_rank(text: &str) -> Option<u8> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let date = digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7) && b.get(7) == Some(&b'-');
+    if !(date && digits(8..10)) {
+        return None;
+    }
+    if b.len() == 10 {
+        return Some(0);
+    }
+    let time = matches!(b.get(10), Some(b'T' | b' '))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !time {
+        return None;
+    }
+    match b.get(19) {
+        None => Some(1),
+        Some(b'.') => {
+            let fraction = b[20..].iter().take_while(|d| d.is_ascii_digit()).count();
+            match fraction {
+                1..=3 => Some(2),
+                4..=6 => Some(3),
+                7..=9 => Some(4),
+                _ => None,
+            }
+        }
+        Some(d) if d.is_ascii_digit() => None,
+        Some(_) => Some(1),
+    }
+}
+
+/// The rank of [`temporal_rank`] a column type holds.
+fn type_rank(data_type: &DataType) -> u8 {
+    match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => 1,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 2,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 3,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => 4,
+        _ => 0,
+    }
+}
+
+/// A date or timestamp column decoded as text, in its inferred type, when every value
+/// is no finer than the type (a date may stand in a timestamp column, at midnight;
+/// only a date in a date column).
+fn temporal(
+    column: &ArrayRef,
+    data_type: &DataType,
+    name: &str,
+    first_row: usize,
+) -> Result<ArrayRef, Misfit> {
+    let values = text(column)?;
+    let holds = type_rank(data_type);
+    let is_date = *data_type == DataType::Date32;
+    for (at, value) in values.iter().enumerate() {
+        let Some(value) = value else { continue };
+        let fits = match temporal_rank(value) {
+            Some(rank) if is_date => rank == 0,
+            Some(rank) => rank <= holds,
+            None => false,
+        };
+        if !fits {
+            return Err(Misfit(format!(
+                "column \"{name}\" was inferred as {data_type}, but row {} holds {}",
+                first_row + at,
+                describe(value)
+            )));
+        }
+    }
+    let strict = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    cast_with_options(values, data_type, &strict)
+        .map_err(|e| Misfit(format!("column \"{name}\": {e}")))
 }
 
 /// A value's kind, and the value when short: `the number 4.5`, `a string "abc"`.
@@ -170,6 +318,117 @@ fn describe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_a_float_column_would_round_are_refused() {
+        let inferred = Schema::new(vec![Field::new("f", DataType::Float64, true)]);
+        let plan = Plan::new(inferred, false);
+        let batch = |f: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                Arc::clone(&plan.decode),
+                vec![Arc::new(StringArray::from(f)) as ArrayRef],
+            )
+            .unwrap()
+        };
+        let (_, ok) = plan
+            .settle(
+                vec![batch(vec![
+                    Some("1.5"),
+                    None,
+                    Some("9007199254740992"),
+                    Some("-1e300"),
+                    Some("NaN"),
+                ])],
+                None,
+            )
+            .unwrap();
+        let f = ok[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(f.value(2), 9_007_199_254_740_992.0);
+        assert!(f.is_null(1));
+        assert!(f.value(4).is_nan());
+        let err = plan
+            .settle(
+                vec![
+                    batch(vec![Some("1.5")]),
+                    batch(vec![Some("9007199254740993")]),
+                ],
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            "column \"f\" is Float64, but row 1 holds the integer 9007199254740993, which \
+             Float64 cannot hold exactly"
+        );
+    }
+
+    #[test]
+    fn temporal_ranks_follow_arrow_csv_patterns() {
+        assert_eq!(temporal_rank("2024-01-02"), Some(0));
+        assert_eq!(temporal_rank("2024-01-02 10:30:00"), Some(1));
+        assert_eq!(temporal_rank("2024-01-02T10:30:00Z"), Some(1));
+        assert_eq!(temporal_rank("2024-01-02T10:30:00.5+01:00"), Some(2));
+        assert_eq!(temporal_rank("2024-01-02 10:30:00.1234"), Some(3));
+        assert_eq!(temporal_rank("2024-01-02 10:30:00.123456789"), Some(4));
+        assert_eq!(temporal_rank("2024-01-02 10:30:00.1234567891"), None);
+        assert_eq!(temporal_rank("2024-1-02"), None);
+        assert_eq!(temporal_rank("2024-01-02 10:30"), None);
+        assert_eq!(temporal_rank("2024-01-02 10:30:001"), None);
+    }
+
+    #[test]
+    fn dates_and_timestamps_finer_than_their_type_are_refused() {
+        let inferred = Schema::new(vec![
+            Field::new("d", DataType::Date32, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        ]);
+        let plan = Plan::new(inferred, false);
+        let batch = |d: Vec<Option<&str>>, t: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                Arc::clone(&plan.decode),
+                vec![
+                    Arc::new(StringArray::from(d)) as ArrayRef,
+                    Arc::new(StringArray::from(t)) as ArrayRef,
+                ],
+            )
+            .unwrap()
+        };
+        let (schema, ok) = plan
+            .settle(
+                vec![batch(
+                    vec![Some("2024-01-02"), None],
+                    vec![Some("2024-01-02 10:00:00.250"), Some("2024-01-03")],
+                )],
+                None,
+            )
+            .unwrap();
+        assert_eq!(schema.field(0).data_type(), &DataType::Date32);
+        assert_eq!(ok[0].column(1).data_type(), schema.field(1).data_type());
+        let err = plan
+            .settle(
+                vec![
+                    batch(vec![Some("2024-01-02")], vec![None]),
+                    batch(vec![Some("2024-01-02 10:30:00")], vec![None]),
+                ],
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            "column \"d\" was inferred as Date32, but row 1 holds a string \"2024-01-02 10:30:00\""
+        );
+        let err = plan
+            .settle(
+                vec![batch(vec![None], vec![Some("2024-01-02 10:00:00.2505")])],
+                None,
+            )
+            .unwrap_err();
+        assert!(err.0.contains("row 0 holds"), "{}", err.0);
+    }
 
     #[test]
     fn null_and_integer_columns_are_settled_or_refused() {
@@ -211,7 +470,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.0,
-            "column \"i\" was inferred as Int64, but row 3 holds the number 4.5"
+            "column \"i\" was inferred as Int64, but row 2 holds the number 4.5"
         );
         let err = plan
             .settle(
@@ -222,7 +481,7 @@ mod tests {
         assert_eq!(
             err.0,
             "column \"n\" had no value in the rows the schema was inferred from, and has one at \
-             row 2"
+             row 1"
         );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_compression::tokio::write::{BzEncoder, GzipEncoder, ZstdEncoder};
+use conn_core::arrow::array::RecordBatch;
 use conn_core::{Error, Result, Table};
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
@@ -35,6 +36,7 @@ pub(crate) async fn write(
     table: &Table,
     format: Format,
     compression: Option<Compression>,
+    delimiter: u8,
 ) -> Result<u64> {
     if !format.is_tabular() {
         return Err(Error::InvalidArgument(format!(
@@ -52,15 +54,36 @@ pub(crate) async fn write(
         let mut out = Unfinished(&mut writer);
         match (format, compression) {
             (Format::Parquet, _) => write_parquet(&mut out, path, table).await,
-            (_, None) => write_text(&mut out, path, table, format).await,
+            (_, None) => write_text(&mut out, path, table, format, delimiter).await,
             (_, Some(Compression::Gzip)) => {
-                write_text(&mut GzipEncoder::new(&mut out), path, table, format).await
+                write_text(
+                    &mut GzipEncoder::new(&mut out),
+                    path,
+                    table,
+                    format,
+                    delimiter,
+                )
+                .await
             }
             (_, Some(Compression::Zstd)) => {
-                write_text(&mut ZstdEncoder::new(&mut out), path, table, format).await
+                write_text(
+                    &mut ZstdEncoder::new(&mut out),
+                    path,
+                    table,
+                    format,
+                    delimiter,
+                )
+                .await
             }
             (_, Some(Compression::Bzip2)) => {
-                write_text(&mut BzEncoder::new(&mut out), path, table, format).await
+                write_text(
+                    &mut BzEncoder::new(&mut out),
+                    path,
+                    table,
+                    format,
+                    delimiter,
+                )
+                .await
             }
         }
     };
@@ -98,16 +121,20 @@ impl AsyncWrite for Unfinished<'_> {
     }
 }
 
-/// Writes CSV or JSON lines through `out` (the upload, or an encoder in front of
-/// it) and shuts it down, which ends the compressed stream.
+/// Writes CSV (with `delimiter`) or JSON lines through `out` (the upload, or an
+/// encoder in front of it) and shuts it down, which ends the compressed stream.
 async fn write_text<W: AsyncWrite + Unpin>(
     out: &mut W,
     path: &ObjectPath,
     table: &Table,
     format: Format,
+    delimiter: u8,
 ) -> Result<()> {
     match format {
-        Format::Csv => write_text_batches(out, path, table, csv_bytes, true).await?,
+        Format::Csv => {
+            let encode = |batch: &RecordBatch, first: bool| csv_bytes(batch, first, delimiter);
+            write_text_batches(out, path, table, encode, true).await?;
+        }
         _ => write_text_batches(out, path, table, jsonl_bytes, false).await?,
     }
     out.shutdown().await.map_err(|e| io_error(path, &e))
@@ -130,49 +157,53 @@ async fn write_parquet<W: AsyncWrite + Unpin + Send>(
     Ok(())
 }
 
-fn csv_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String> {
+/// One batch as CSV, with the header line when it is the first.
+fn csv_bytes(
+    batch: &RecordBatch,
+    first: bool,
+    delimiter: u8,
+) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
         let mut writer = arrow_csv::WriterBuilder::new()
-            .with_header(index == 0)
+            .with_header(first)
+            .with_delimiter(delimiter)
             .build(&mut out);
-        writer
-            .write(&table.batches()[index])
-            .map_err(|e| e.to_string())?;
+        writer.write(batch).map_err(|e| e.to_string())?;
     }
     Ok(out)
 }
 
-fn jsonl_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String> {
+/// One batch as JSON lines.
+fn jsonl_bytes(batch: &RecordBatch, _first: bool) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
         let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
-        writer
-            .write(&table.batches()[index])
-            .map_err(|e| e.to_string())?;
+        writer.write(batch).map_err(|e| e.to_string())?;
         writer.finish().map_err(|e| e.to_string())?;
     }
     Ok(out)
 }
 
 /// Encodes one batch at a time and writes it, so only one batch's text is in memory.
+/// A table without batches is encoded as one empty batch when `header_when_empty`
+/// (an empty CSV still has its header line, quoted and delimited like any other).
 async fn write_text_batches<W: AsyncWrite + Unpin>(
     writer: &mut W,
     path: &ObjectPath,
     table: &Table,
-    encode: fn(&Table, usize) -> std::result::Result<Vec<u8>, String>,
+    encode: impl Fn(&RecordBatch, bool) -> std::result::Result<Vec<u8>, String>,
     header_when_empty: bool,
 ) -> Result<()> {
-    if table.batches().is_empty() && header_when_empty {
-        // An empty CSV still has its header line.
-        let header: Vec<&str> = table.column_names();
-        writer
-            .write_all(format!("{}\n", header.join(",")).as_bytes())
-            .await
-            .map_err(|e| io_error(path, &e))?;
-    }
-    for index in 0..table.batches().len() {
-        let bytes = encode(table, index).map_err(|e| data_error(path, e))?;
+    let empty;
+    let batches = if table.batches().is_empty() && header_when_empty {
+        empty = [RecordBatch::new_empty(Arc::clone(table.schema()))];
+        &empty[..]
+    } else {
+        table.batches()
+    };
+    for (index, batch) in batches.iter().enumerate() {
+        let bytes = encode(batch, index == 0).map_err(|e| data_error(path, e))?;
         writer
             .write_all(&bytes)
             .await

@@ -1,5 +1,5 @@
-//! Proof tests for the hostile review of issue 9 (conn-sql). Each test fails on the
-//! current code; its doc comment says what goes wrong.
+//! Regression tests for the hostile review of issue 9 (conn-sql): each doc comment
+//! says what went wrong before the fix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -63,30 +63,6 @@ impl Builder {
         Builder::TimestampUtc(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
     }
 
-    pub(crate) fn append_null(&mut self) {
-        match self {
-            Builder::Null(n) => *n += 1,
-            Builder::Bool(b) => b.append_null(),
-            Builder::Int8(b) => b.append_null(),
-            Builder::Int16(b) => b.append_null(),
-            Builder::Int32(b) => b.append_null(),
-            Builder::Int64(b) => b.append_null(),
-            Builder::UInt8(b) => b.append_null(),
-            Builder::UInt16(b) => b.append_null(),
-            Builder::UInt32(b) => b.append_null(),
-            Builder::UInt64(b) => b.append_null(),
-            Builder::Float32(b) => b.append_null(),
-            Builder::Float64(b) => b.append_null(),
-            Builder::Decimal(c) => c.push(None),
-            Builder::Text(b) | Builder::Json(b) => b.append_null(),
-            Builder::Binary(b) => b.append_null(),
-            Builder::Date(b) => b.append_null(),
-            Builder::Time(b) => b.append_null(),
-            Builder::Timestamp(b) | Builder::TimestampUtc(b) => b.append_null(),
-            Builder::Dynamic(c) => c.values.push(DynamicValue::Null),
-        }
-    }
-
     fn data_type(&self) -> DataType {
         match self {
             Builder::Null(_) => DataType::Null,

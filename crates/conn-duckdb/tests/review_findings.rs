@@ -75,8 +75,8 @@ fn append_does_not_round_values_into_narrower_columns() {
     .blocking()
     .unwrap();
     let batch = |i: Vec<Option<f64>>, d: Vec<Option<i128>>| {
-        RecordBatch::try_from_iter(vec![
-            ("i", Arc::new(Float64Array::from(i)) as ArrayRef),
+        RecordBatch::try_from_iter_with_nullable(vec![
+            ("i", Arc::new(Float64Array::from(i)) as ArrayRef, true),
             (
                 "d",
                 Arc::new(
@@ -84,6 +84,7 @@ fn append_does_not_round_values_into_narrower_columns() {
                         .with_precision_and_scale(10, 4)
                         .unwrap(),
                 ) as ArrayRef,
+                true,
             ),
         ])
         .unwrap()

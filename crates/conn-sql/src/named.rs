@@ -17,6 +17,15 @@ pub(crate) struct Prepared {
     pub(crate) values: Vec<Param>,
 }
 
+impl Prepared {
+    /// Whether this is certainly one statement: one with parameters (the extended
+    /// protocols take one statement), or text with no `;` before its end. A `;` inside
+    /// a string literal counts as a separator: "not certain" is the safe answer.
+    pub(crate) fn is_single_statement(&self) -> bool {
+        !self.values.is_empty() || !self.sql.trim_end().trim_end_matches(';').contains(';')
+    }
+}
+
 /// Rewrites named parameters, or passes positional ones through.
 ///
 /// A `:name` in the statement without a value is an error even when no named values
@@ -228,6 +237,26 @@ mod tests {
             params.set(name, value.clone());
         }
         params
+    }
+
+    #[test]
+    fn a_single_statement_is_told_from_a_script() {
+        let text = |sql: &str| Prepared {
+            sql: sql.into(),
+            values: Vec::new(),
+        };
+        assert!(text("UPDATE t SET v = 1").is_single_statement());
+        assert!(text("UPDATE t SET v = 1;  \n").is_single_statement());
+        assert!(!text("UPDATE t SET v = 1; DELETE FROM t").is_single_statement());
+        assert!(
+            !text("UPDATE t SET s = 'a;b'").is_single_statement(),
+            "unsure is a script"
+        );
+        let bound = Prepared {
+            sql: "UPDATE t SET s = 'a;b' WHERE id = $1".into(),
+            values: vec![Param::from(1_i64)],
+        };
+        assert!(bound.is_single_statement());
     }
 
     #[test]

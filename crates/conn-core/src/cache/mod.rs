@@ -13,7 +13,9 @@
 
 mod clock;
 pub(crate) mod connections;
+mod group;
 pub(crate) mod janitor;
 pub(crate) mod results;
 
+pub use group::ResultGroup;
 pub use results::{CacheValue, ClearGuard, Hit, ResultCache};

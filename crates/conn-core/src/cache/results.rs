@@ -13,6 +13,14 @@
 //! [`invalidate`](ResultCache::invalidate) unregister flights in progress, so a read that
 //! started before a write (or a reset) can never store its now stale result afterwards.
 //!
+//! While a write is in progress ([`clear_on_drop`](ResultCache::clear_on_drop)) lookups
+//! miss and nothing read is stored, and the cache is cleared when the write ends: no
+//! caller that saw the write's effect is answered from before it (see [`WriteGate`]).
+//!
+//! A cache may belong to a [`ResultGroup`] (the factory puts every instance of one
+//! connection name in one): then a clear clears every cache of the group, and a write
+//! through any of them holds the stores of all.
+//!
 //! Stored bytes are charged to a [`Budget`] shared with other caches (the process-wide
 //! one by default), which evicts least recently used entries across all of them.
 
@@ -23,11 +31,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::clock;
+use super::group::{Clear, ResultGroup, WriteGate};
 use super::janitor::{self, Sweep};
 use crate::budget::{Budget, Candidate, Member};
 use crate::error::Result;
@@ -75,17 +85,22 @@ struct Inner<V> {
     bytes: AtomicUsize,
     budget: Budget,
     stats: Arc<Stats>,
+    /// Writes in progress (this cache's own, or its group's once it joins one).
+    gate: ArcSwap<WriteGate>,
 }
 
 /// Results of one connection, by read key. Cheap to clone (shared).
 pub struct ResultCache<V: CacheValue = Table> {
     inner: Arc<Inner<V>>,
+    /// The caches cleared with this one (other instances of the same connection).
+    group: Option<ResultGroup>,
 }
 
 impl<V: CacheValue> Clone for ResultCache<V> {
     fn clone(&self) -> Self {
         ResultCache {
             inner: Arc::clone(&self.inner),
+            group: self.group.clone(),
         }
     }
 }
@@ -114,12 +129,24 @@ impl<V: CacheValue> ResultCache<V> {
             bytes: AtomicUsize::new(0),
             budget,
             stats,
+            gate: ArcSwap::from_pointee(WriteGate::default()),
         });
         let member: Weak<dyn Member> = Arc::downgrade(&inner) as Weak<dyn Member>;
         inner.budget.register(member);
         let sweep: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<dyn Sweep>;
         janitor::register(sweep);
-        ResultCache { inner }
+        ResultCache { inner, group: None }
+    }
+
+    /// This cache as a member of `group`: a clear of any cache of the group (this one
+    /// included) clears them all.
+    #[must_use]
+    pub fn in_group(mut self, group: ResultGroup) -> Self {
+        let member: Weak<dyn Clear> = Arc::downgrade(&self.inner) as Weak<dyn Clear>;
+        self.inner.gate.store(group.gate());
+        group.join(member);
+        self.group = Some(group);
+        self
     }
 
     /// The budget this cache charges.
@@ -143,7 +170,8 @@ impl<V: CacheValue> ResultCache<V> {
     /// Like [`lookup`](Self::lookup), with the version stored beside the value, and
     /// counting nothing: the caller decides whether a changed version is a miss.
     pub fn lookup_versioned(&self, key: &str, ttl: Ttl) -> Option<Hit<V>> {
-        if ttl.is_zero() {
+        // During a write, what is stored may be older than what another caller saw.
+        if ttl.is_zero() || !self.inner.gate.load().is_open() {
             return None;
         }
         let entry = Arc::clone(&*self.inner.entries.get(key)?);
@@ -242,18 +270,12 @@ impl<V: CacheValue> ResultCache<V> {
         self.inner.remove_entry(key, None)
     }
 
-    /// Drops every entry, and keeps every read in progress from storing its result.
+    /// Drops every entry, and keeps every read in progress from storing its result;
+    /// the same for every cache of its [`ResultGroup`].
     pub fn clear(&self) {
-        let mut flights = self.inner.flights.lock();
-        flights.clear();
-        let keys: Vec<Arc<str>> = self
-            .inner
-            .entries
-            .iter()
-            .map(|e| Arc::clone(e.key()))
-            .collect();
-        for key in keys {
-            self.inner.remove_entry(&key, None);
+        match &self.group {
+            Some(group) => group.clear_all(),
+            None => self.inner.clear_local(),
         }
     }
 
@@ -272,12 +294,19 @@ impl<V: CacheValue> ResultCache<V> {
         self.inner.bytes.load(Ordering::Relaxed)
     }
 
-    /// A guard that clears the cache when dropped, unless
-    /// [`disarm`](ClearGuard::disarm)ed: hold it across a write, so that a write that
-    /// may have applied (it finished, failed after reaching the server, or was dropped
-    /// half-way) always invalidates what was cached before it.
+    /// Marks a write as in progress until the guard drops: meanwhile lookups miss and
+    /// nothing read is stored; when dropped the cache is cleared unless
+    /// [`disarm`](ClearGuard::disarm)ed. Hold it across a write (or a commit), so that
+    /// a write that may have applied (it finished, failed after reaching the server,
+    /// or was dropped half-way) always invalidates what was cached before it, and no
+    /// caller who saw its effect is answered from before it.
     pub fn clear_on_drop(&self) -> ClearGuard<V> {
-        ClearGuard(Some(self.clone()))
+        let gate = self.inner.gate.load_full();
+        gate.enter();
+        ClearGuard {
+            cache: Some(self.clone()),
+            gate,
+        }
     }
 
     /// Drops every entry whose own ttl has passed (the janitor does this in the
@@ -287,31 +316,36 @@ impl<V: CacheValue> ResultCache<V> {
     }
 }
 
-/// Clears a result cache when dropped, unless disarmed (see
+/// A write in progress on a result cache: clears it when dropped, unless disarmed (see
 /// [`ResultCache::clear_on_drop`]).
 #[must_use = "the guard clears the cache when dropped"]
-pub struct ClearGuard<V: CacheValue>(Option<ResultCache<V>>);
+pub struct ClearGuard<V: CacheValue> {
+    cache: Option<ResultCache<V>>,
+    gate: Arc<WriteGate>,
+}
 
 impl<V: CacheValue> ClearGuard<V> {
-    /// Keeps the cache: nothing reached the data source.
+    /// Ends the write without clearing: nothing reached the data source.
     pub fn disarm(mut self) {
-        self.0 = None;
+        self.cache = None;
     }
 }
 
 impl<V: CacheValue> fmt::Debug for ClearGuard<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClearGuard")
-            .field("armed", &self.0.is_some())
+            .field("armed", &self.cache.is_some())
             .finish()
     }
 }
 
 impl<V: CacheValue> Drop for ClearGuard<V> {
     fn drop(&mut self) {
-        if let Some(results) = self.0.take() {
+        // Cleared before the gate opens: a read that ran during the write never stores.
+        if let Some(results) = self.cache.take() {
             results.clear();
         }
+        self.gate.leave();
     }
 }
 
@@ -332,7 +366,8 @@ struct Flight<'c, V: CacheValue> {
 
 impl<V: CacheValue> Flight<'_, V> {
     /// Stores a successful outcome if the flight is still registered (nothing cleared
-    /// or invalidated it meanwhile), unregisters it, and hands the outcome to waiters.
+    /// or invalidated it meanwhile) and no write is in progress, unregisters it, and
+    /// hands the outcome to waiters.
     fn finish(mut self, ttl: Ttl, outcome: &Result<Hit<V>>) {
         let stored_key = {
             let mut flights = self.cache.flights.lock();
@@ -342,8 +377,11 @@ impl<V: CacheValue> Flight<'_, V> {
             if current {
                 flights.remove(&self.key);
             }
+            // Checked under the flights lock: a write that starts after this check
+            // clears what is stored here once the lock is free.
+            let storable = current && self.cache.gate.load().is_open();
             match outcome {
-                Ok(hit) if current => self.cache.insert(&self.key, hit.clone(), ttl),
+                Ok(hit) if storable => self.cache.insert(&self.key, hit.clone(), ttl),
                 _ => false,
             }
         };
@@ -445,6 +483,17 @@ impl<V: CacheValue> Member for Inner<V> {
 
     fn evict(&self, key: &str, token: usize) {
         self.remove_entry(key, Some(token));
+    }
+}
+
+impl<V: CacheValue> Clear for Inner<V> {
+    fn clear_local(&self) {
+        let mut flights = self.flights.lock();
+        flights.clear();
+        let keys: Vec<Arc<str>> = self.entries.iter().map(|e| Arc::clone(e.key())).collect();
+        for key in keys {
+            self.remove_entry(&key, None);
+        }
     }
 }
 

@@ -21,6 +21,14 @@ fn cache() -> ResultCache {
     ResultCache::with_budget(Arc::new(Stats::default()), Budget::new(usize::MAX))
 }
 
+/// A one-row table holding `value`.
+fn valued(value: i64) -> Table {
+    let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    Table::from_batch(
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![value]))]).unwrap(),
+    )
+}
+
 /// Stores `value` for `key` the only way a value gets in: through a read.
 fn store(cache: &ResultCache, key: &str, value: Table, version: Option<&str>) {
     let version = version.map(Arc::from);
@@ -355,4 +363,147 @@ fn versions_are_kept_beside_values() {
     store(&cache, "f", table(1), Some("etag-1"));
     let hit = cache.lookup_versioned("f", Ttl::Forever).unwrap();
     assert_eq!(hit.version.as_deref(), Some("etag-1"));
+}
+
+/// Two instances of one connection (the old one still held by a caller after a secrets
+/// edit replaced it): a write through one clears the other's results, including a read
+/// the other had in flight, which must not store its pre-write result.
+#[tokio::test]
+async fn a_clear_reaches_every_cache_of_the_group() {
+    let group = ResultGroup::default();
+    let old = cache().in_group(group.clone());
+    let new = cache().in_group(group.clone());
+    let lone = cache();
+    store(&old, "q", table(1), None);
+    store(&new, "q", table(2), None);
+    store(&lone, "q", table(3), None);
+
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    new.invalidate("q");
+    let in_flight = {
+        let new = new.clone();
+        tokio::spawn(async move {
+            new.fill("q", Ttl::Forever, || async {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Ok(table(4))
+            })
+            .await
+        })
+    };
+    started_rx.await.unwrap();
+    drop(old.clear_on_drop()); // a write through the old instance
+    let _ = finish_tx.send(());
+    assert_eq!(in_flight.await.unwrap().unwrap().num_rows(), 4);
+
+    assert!(old.is_empty(), "the writer's own cache");
+    assert!(
+        new.is_empty(),
+        "the read that started before the write was stored"
+    );
+    assert_eq!(lone.len(), 1, "a cache outside the group is untouched");
+
+    drop(old);
+    new.clear();
+    assert_eq!(format!("{group:?}"), "ResultGroup { members: 2 }");
+    let _third = cache().in_group(group.clone());
+    assert_eq!(
+        format!("{group:?}"),
+        "ResultGroup { members: 2 }",
+        "a dropped cache leaves the group when another joins"
+    );
+}
+
+/// Readers with a long ttl, a short ttl and none, and writers that change the "data"
+/// and clear the cache, all at once on a multi-threaded runtime: no reader ever sees
+/// the data go back (a result read before a write served after it).
+#[test]
+fn no_read_goes_back_in_time_under_concurrent_writes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache = cache();
+    let data = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let stale = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..48 {
+            let (cache, data, stale) = (cache.clone(), Arc::clone(&data), Arc::clone(&stale));
+            tasks.push(tokio::spawn(async move {
+                let ttl = match i % 3 {
+                    0 => Ttl::Forever,
+                    1 => Ttl::After(Duration::from_micros(200)),
+                    _ => Ttl::ZERO,
+                };
+                let mut last = i64::MIN;
+                while Instant::now() < deadline {
+                    if i % 8 == 0 {
+                        let guard = cache.clear_on_drop();
+                        tokio::task::yield_now().await;
+                        data.fetch_add(1, Ordering::SeqCst);
+                        drop(guard);
+                        continue;
+                    }
+                    let data = Arc::clone(&data);
+                    let read = cache
+                        .get_or_read("total", ttl, || async move {
+                            let seen = data.load(Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            Ok(valued(seen))
+                        })
+                        .await
+                        .unwrap();
+                    let now = read.batches()[0]
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .unwrap()
+                        .value(0);
+                    if now < last {
+                        stale.fetch_add(1, Ordering::SeqCst);
+                    }
+                    last = last.max(now);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(stale.load(Ordering::SeqCst), 0, "reads went back in time");
+}
+
+/// While a write is in progress, lookups miss and a read that finishes is not stored
+/// (it may have run just before the write's commit, after which another caller may
+/// already have seen the new data); a disarmed write keeps what was cached.
+#[tokio::test]
+async fn nothing_is_stored_or_served_while_a_write_is_in_progress() {
+    let cache = cache();
+    store(&cache, "q", table(1), None);
+    let write = cache.clear_on_drop();
+    assert!(
+        cache.lookup("q", Ttl::Forever).is_none(),
+        "served during a write"
+    );
+    store(&cache, "other", table(2), None);
+    assert_eq!(
+        cache.len(),
+        1,
+        "a read finished during the write was stored"
+    );
+    write.disarm();
+    assert_eq!(
+        cache.lookup("q", Ttl::Forever).map(|t| t.num_rows()),
+        Some(1),
+        "a write that never reached the source keeps the cache"
+    );
+    let write = cache.clear_on_drop();
+    drop(write);
+    assert!(cache.is_empty());
+    store(&cache, "q", table(3), None);
+    assert_eq!(cache.len(), 1, "stores resume after the write");
 }

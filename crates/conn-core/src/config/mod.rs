@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::budget::Budget;
+use crate::cache::ResultGroup;
 
 use crate::error::{ConfigError, Error, Result};
 use crate::redact::Redactor;
@@ -146,6 +147,7 @@ pub struct ConnectionConfig {
     origin: Option<Source>,
     resolve: Option<Arc<Resolve>>,
     budget: Option<Budget>,
+    results_group: Option<ResultGroup>,
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -171,6 +173,7 @@ impl ConnectionConfig {
             origin: None,
             resolve: None,
             budget: None,
+            results_group: None,
         }
     }
 
@@ -204,6 +207,19 @@ impl ConnectionConfig {
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budget = Some(budget);
         self
+    }
+
+    /// The same configuration, its result cache cleared with every cache of `group`
+    /// (the factory gives every instance of one connection name the same group).
+    #[must_use]
+    pub fn with_results_group(mut self, group: ResultGroup) -> Self {
+        self.results_group = Some(group);
+        self
+    }
+
+    /// The group the connection's result cache joins, if any.
+    pub fn results_group(&self) -> Option<&ResultGroup> {
+        self.results_group.as_ref()
     }
 
     /// The byte budget the connection's result cache charges: its factory's, or the

@@ -90,6 +90,14 @@ impl DriverError {
         self
     }
 
+    /// Marks the error as one after which the server applied nothing (it refused or
+    /// rolled back the whole request: a lock it could not take, a deadlock victim), so
+    /// that even a write may be retried, as if it had never been sent.
+    #[must_use]
+    pub fn not_applied(self) -> Self {
+        self.before_send()
+    }
+
     /// The same error with another class.
     #[must_use]
     pub fn with_class(mut self, class: ErrorClass) -> Self {

@@ -258,6 +258,16 @@ impl Error {
         self
     }
 
+    /// The same error marked as one after which nothing was applied (see
+    /// [`DriverError::not_applied`]), when it is a driver error.
+    #[must_use]
+    pub fn not_applied(self) -> Self {
+        match self {
+            Error::Driver(driver) => Error::Driver(Box::new(driver.not_applied())),
+            other => other,
+        }
+    }
+
     /// The driver's code, if any.
     pub fn code(&self) -> Option<&str> {
         match self {

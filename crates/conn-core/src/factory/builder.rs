@@ -161,6 +161,7 @@ impl FactoryBuilder {
                 cache,
                 default_ttl,
                 budget,
+                results_groups: parking_lot::Mutex::default(),
                 secrets_generation: std::sync::atomic::AtomicU64::new(0),
             }),
         }

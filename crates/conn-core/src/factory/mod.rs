@@ -21,6 +21,7 @@ mod builder;
 mod request;
 mod resolve;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -31,6 +32,7 @@ pub use request::ConnectionRequest;
 
 use crate::any_connection::AnyConnection;
 use crate::budget::Budget;
+use crate::cache::ResultGroup;
 use crate::cache::connections::ConnectionCache;
 use crate::connection::ConnectionType;
 use crate::error::{Error, Result};
@@ -62,6 +64,8 @@ struct FactoryInner {
     cache: Arc<ConnectionCache>,
     default_ttl: std::result::Result<Ttl, String>,
     budget: Budget,
+    /// The result caches of each connection name's instances, cleared together.
+    results_groups: parking_lot::Mutex<HashMap<String, ResultGroup>>,
     /// Counts secrets replacements: a connection built from secrets that were replaced
     /// while it was being built is not cached.
     secrets_generation: AtomicU64,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::FactoryInner;
+use crate::cache::ResultGroup;
 use crate::config::{ConnectionConfig, Searched, env_layer, env_prefix};
 use crate::error::{ConfigError, Error, Result};
 use crate::registry::ConnectionTypeInfo;
@@ -50,11 +51,22 @@ impl FactoryInner {
         // key has its own `type` field.
         let mut config = ConnectionConfig::new(name, type_name, values)
             .with_searched(self.searched(&secrets, name))
-            .with_budget(self.budget.clone());
+            .with_budget(self.budget.clone())
+            .with_results_group(self.results_group(name));
         if let Some(origin) = origin {
             config = config.with_origin(origin);
         }
         Ok(config)
+    }
+
+    /// The result-cache group of every instance of `name` (made on first use; one per
+    /// name the application uses).
+    fn results_group(&self, name: &str) -> ResultGroup {
+        self.results_groups
+            .lock()
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Where `name` is defined: its secrets section, else its environment variables,

@@ -80,7 +80,10 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     pub fn new(config: &ConnectionConfig, type_name: &'static str) -> Result<Self> {
         let settings = CommonSettings::from_config(config)?;
         let handle = Handle::from_config(config, type_name)?;
-        let results = ResultCache::with_budget(Arc::clone(handle.stats()), config.budget());
+        let mut results = ResultCache::with_budget(Arc::clone(handle.stats()), config.budget());
+        if let Some(group) = config.results_group() {
+            results = results.in_group(group.clone());
+        }
         Ok(Base {
             inner: Arc::new(Inner {
                 handle,

@@ -405,3 +405,90 @@ fn a_write_dropped_half_way_clears_cached_results() {
     .unwrap_err();
     assert_eq!(base.results().len(), 1);
 }
+
+/// The soak in miniature: threads reading one key with a long ttl, a short ttl and
+/// none, threads writing (a counter standing for the data) through `Base::write`, and a
+/// thread resetting the connection, at once. No reader ever sees the data go back.
+#[test]
+fn no_read_goes_back_in_time_under_writes_and_resets() {
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let base = base("b_no_going_back", "");
+    let data = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let stale = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for i in 0..24 {
+        let (base, data, stale, stop) = (
+            base.clone(),
+            Arc::clone(&data),
+            Arc::clone(&stale),
+            Arc::clone(&stop),
+        );
+        threads.push(std::thread::spawn(move || {
+            let ttl = match i % 4 {
+                1 => Ttl::Forever,
+                2 => Ttl::After(Duration::from_millis(2)),
+                _ => Ttl::ZERO,
+            };
+            let mut last = i64::MIN;
+            while !stop.load(Ordering::SeqCst) {
+                if i % 4 == 0 {
+                    let data = Arc::clone(&data);
+                    base.write(move |_, _| {
+                        let data = Arc::clone(&data);
+                        async move {
+                            tokio::task::yield_now().await;
+                            Ok(data.fetch_add(1, Ordering::SeqCst))
+                        }
+                    })
+                    .blocking()
+                    .unwrap();
+                    continue;
+                }
+                let data = Arc::clone(&data);
+                let table = base
+                    .read("total".into(), ttl, Idempotence::Read, move |_, _| {
+                        let data = Arc::clone(&data);
+                        async move {
+                            let seen = data.load(Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            let schema = Arc::new(Schema::new(vec![Field::new(
+                                "n",
+                                DataType::Int64,
+                                false,
+                            )]));
+                            Ok(Table::from_batch(
+                                RecordBatch::try_new(
+                                    schema,
+                                    vec![Arc::new(Int64Array::from(vec![seen]))],
+                                )
+                                .unwrap(),
+                            ))
+                        }
+                    })
+                    .blocking()
+                    .unwrap();
+                let now = table.batches()[0]
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .value(0);
+                if now < last {
+                    stale.fetch_add(1, Ordering::SeqCst);
+                }
+                last = last.max(now);
+            }
+        }));
+    }
+    for _ in 0..200 {
+        std::thread::sleep(Duration::from_millis(5));
+        base.reset();
+    }
+    stop.store(true, Ordering::SeqCst);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(stale.load(Ordering::SeqCst), 0, "reads went back in time");
+}

@@ -25,7 +25,7 @@ pub use queryable::Queryable;
 pub use settings::{COMMON_KEYS, DEFAULT_CONNECT_TIMEOUT, connect_timeout};
 
 pub use crate::budget::Budget;
-pub use crate::cache::{CacheValue, ClearGuard, Hit, ResultCache};
+pub use crate::cache::{CacheValue, ClearGuard, Hit, ResultCache, ResultGroup};
 pub use crate::config::{Searched, env_layer, env_prefix};
 pub use crate::connection::DynConnection;
 pub use crate::redact::{Redactor, is_secret_key};

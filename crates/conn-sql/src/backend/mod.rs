@@ -154,6 +154,13 @@ impl Pool {
     /// Runs a statement on a connection of the pool; returns the rows it affected. The
     /// statement is cancelled on the server if the call is dropped.
     pub(crate) async fn execute(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
+        let single = prepared.is_single_statement();
+        self.execute_once(prepared, ctx)
+            .await
+            .map_err(|err| rolled_back_as_a_whole(err, single))
+    }
+
+    async fn execute_once(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
         match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
@@ -377,6 +384,20 @@ pub(crate) fn first_keyword(sql: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// A transient failure of one statement run on its own (outside a session) means the
+/// database applied nothing: SQLite's busy and locked, PostgreSQL's serialization
+/// failures and deadlocks, MySQL's lock wait timeouts and deadlocks all roll the
+/// statement (its implicit transaction) back. Such an error is marked so that the
+/// write is retried. A script of several statements is not: the ones before the
+/// failing one were committed, and running them again would apply them twice.
+fn rolled_back_as_a_whole(err: Error, single_statement: bool) -> Error {
+    if single_statement && err.class() == conn_core::ErrorClass::Transient {
+        err.not_applied()
+    } else {
+        err
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +411,23 @@ mod tests {
             "with"
         );
         assert_eq!(first_keyword("insert into t values (1)"), "insert");
+    }
+
+    #[test]
+    fn only_a_single_statement_rolled_back_by_a_transient_error_is_retryable() {
+        let busy = || {
+            Error::driver(
+                "execute",
+                conn_core::ErrorClass::Transient,
+                "database is locked",
+            )
+        };
+        assert!(!rolled_back_as_a_whole(busy(), true).may_have_reached_server());
+        assert!(
+            rolled_back_as_a_whole(busy(), false).may_have_reached_server(),
+            "a script's earlier statements were committed"
+        );
+        let syntax = Error::driver("execute", conn_core::ErrorClass::Permanent, "syntax error");
+        assert!(rolled_back_as_a_whole(syntax, true).may_have_reached_server());
     }
 }

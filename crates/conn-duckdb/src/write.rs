@@ -1,10 +1,11 @@
 //! `write_table` through DuckDB's Arrow appender.
 
-use conn_core::arrow::datatypes::{DataType, Field};
+use conn_core::arrow::datatypes::{DataType, Field, TimeUnit};
 use conn_core::{Error, Result, Table, WriteMode};
 use duckdb::Connection;
 
 use crate::pool::DuckPool;
+use crate::prepare;
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -24,7 +25,17 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
         DataType::UInt64 => "UBIGINT".into(),
         DataType::Float16 | DataType::Float32 => "FLOAT".into(),
         DataType::Float64 => "DOUBLE".into(),
-        DataType::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
+        DataType::Decimal128(p, s) => match prepare::stored_decimal(*p, *s) {
+            Some((p, s)) => format!("DECIMAL({p}, {s})"),
+            None => {
+                return Err(Error::Data(format!(
+                    "column \"{}\": conn-duckdb cannot create a column for Arrow type {}: \
+                     DuckDB decimals hold at most 38 digits",
+                    field.name(),
+                    field.data_type()
+                )));
+            }
+        },
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BLOB".into(),
         DataType::FixedSizeBinary(16) if field.extension_type_name() == Some("arrow.uuid") => {
@@ -34,6 +45,8 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
         DataType::Date32 | DataType::Date64 => "DATE".into(),
         DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
         DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        // DuckDB keeps nanoseconds only in TIMESTAMP_NS (and without a zone).
+        DataType::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
         DataType::Timestamp(_, None) => "TIMESTAMP".into(),
         DataType::Interval(_) => "INTERVAL".into(),
         DataType::List(item) | DataType::LargeList(item) => format!("{}[]", sql_type(item)?),
@@ -61,6 +74,9 @@ pub(crate) fn write_table(
     table: &Table,
     mode: WriteMode,
 ) -> Result<u64> {
+    // Checked and re-expressed before anything is written (see `prepare`); the table is
+    // created from the original types.
+    let prepared = prepare::prepare(table)?;
     let (schema, bare) = match name.rsplit_once('.') {
         Some((schema, bare)) => (Some(schema), bare),
         None => (None, name),
@@ -85,13 +101,13 @@ pub(crate) fn write_table(
             .collect();
         run(&format!("CREATE TABLE {quoted} ({})", columns?.join(", ")))?;
     }
-    let names: Vec<&str> = table.column_names();
+    let names: Vec<&str> = prepared.column_names();
     let mut appender = match schema {
         Some(schema) => conn.appender_with_columns_to_db(bare, schema, &names),
         None => conn.appender_with_columns(bare, &names),
     }
     .map_err(|e| pool.err(&e, "write_table"))?;
-    for batch in table.batches() {
+    for batch in prepared.batches() {
         appender
             .append_record_batch(batch.clone())
             .map_err(|e| pool.err(&e, "write_table"))?;

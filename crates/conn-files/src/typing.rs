@@ -13,7 +13,8 @@
 use std::sync::Arc;
 
 use conn_core::arrow::array::{Array, ArrayRef, Int64Array, NullArray, RecordBatch, StringArray};
-use conn_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use conn_core::arrow::compute::{CastOptions, cast_with_options};
+use conn_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// How one column is decoded and then settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,10 @@ enum Check {
     StillNull,
     /// Inferred `Int64` (JSON lines): decoded as text, which must be whole numbers.
     WholeNumbers,
+    /// Inferred a timestamp coarser than nanoseconds (CSV): decoded as text, which
+    /// must have no more fractional second digits than the unit keeps (arrow-csv would
+    /// cut `.123456789` to `.123456` in a microsecond column).
+    Timestamp,
 }
 
 /// The schema to decode with, and how to get from it to the inferred one.
@@ -50,6 +55,9 @@ impl Plan {
             .map(|f| match f.data_type() {
                 DataType::Null => Check::StillNull,
                 DataType::Int64 if json => Check::WholeNumbers,
+                DataType::Timestamp(unit, _) if !json && *unit != TimeUnit::Nanosecond => {
+                    Check::Timestamp
+                }
                 _ => Check::AsInferred,
             })
             .collect();
@@ -105,6 +113,9 @@ impl Plan {
                     Check::AsInferred => Arc::clone(column),
                     Check::StillNull => still_null(column, name, row)?,
                     Check::WholeNumbers => whole_numbers(column, name, row)?,
+                    Check::Timestamp => {
+                        timestamps(column, self.inferred.field(index).data_type(), name, row)?
+                    }
                 });
             }
             row += batch.num_rows();
@@ -152,6 +163,57 @@ fn whole_numbers(column: &ArrayRef, name: &str, first_row: usize) -> Result<Arra
         });
     }
     Ok(Arc::new(Int64Array::from(out)))
+}
+
+/// The fractional second digits of a timestamp's text (`2024-01-01T10:00:00.123Z`
+/// has `123`), as arrow-csv's inference patterns write them.
+fn fraction(text: &str) -> &str {
+    let Some(rest) = text.get(19..).and_then(|r| r.strip_prefix('.')) else {
+        return "";
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn timestamps(
+    column: &ArrayRef,
+    data_type: &DataType,
+    name: &str,
+    first_row: usize,
+) -> Result<ArrayRef, Misfit> {
+    let values = text(column)?;
+    let kept = match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => 0,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 3,
+        _ => 6,
+    };
+    for (at, value) in values.iter().enumerate() {
+        if let Some(text) = value
+            && fraction(text)
+                .get(kept..)
+                .is_some_and(|cut| cut.bytes().any(|d| d != b'0'))
+        {
+            return Err(Misfit(format!(
+                "column \"{name}\" was inferred as {data_type}, but row {} holds {}, which has \
+                 more fractional second digits",
+                first_row + at + 1,
+                describe(text)
+            )));
+        }
+    }
+    // The same parser arrow-csv uses for the column; not `safe`, so that a value it
+    // cannot read is an error (and the file is read again), never a NULL.
+    let options = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    cast_with_options(values, data_type, &options).map_err(|e| {
+        Misfit(format!(
+            "column \"{name}\" was inferred as {data_type}, but a later value does not fit: {e}"
+        ))
+    })
 }
 
 /// A value's kind, and the value when short: `the number 4.5`, `a string "abc"`.

@@ -13,6 +13,7 @@ use object_store::path::Path as ObjectPath;
 use parquet::arrow::AsyncArrowWriter;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::checks;
 use crate::format::{Compression, Format};
 
 fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
@@ -106,10 +107,7 @@ async fn write_text<W: AsyncWrite + Unpin>(
     table: &Table,
     format: Format,
 ) -> Result<()> {
-    match format {
-        Format::Csv => write_text_batches(out, path, table, csv_bytes, true).await?,
-        _ => write_text_batches(out, path, table, jsonl_bytes, false).await?,
-    }
+    write_text_batches(out, path, table, format).await?;
     out.shutdown().await.map_err(|e| io_error(path, &e))
 }
 
@@ -118,6 +116,14 @@ async fn write_parquet<W: AsyncWrite + Unpin + Send>(
     path: &ObjectPath,
     table: &Table,
 ) -> Result<()> {
+    for field in table.schema().fields() {
+        if let Some(why) = checks::parquet_refuses(field.data_type()) {
+            return Err(data_error(
+                path,
+                format!("column \"{}\" ({}): {why}", field.name(), field.data_type()),
+            ));
+        }
+    }
     let mut parquet = AsyncArrowWriter::try_new(writer, Arc::clone(table.schema()), None)
         .map_err(|e| data_error(path, e))?;
     for batch in table.batches() {
@@ -146,7 +152,11 @@ fn csv_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String
 fn jsonl_bytes(table: &Table, index: usize) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
-        let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
+        // Explicit nulls: every line names every column, so a column whose first
+        // values (or all values) are NULL keeps its place and is not dropped.
+        let mut writer = arrow_json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow_json::writer::LineDelimited>(&mut out);
         writer
             .write(&table.batches()[index])
             .map_err(|e| e.to_string())?;
@@ -160,23 +170,39 @@ async fn write_text_batches<W: AsyncWrite + Unpin>(
     writer: &mut W,
     path: &ObjectPath,
     table: &Table,
-    encode: fn(&Table, usize) -> std::result::Result<Vec<u8>, String>,
-    header_when_empty: bool,
+    format: Format,
 ) -> Result<()> {
-    if table.batches().is_empty() && header_when_empty {
+    let (encode, json): (Encode, bool) = match format {
+        Format::Csv => (csv_bytes, false),
+        _ => (jsonl_bytes, true),
+    };
+    if table.batches().is_empty() && !json {
         // An empty CSV still has its header line.
-        let header: Vec<&str> = table.column_names();
+        let header = checks::csv_header(table.schema()).map_err(|e| data_error(path, e))?;
         writer
-            .write_all(format!("{}\n", header.join(",")).as_bytes())
+            .write_all(&header)
             .await
             .map_err(|e| io_error(path, &e))?;
     }
-    for index in 0..table.batches().len() {
+    let mut first_row = 0;
+    for (index, batch) in table.batches().iter().enumerate() {
+        // Checked before encoding: arrow-json would write these as `null` or as
+        // invalid JSON, arrow-csv fails on them naming no column.
+        if let Some(why) = checks::unformattable(batch, first_row).or_else(|| {
+            json.then(|| checks::jsonl_refuses(batch, first_row))
+                .flatten()
+        }) {
+            return Err(data_error(path, why));
+        }
         let bytes = encode(table, index).map_err(|e| data_error(path, e))?;
         writer
             .write_all(&bytes)
             .await
             .map_err(|e| io_error(path, &e))?;
+        first_row += batch.num_rows();
     }
     Ok(())
 }
+
+/// Encodes batch `index` of a table as text.
+type Encode = fn(&Table, usize) -> std::result::Result<Vec<u8>, String>;

@@ -564,3 +564,128 @@ fn concurrent_identical_reads_fetch_once() {
     assert_eq!(conn.stats().queries, 1, "{:?}", conn.stats());
     assert!(tables.iter().all(|t| t.shares_data_with(&tables[0])));
 }
+
+/// Found by the round-trip suite (tests/roundtrip): what each format cannot hold is
+/// refused naming the column and the row, instead of a null, a corrupt file or an
+/// encoder message naming no column; JSON lines keep their columns and their order;
+/// a CSV timestamp with more digits than the sampled schema keeps is not cut.
+#[test]
+fn written_files_read_back_or_refuse_naming_column_and_row() {
+    use conn_core::arrow::array::{
+        Date32Array, Float64Array, IntervalMonthDayNanoArray, StringArray, TimestampNanosecondArray,
+    };
+    use conn_core::arrow::datatypes::{Field, IntervalMonthDayNano, Schema, TimeUnit};
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let table = |columns: Vec<(&str, ArrayRef)>| {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch =
+            RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+        // Two batches: rows are counted across them.
+        Table::new(
+            batch.schema(),
+            vec![batch.slice(0, 1), batch.slice(1, batch.num_rows() - 1)],
+        )
+        .unwrap()
+    };
+    let refused = |path: &str, table: &Table, format: Format| {
+        let err = conn.write(path, table, format).blocking().unwrap_err();
+        assert!(!conn.exists(path).blocking().unwrap(), "{path} was written");
+        err.to_string()
+    };
+
+    // JSON has no number for NaN: arrow-json would write null.
+    let floats = table(vec![(
+        "x",
+        Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),
+    )]);
+    assert!(
+        refused("nan.jsonl", &floats, Format::Jsonl)
+            .ends_with("column \"x\" (Float64), row 2: NaN, which JSON has no number for (it would be written as null); write Parquet, or replace the value first"),
+    );
+    // A date text cannot show: arrow-json would write the error into the file.
+    let dates = table(vec![(
+        "d",
+        Arc::new(Date32Array::from(vec![Some(0), Some(i32::MAX)])),
+    )]);
+    for (path, format) in [("far.jsonl", Format::Jsonl), ("far.csv", Format::Csv)] {
+        let err = refused(path, &dates, format);
+        assert!(
+            err.contains("column \"d\" (Date32), row 1: a value that cannot be written as text"),
+            "{err}"
+        );
+    }
+    // Parquet has no nanosecond intervals and no negative decimal scales.
+    let intervals = table(vec![(
+        "iv",
+        Arc::new(IntervalMonthDayNanoArray::from(vec![
+            IntervalMonthDayNano::new(1, 2, 3),
+            IntervalMonthDayNano::new(0, 0, 0),
+        ])),
+    )]);
+    assert!(refused("iv.parquet", &intervals, Format::Parquet).contains(
+        "column \"iv\" (Interval(MonthDayNano)): Parquet has no interval with nanoseconds"
+    ));
+
+    // JSON lines: a column NULL in the first rows, or in every row, keeps its place.
+    let sparse = table(vec![
+        ("z", Arc::new(Int64Array::from(vec![Some(1), Some(2)]))),
+        ("a", Arc::new(StringArray::from(vec![None, Some("x")]))),
+        ("m", Arc::new(StringArray::from(vec![None::<&str>, None]))),
+    ]);
+    conn.write("sparse.jsonl", &sparse, Format::Jsonl)
+        .blocking()
+        .unwrap();
+    let back = conn
+        .read("sparse.jsonl")
+        .option("infer_rows", 1)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(back.column_names(), vec!["z", "a", "m"]);
+    assert_eq!(back.column("m").unwrap().logical_null_count(), 2);
+
+    // An empty CSV's header is quoted like any other.
+    let names = table(vec![
+        ("a,b", Arc::new(Int64Array::from(vec![1, 2]))),
+        ("say \"hi\"", Arc::new(Int64Array::from(vec![3, 4]))),
+    ]);
+    let empty = Table::empty(Arc::clone(names.schema()));
+    conn.write("empty.csv", &empty, Format::Csv)
+        .blocking()
+        .unwrap();
+    let back = conn.read("empty.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(back.column_names(), vec!["a,b", "say \"hi\""]);
+
+    // Nanoseconds after a sample of microsecond timestamps: read again, not cut.
+    let stamps = table(vec![(
+        "t",
+        Arc::new(TimestampNanosecondArray::from(vec![1_000, 2_000, 3_001])),
+    )]);
+    conn.write("stamps.csv", &stamps, Format::Csv)
+        .blocking()
+        .unwrap();
+    for batch_size in [1, 2, 65_536] {
+        let back = conn
+            .read("stamps.csv")
+            .option("infer_rows", 2)
+            .option("batch_size", batch_size)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        assert_eq!(
+            back.schema().field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, None)
+        );
+        assert_eq!(
+            back.column("t").unwrap().as_ref(),
+            stamps.column("t").unwrap().as_ref()
+        );
+    }
+}

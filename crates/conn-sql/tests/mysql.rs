@@ -348,3 +348,140 @@ fn conformance() {
     }
     .run();
 }
+
+/// A table of 10,000 rows of several types, read in batches of 7 through a single
+/// pooled connection without the pool's ping. Returns the connection and the table.
+fn ten_thousand_rows(scratch: &MySqlScratch) -> (Project, Arc<SqlConnection>, Table) {
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {}.survive (id INT PRIMARY KEY, t VARCHAR(32), n DECIMAL(12, 2), \
+             ts DATETIME(6) NULL, b VARBINARY(16)) \
+             WITH d(n) AS (SELECT 0 UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 \
+             UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 \
+             UNION ALL SELECT 8 UNION ALL SELECT 9), \
+             g(id) AS (SELECT a.n * 1000 + b.n * 100 + c.n * 10 + e.n + 1 FROM d a, d b, d c, d e) \
+             SELECT id, MD5(id) AS t, id * 1.25 AS n, \
+             IF(id % 7 = 0, NULL, TIMESTAMP '2024-02-29 12:00:00' - INTERVAL id MINUTE) AS ts, \
+             UNHEX(MD5(id)) AS b FROM g",
+            scratch.database
+        ))
+        .blocking()
+        .unwrap();
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\nbatch_size = 7\n\
+         retry = {{ attempts = 3, wait = \"50ms\" }}\n\
+         create_engine_kwargs = {{ pool_size = 1, max_overflow = 0, pool_pre_ping = false }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("my");
+    let table = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(table.num_rows(), 10_000);
+    assert_eq!(table.batches().len(), 10_000_usize.div_ceil(7));
+    (project, conn, table)
+}
+
+fn connection_id(conn: &SqlConnection) -> u64 {
+    conn.query("SELECT CONNECTION_ID() AS id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(u64,)>()
+        .unwrap()[0]
+        .0
+}
+
+#[test]
+fn a_connection_killed_between_reads_is_retried_and_the_data_survives() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let id = connection_id(&conn);
+    let stats = conn.stats();
+    assert_eq!((stats.connects, stats.retries, stats.resets), (1, 0, 0));
+    scratch
+        .admin()
+        .execute(format!("KILL CONNECTION {id}"))
+        .blocking()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    common::assert_same_table(&before, &after);
+    assert_ne!(connection_id(&conn), id, "a new connection serves the pool");
+    let stats = conn.stats();
+    let counted = (stats.connects, stats.retries, stats.resets);
+    assert!(
+        counted == (2, 1, 1) || counted == (1, 0, 0),
+        "one reconnect, one retry, one reset (or none seen): {stats:?}"
+    );
+}
+
+#[test]
+fn a_connection_killed_in_the_middle_of_a_read_is_read_again_from_the_start() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let marker = conn_testkit::unique_name("mid_read");
+    // The primary key's order needs no sort: rows stream out, and the read sleeps at
+    // row 5000, 4,999 rows in, where another connection kills it, once.
+    let sql = format!(
+        "SELECT *, IF(id = 5000, SLEEP(0.5), 0) AS slept, '{marker}' AS marker \
+         FROM survive ORDER BY id"
+    );
+    let stats_before = conn.stats();
+    let after = std::thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            for _ in 0..500 {
+                let found = scratch
+                    .admin()
+                    .query(
+                        "SELECT ID AS id FROM information_schema.PROCESSLIST \
+                         WHERE STATE = 'User sleep' AND INFO LIKE :marker \
+                         AND ID <> CONNECTION_ID()",
+                    )
+                    .param("marker", format!("%{marker}%"))
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(u64,)>()
+                    .unwrap();
+                if let Some((id,)) = found.first() {
+                    scratch
+                        .admin()
+                        .execute(format!("KILL CONNECTION {id}"))
+                        .blocking()
+                        .unwrap();
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        });
+        let table = conn.query(sql.clone()).ttl(Ttl::ZERO).blocking().unwrap();
+        assert!(killer.join().unwrap(), "the read was never seen sleeping");
+        table
+    });
+    let columns: Vec<usize> = (0..before.num_columns()).collect();
+    let after = Table::from_batch(after.to_record_batch().unwrap().project(&columns).unwrap());
+    common::assert_same_table(&before, &after);
+    let stats = conn.stats();
+    assert_eq!(
+        (
+            stats.connects - stats_before.connects,
+            stats.retries - stats_before.retries,
+            stats.resets - stats_before.resets
+        ),
+        (1, 1, 1),
+        "read again once, on a new connection: {stats:?}"
+    );
+}

@@ -689,3 +689,198 @@ fn written_files_read_back_or_refuse_naming_column_and_row() {
         );
     }
 }
+
+/// A TCP proxy in front of a server that can be taken down: while down it closes every
+/// connection it holds and every new one at once, as a stopped server would look to a
+/// client (moto keeps its objects in memory, so the real server cannot be stopped and
+/// started again with the data still there).
+struct FlakyProxy {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    /// Connections accepted, and those closed at once because the proxy was down.
+    accepted: Arc<std::sync::atomic::AtomicU64>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl FlakyProxy {
+    fn start(upstream: u16) -> FlakyProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = FlakyProxy {
+            port: listener.local_addr().unwrap().port(),
+            down: Arc::default(),
+            accepted: Arc::default(),
+            refused: Arc::default(),
+            open: Arc::default(),
+        };
+        let (down, accepted, refused, open) = (
+            Arc::clone(&proxy.down),
+            Arc::clone(&proxy.accepted),
+            Arc::clone(&proxy.refused),
+            Arc::clone(&proxy.open),
+        );
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                if down.load(Ordering::SeqCst) {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let mut held = open.lock().unwrap();
+                for stream in [&client, &server] {
+                    held.push(stream.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        proxy
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn set_down(&self, down: bool) {
+        use std::sync::atomic::Ordering;
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            for stream in self.open.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn s3_down_between_reads_is_retried_by_object_store_and_the_data_survives() {
+    use conn_core::arrow::array::StringArray;
+    use conn_core::arrow::datatypes::{Field, Schema};
+    use std::time::Duration;
+
+    let Some(moto) = conn_testkit::MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket("pets");
+    let upstream: u16 = moto.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = FlakyProxy::start(upstream);
+    let dir = tempfile::tempdir().unwrap();
+    let section = |name: &str, retry: &str| {
+        format!(
+            "[connections.{name}]\ntype = \"files\"\nprotocol = \"s3\"\nkey = \"AKIAMOTO\"\n\
+             secret = \"moto-Secret-123\"\nendpoint_url = \"{}\"\n\
+             client_kwargs = {{ region_name = \"us-east-1\" }}\nretry = {retry}\n",
+            proxy.endpoint()
+        )
+    };
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "{}{}",
+            section("s3", "{ attempts = 10, wait = \"200ms\" }"),
+            section("once", "{ attempts = 1 }")
+        ),
+        &[],
+    );
+    let s3 = factory.get::<FilesConnection>("s3").unwrap();
+    let ids: Vec<i64> = (0..10_000).collect();
+    let names: Vec<Option<String>> = ids
+        .iter()
+        .map(|i| (i % 7 != 0).then(|| format!("pet {i}")))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(names)),
+        ],
+    )
+    .unwrap();
+    let table = Table::from_batch(batch);
+    for (path, format) in [
+        ("pets/survive.parquet", Format::Parquet),
+        ("pets/survive.csv", Format::Csv),
+    ] {
+        s3.write(path, &table, format).blocking().unwrap();
+        let read = |conn: &FilesConnection| {
+            conn.read(path)
+                .option("batch_size", 7)
+                .ttl(Ttl::ZERO)
+                .blocking()
+        };
+        let before = read(&s3).unwrap();
+        for column in ["id", "name"] {
+            // (CSV reads every column as nullable: compare the values.)
+            assert_eq!(
+                before.column(column).unwrap().as_ref(),
+                table.column(column).unwrap().as_ref(),
+                "{path}"
+            );
+        }
+        assert!(before.batches().len() > 1000, "{path}: batches of 7");
+        let stats_before = s3.stats();
+
+        // Down: a read without retries fails at once, saying why.
+        proxy.set_down(true);
+        let once = factory.get::<FilesConnection>("once").unwrap();
+        let err = read(&once).unwrap_err().to_string();
+        assert!(
+            err.contains("error sending request") || err.contains("connection"),
+            "{path}: {err}"
+        );
+        let refused = proxy.refused();
+
+        // Back up 1.5 s later: object_store's retries carry the read across the outage.
+        let started = std::time::Instant::now();
+        let after = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(1500));
+                proxy.set_down(false);
+            });
+            read(&s3).unwrap()
+        });
+        assert!(started.elapsed() >= Duration::from_millis(1400), "{path}");
+        assert!(
+            proxy.refused() > refused,
+            "{path}: no request met the outage"
+        );
+        assert_eq!(
+            after.to_record_batch().unwrap(),
+            before.to_record_batch().unwrap(),
+            "{path}"
+        );
+        // One layer retries (object_store's, per request): conn adds none, and the
+        // store is not rebuilt.
+        let stats = s3.stats();
+        assert_eq!(
+            (
+                stats.retries - stats_before.retries,
+                stats.connects - stats_before.connects,
+                stats.resets - stats_before.resets
+            ),
+            (0, 0, 0),
+            "{path}: {stats:?}"
+        );
+    }
+}

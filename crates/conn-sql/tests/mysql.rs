@@ -485,3 +485,158 @@ fn a_connection_killed_in_the_middle_of_a_read_is_read_again_from_the_start() {
         "read again once, on a new connection: {stats:?}"
     );
 }
+
+#[test]
+fn a_dropped_session_whose_statement_failed_leaves_no_transaction_in_the_pool() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {d}.kept (n INT); CREATE TABLE {d}.dropped (n INT NOT NULL PRIMARY KEY)",
+            d = scratch.database
+        ))
+        .blocking()
+        .unwrap();
+    // Two pooled connections: the session holds one, everyone else shares the other.
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 2, max_overflow = 0 }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("my");
+    let barrier = std::sync::Barrier::new(2);
+    let session_id = std::thread::scope(|scope| {
+        let session = scope.spawn(|| {
+            let mut session = conn.session().blocking().unwrap();
+            let id = session
+                .query("SELECT CONNECTION_ID() AS id")
+                .blocking()
+                .unwrap()
+                .rows::<(u64,)>()
+                .unwrap()[0]
+                .0;
+            session
+                .execute("INSERT INTO dropped VALUES (1)")
+                .blocking()
+                .unwrap();
+            barrier.wait(); // The other connection starts working.
+            // A failed statement leaves MySQL's transaction open (with the first insert).
+            let err = session
+                .execute("INSERT INTO dropped VALUES (1)")
+                .blocking()
+                .unwrap_err();
+            assert!(err.to_string().contains("Duplicate entry"), "{err}");
+            let inside = session
+                .query("SELECT @@in_transaction AS t")
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap();
+            assert_eq!(inside, vec![(1,)]);
+            barrier.wait();
+            drop(session); // Never committed nor rolled back.
+            id
+        });
+        barrier.wait();
+        for n in 0..20 {
+            conn.execute(format!("INSERT INTO kept VALUES ({n})"))
+                .blocking()
+                .unwrap();
+            let count = conn
+                .query("SELECT count(*) AS c FROM kept")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap()[0]
+                .0;
+            assert_eq!(count, n + 1);
+        }
+        barrier.wait();
+        session.join().unwrap()
+    });
+    // The dropped session's transaction ends on the server at once (it holds the
+    // row locks of its insert), not whenever its connection is next used.
+    let mut lingering = 1;
+    for _ in 0..40 {
+        lingering = scratch
+            .admin()
+            .query(
+                "SELECT count(*) AS n FROM information_schema.INNODB_TRX \
+                 WHERE trx_mysql_thread_id = :id",
+            )
+            .param("id", i64::try_from(session_id).unwrap())
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0;
+        if lingering == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        lingering, 0,
+        "the dropped session's transaction is still open"
+    );
+    // Both pooled connections at once (each holds its own for 300 ms): neither is in a
+    // transaction, and the server has no open transaction for either.
+    let states: Vec<(u64, i64)> = std::thread::scope(|scope| {
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    conn.query(
+                        "SELECT CONNECTION_ID() AS id, @@in_transaction AS t, SLEEP(0.3) AS s",
+                    )
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(u64, i64, i64)>()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(id, t, _)| (id, t))
+                    .next()
+                    .unwrap()
+                })
+            })
+            .collect();
+        probes.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    assert_ne!(
+        states[0].0, states[1].0,
+        "both pooled connections: {states:?}"
+    );
+    for (id, in_transaction) in &states {
+        assert_eq!(*in_transaction, 0, "connection {id}: {states:?}");
+    }
+    let open = scratch
+        .admin()
+        .query(
+            "SELECT count(*) AS n FROM information_schema.INNODB_TRX \
+             WHERE trx_mysql_thread_id IN (:a, :b)",
+        )
+        .param("a", i64::try_from(states[0].0).unwrap())
+        .param("b", i64::try_from(states[1].0).unwrap())
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap()[0]
+        .0;
+    assert_eq!(open, 0);
+    // The session's insert was rolled back; every other one is there.
+    let counts = conn
+        .query(
+            "SELECT (SELECT count(*) FROM kept) AS kept, (SELECT count(*) FROM dropped) AS dropped",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64, i64)>()
+        .unwrap();
+    assert_eq!(counts, vec![(20, 0)]);
+}

@@ -580,3 +580,153 @@ fn a_connection_terminated_in_the_middle_of_a_read_is_read_again_from_the_start(
         );
     }
 }
+
+#[test]
+fn a_dropped_session_with_an_aborted_transaction_leaves_no_transaction_in_the_pool() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {s}.kept (n int); CREATE TABLE {s}.aborted (n int)",
+            s = scratch.schema
+        ))
+        .blocking()
+        .unwrap();
+    // Two pooled connections: the session holds one, everyone else shares the other.
+    let project = Project::new(&format!(
+        "[connections.pg]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 2, max_overflow = 0 }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("pg");
+    let barrier = std::sync::Barrier::new(2);
+    let session_pid = std::thread::scope(|scope| {
+        let session = scope.spawn(|| {
+            let mut session = conn.session().blocking().unwrap();
+            let pid = session
+                .query("SELECT pg_backend_pid() AS pid")
+                .blocking()
+                .unwrap()
+                .rows::<(i32,)>()
+                .unwrap()[0]
+                .0;
+            session
+                .execute("INSERT INTO aborted VALUES (1)")
+                .blocking()
+                .unwrap();
+            barrier.wait(); // The other connection starts working.
+            let err = session.execute("SELECT 1 / 0").blocking().unwrap_err();
+            assert_eq!(err.code(), Some("22012"), "{err}");
+            // The transaction is aborted: every statement fails until it ends.
+            let err = session.query("SELECT 1 AS one").blocking().unwrap_err();
+            assert_eq!(err.code(), Some("25P02"), "{err}");
+            barrier.wait();
+            drop(session); // Never committed nor rolled back.
+            pid
+        });
+        barrier.wait();
+        for n in 0..20 {
+            conn.execute(format!("INSERT INTO kept VALUES ({n})"))
+                .blocking()
+                .unwrap();
+            let count = conn
+                .query("SELECT count(*) AS c FROM kept")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap()[0]
+                .0;
+            assert_eq!(count, n + 1);
+        }
+        barrier.wait();
+        session.join().unwrap()
+    });
+    // The dropped session's transaction ends on the server at once, not whenever its
+    // connection is next used.
+    let mut lingering = 1;
+    for _ in 0..40 {
+        lingering = scratch
+            .admin()
+            .query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE pid = :pid AND state LIKE 'idle in transaction%'",
+            )
+            .param("pid", session_pid)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0;
+        if lingering == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        lingering, 0,
+        "the dropped session's transaction is still open"
+    );
+    // Both pooled connections at once (each holds its own for 300 ms): neither is in a
+    // transaction (no transaction id, `now()` is this statement's start) and none is
+    // `idle in transaction (aborted)` on the server.
+    let states: Vec<(i32, Option<i64>, bool)> = std::thread::scope(|scope| {
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    conn.query(
+                        "SELECT pg_backend_pid() AS pid, \
+                         txid_current_if_assigned()::text::bigint AS txid, \
+                         now() = statement_timestamp() AS fresh, pg_sleep(0.3)::text AS s",
+                    )
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(i32, Option<i64>, bool, String)>()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(pid, txid, fresh, _)| (pid, txid, fresh))
+                    .next()
+                    .unwrap()
+                })
+            })
+            .collect();
+        probes.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    assert_ne!(
+        states[0].0, states[1].0,
+        "both pooled connections: {states:?}"
+    );
+    for (pid, txid, fresh) in &states {
+        assert_eq!((*txid, *fresh), (None, true), "backend {pid}: {states:?}");
+    }
+    let open = scratch
+        .admin()
+        .query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE pid IN (:a, :b) AND state LIKE 'idle in transaction%'",
+        )
+        .param("a", states[0].0)
+        .param("b", states[1].0)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap()[0]
+        .0;
+    assert_eq!(open, 0);
+    // The session's insert was rolled back; every other one is there.
+    let counts = conn
+        .query(
+            "SELECT (SELECT count(*) FROM kept) AS kept, (SELECT count(*) FROM aborted) AS aborted",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64, i64)>()
+        .unwrap();
+    assert_eq!(counts, vec![(20, 0)]);
+}

@@ -295,7 +295,12 @@ fn read_back(
 /// The values a column must read back as when its text is read as `data_type` and that
 /// is the column's natural type in the format: the written values themselves (in that
 /// type's terms), not merely what arrow makes of the text. `None` for other types.
-fn exact(kind: Kind, column: &Column, data_type: &DataType) -> Option<Vec<Option<Cell>>> {
+fn exact(
+    kind: Kind,
+    column: &Column,
+    data_type: &DataType,
+    read: &[Option<Cell>],
+) -> Option<Vec<Option<Cell>>> {
     let per_value = |f: &dyn Fn(&Cell) -> Option<Cell>| -> Option<Vec<Option<Cell>>> {
         column
             .cells
@@ -325,28 +330,22 @@ fn exact(kind: Kind, column: &Column, data_type: &DataType) -> Option<Vec<Option
             DataType::Int64,
         ) => Some(column.cells.clone()),
         (Ty::F64, DataType::Float64) => Some(column.cells.clone()),
-        // A 32-bit float is written in its shortest text, which reads back as the
-        // nearest 64-bit float (0.1f32 as 0.1); that text must be the same float.
-        (Ty::F32, DataType::Float64) => {
-            let texts = arrays::array(column.ty, &column.cells);
-            let options = FormatOptions::default();
-            let shown = ArrayFormatter::try_new(texts.as_ref(), &options).ok()?;
-            column
-                .cells
-                .iter()
-                .enumerate()
-                .map(|(row, c)| match c {
-                    None => Some(None),
-                    Some(Cell::Float(f)) => {
-                        let back: f64 = shown.value(row).to_string().parse().ok()?;
-                        // The text must stand for the same 32-bit float.
-                        ((back as f32).to_bits() == (*f as f32).to_bits() || f.is_nan())
-                            .then_some(Some(Cell::Float(if f.is_nan() { *f } else { back })))
-                    }
-                    Some(_) => None,
-                })
-                .collect()
-        }
+        // A 32-bit float is written in a shortest text, which reads back as the
+        // nearest 64-bit float (0.1f32 as 0.1): that text must be the same 32-bit
+        // float. (Which of two equally short texts is written depends on the writer.)
+        (Ty::F32, DataType::Float64) => column
+            .cells
+            .iter()
+            .zip(read)
+            .map(|(wrote, read)| match (wrote, read) {
+                (None, _) => Some(None),
+                (Some(Cell::Float(f)), Some(Cell::Float(back))) => {
+                    let same = (*back as f32).to_bits() == (*f as f32).to_bits() || f.is_nan();
+                    Some(Some(Cell::Float(if same { *back } else { *f })))
+                }
+                _ => None,
+            })
+            .collect(),
         (Ty::Dec(_, s), DataType::Float64) => per_value(&|c| match c {
             Cell::Int(v) => model::decimal_text(*v, s).parse().ok().map(Cell::Float),
             _ => None,
@@ -401,7 +400,7 @@ fn text_format(kind: Kind, column: &Column, infer_rows: usize) -> Model {
         Err(Oracle::Unwritable(e)) => return Model::Refused(e),
         Err(Oracle::Unreadable(e)) => return Model::Unreadable(e),
         Ok((data_type, cells)) => Expected {
-            cells: exact(kind, column, &data_type).unwrap_or(cells),
+            cells: exact(kind, column, &data_type, &cells).unwrap_or(cells),
             data_type,
             extension: None,
             alternative: None,
@@ -409,8 +408,8 @@ fn text_format(kind: Kind, column: &Column, infer_rows: usize) -> Model {
     };
     let sampled = oracle(kind, column, Some(infer_rows))
         .ok()
-        .and_then(|(data_type, _)| {
-            let cells = exact(kind, column, &data_type)?;
+        .and_then(|(data_type, read)| {
+            let cells = exact(kind, column, &data_type, &read)?;
             Some(Box::new(Expected {
                 data_type,
                 cells,

@@ -31,6 +31,7 @@
 mod config;
 mod init;
 mod pool;
+mod prepare;
 mod run;
 mod session;
 mod write;

@@ -10,6 +10,7 @@ use conn_core::{Error, Result, Table, WriteMode};
 use duckdb::Connection;
 
 use crate::pool::DuckPool;
+use crate::prepare;
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -29,7 +30,17 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
         DataType::UInt64 => "UBIGINT".into(),
         DataType::Float16 | DataType::Float32 => "FLOAT".into(),
         DataType::Float64 => "DOUBLE".into(),
-        DataType::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
+        DataType::Decimal128(p, s) => match prepare::stored_decimal(*p, *s) {
+            Some((p, s)) => format!("DECIMAL({p}, {s})"),
+            None => {
+                return Err(Error::Data(format!(
+                    "column \"{}\": conn-duckdb cannot create a column for Arrow type {}: \
+                     DuckDB decimals hold at most 38 digits",
+                    field.name(),
+                    field.data_type()
+                )));
+            }
+        },
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BLOB".into(),
         DataType::FixedSizeBinary(16) if field.extension_type_name() == Some("arrow.uuid") => {
@@ -39,6 +50,7 @@ pub(crate) fn sql_type(field: &Field) -> Result<String> {
         DataType::Date32 | DataType::Date64 => "DATE".into(),
         DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
         DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        // DuckDB keeps nanoseconds only in TIMESTAMP_NS (and without a zone).
         DataType::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
         DataType::Timestamp(_, None) => "TIMESTAMP".into(),
         DataType::Interval(_) => "INTERVAL".into(),
@@ -134,7 +146,14 @@ fn fitted(
                 ))
             })?
             .data_type();
-        if array.data_type() == wanted {
+        // Same type, one `prepare` re-expresses exactly (intervals, durations,
+        // nanosecond times), or a pair DuckDB converts without rounding (a UUID's bytes
+        // into a UUID column, which exports as text; lists whose item field is named
+        // differently): kept as they are.
+        if array.data_type() == wanted
+            || prepare::needs_preparing(array.data_type())
+            || !(may_round(array.data_type()) && may_round(wanted))
+        {
             columns.push(Arc::clone(array));
             continue;
         }
@@ -174,6 +193,12 @@ fn fitted(
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Data(e.to_string()))
 }
 
+/// Whether values of this type can be rounded or truncated by DuckDB's cast into
+/// another such type: numbers (integers, floats, decimals) and dates and times.
+fn may_round(data_type: &DataType) -> bool {
+    data_type.is_numeric() || data_type.is_temporal()
+}
+
 /// Writes `table` on `conn` (inside the caller's transaction).
 pub(crate) fn write_table(
     conn: &Connection,
@@ -200,7 +225,9 @@ pub(crate) fn write_table(
             .collect();
         run(&format!("CREATE TABLE {quoted} ({})", columns?.join(", ")))?;
     }
-    // The target's column types, as Arrow: every value is checked against them.
+    // The target's column types, as Arrow: every value is checked against them, then
+    // the columns the appender would change are re-expressed (see `prepare`); nothing
+    // is appended before every batch passed.
     let names: Vec<&str> = table.column_names();
     let selected = names
         .iter()
@@ -211,6 +238,17 @@ pub(crate) fn write_table(
         .prepare(&format!("SELECT {selected} FROM {quoted} LIMIT 0"))
         .and_then(|mut statement| statement.query_arrow([]).map(|arrow| arrow.get_schema()))
         .map_err(|e| pool.err(&e, "write_table"))?;
+    let mut checked = Vec::with_capacity(table.batches().len());
+    let mut first_row = 0;
+    for batch in table.batches() {
+        checked.push(fitted(batch, &target, first_row, &quoted)?);
+        first_row += batch.num_rows();
+    }
+    let checked = match checked.first() {
+        Some(first) => Table::new(first.schema(), checked)?,
+        None => table.clone(),
+    };
+    let prepared = prepare::prepare(&checked)?;
     // The appender takes the table by catalog, schema and name, each optional.
     let mut appender = match parts.as_slice() {
         [bare] => conn.appender_with_columns(bare, &names),
@@ -227,12 +265,9 @@ pub(crate) fn write_table(
         _ => return Err(invalid_name(name)),
     }
     .map_err(|e| pool.err(&e, "write_table"))?;
-    let mut first_row = 0;
-    for batch in table.batches() {
-        let batch = fitted(batch, &target, first_row, &quoted)?;
-        first_row += batch.num_rows();
+    for batch in prepared.batches() {
         appender
-            .append_record_batch(batch)
+            .append_record_batch(batch.clone())
             .map_err(|e| pool.err(&e, "write_table"))?;
     }
     appender.flush().map_err(|e| pool.err(&e, "write_table"))?;

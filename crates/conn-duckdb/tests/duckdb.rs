@@ -276,6 +276,142 @@ fn write_table_round_trips_and_a_failure_changes_nothing() {
     assert_eq!(rows, vec![(1, "kept".into()), (2, "kept".into())]);
 }
 
+/// Found by the round-trip suite: duckdb-rs's appender wrote NULL intervals as
+/// `0 secs` and dropped their nanoseconds, truncated the nanoseconds of zoned timestamps
+/// and times, and refused negative decimal scales with a message naming no column.
+#[test]
+fn write_table_keeps_interval_nulls_and_refuses_what_duckdb_would_truncate() {
+    use conn_core::arrow::array::{
+        ArrayRef, AsArray, Decimal128Array, Int32Array, IntervalMonthDayNanoArray, RecordBatch,
+        Time64NanosecondArray, TimestampNanosecondArray,
+    };
+    use conn_core::arrow::datatypes::{Decimal128Type, Field, IntervalMonthDayNano, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = file_db(dir.path())
+        .get::<DuckDbConnection>("ducks")
+        .unwrap();
+    let table = |columns: Vec<(&str, ArrayRef)>| {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch =
+            RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+        // Two batches, so that rows are counted across them.
+        Table::new(
+            batch.schema(),
+            vec![batch.slice(0, 1), batch.slice(1, batch.num_rows() - 1)],
+        )
+        .unwrap()
+    };
+    let id: ArrayRef = Arc::new(Int32Array::from(vec![0, 1, 2]));
+    let written = table(vec![
+        ("id", Arc::clone(&id)),
+        (
+            "iv",
+            Arc::new(IntervalMonthDayNanoArray::from(vec![
+                Some(IntervalMonthDayNano::new(14, -3, 5_000)),
+                None,
+                Some(IntervalMonthDayNano::new(0, 0, -1_000)),
+            ])),
+        ),
+        (
+            "n",
+            Arc::new(
+                Decimal128Array::from(vec![Some(123), None, Some(-99_999)])
+                    .with_precision_and_scale(5, -2)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "ns",
+            Arc::new(TimestampNanosecondArray::from(vec![
+                Some(1),
+                None,
+                Some(-1_999),
+            ])),
+        ),
+    ]);
+    conn.write_table("exact", &written, WriteMode::Create)
+        .blocking()
+        .unwrap();
+    let back = conn
+        .query("SELECT iv, n, ns FROM exact ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    // Intervals and nanosecond timestamps come back exactly, NULLs included.
+    for name in ["iv", "ns"] {
+        assert_eq!(
+            back.column(name).unwrap().as_ref(),
+            written.column(name).unwrap().as_ref(),
+            "{name}"
+        );
+    }
+    // A negative scale is kept as integer digits: 123 x 10^2 is 12300.
+    assert_eq!(
+        back.schema().field(1).data_type(),
+        &DataType::Decimal128(7, 0)
+    );
+    let n: Vec<Option<i128>> = back
+        .column("n")
+        .unwrap()
+        .as_primitive::<Decimal128Type>()
+        .iter()
+        .collect();
+    assert_eq!(n, vec![Some(12_300), None, Some(-9_999_900)]);
+    for (column, values) in [
+        (
+            "iv",
+            Arc::new(IntervalMonthDayNanoArray::from(vec![
+                None,
+                Some(IntervalMonthDayNano::new(0, 0, 1_000)),
+                Some(IntervalMonthDayNano::new(0, 0, 1_001)),
+            ])) as ArrayRef,
+        ),
+        (
+            "t",
+            Arc::new(Time64NanosecondArray::from(vec![
+                None,
+                Some(1_000),
+                Some(1),
+            ])),
+        ),
+        (
+            "tz",
+            Arc::new(
+                TimestampNanosecondArray::from(vec![None, Some(1_000), Some(-1)])
+                    .with_timezone("UTC"),
+            ),
+        ),
+    ] {
+        let err = conn
+            .write_table(
+                "refused",
+                &table(vec![("id", Arc::clone(&id)), (column, values)]),
+                WriteMode::Create,
+            )
+            .blocking()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("column \"{column}\" ("))
+                && err.contains("), row 2: a value with nanoseconds; DuckDB keeps microseconds"),
+            "{err}"
+        );
+        // Nothing was written: not even the table.
+        assert!(
+            conn.query("SELECT * FROM refused")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .is_err()
+        );
+    }
+}
+
 #[test]
 fn init_statements_and_extension_errors() {
     let dir = tempfile::tempdir().unwrap();

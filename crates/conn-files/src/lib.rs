@@ -26,6 +26,7 @@
 //! its ETag), so an overwritten file is never served stale; the ttl still applies.
 #![deny(missing_docs)]
 
+mod checks;
 mod config;
 mod format;
 mod io;

@@ -288,12 +288,20 @@ pub(crate) fn changed_error(location: &ObjectPath) -> Error {
     ))
 }
 
-/// Reads from `reader` until `records` lines (or end of input, or a size cap) are
-/// buffered; returns them.
-async fn sample(reader: &mut Reader, records: usize, path: &ObjectPath) -> Result<Vec<u8>> {
+/// Reads from `reader` until `records` records (or end of input, or a size cap) are
+/// buffered; returns them. A record ends at a newline outside quotes (`quote`, for
+/// CSV: a quoted field may hold newlines; a doubled quote inside one toggles twice).
+async fn sample(
+    reader: &mut Reader,
+    records: usize,
+    quote: Option<u8>,
+    path: &ObjectPath,
+) -> Result<Vec<u8>> {
     let mut head = Vec::new();
     let mut lines = 0;
+    let mut quoted = false;
     loop {
+        let start = head.len();
         let read = reader
             .read_until(b'\n', &mut head)
             .await
@@ -301,7 +309,13 @@ async fn sample(reader: &mut Reader, records: usize, path: &ObjectPath) -> Resul
         if read == 0 {
             break;
         }
-        lines += 1;
+        if let Some(quote) = quote {
+            let quotes = head[start..].iter().filter(|&&b| b == quote).count();
+            quoted ^= quotes % 2 == 1;
+        }
+        if !quoted {
+            lines += 1;
+        }
         if lines > records || head.len() > SAMPLE_BYTES * 64 {
             break;
         }
@@ -482,11 +496,15 @@ pub(crate) async fn csv(
     options: &ReadOptions,
     path: &ObjectPath,
 ) -> Result<Decoded> {
-    let head = sample(&mut reader, options.infer_rows + 1, path).await?;
+    let quote = options.quote.unwrap_or(b'"');
+    let head = sample(&mut reader, options.infer_rows + 1, Some(quote), path).await?;
     let format = csv_format(options);
-    let (schema, _) = format
-        .infer_schema(Cursor::new(&head), Some(options.infer_rows))
-        .map_err(|e| data_error(path, e))?;
+    let schema = match format.infer_schema(Cursor::new(&head), Some(options.infer_rows)) {
+        Ok((schema, _)) => schema,
+        // The sample may end inside a record (the size cap, an escape character the
+        // quote count cannot see): infer from every record instead.
+        Err(err) => return Ok(Decoded::Reinfer(err.to_string())),
+    };
     let plan = Plan::new(schema, false);
     let (builder, indices) = csv_builder(&plan, format, options, path)?;
     let batches = drive(head, reader, builder.build_decoder(), path).await?;
@@ -531,7 +549,7 @@ pub(crate) async fn jsonl(
     options: &ReadOptions,
     path: &ObjectPath,
 ) -> Result<Decoded> {
-    let head = sample(&mut reader, options.infer_rows, path).await?;
+    let head = sample(&mut reader, options.infer_rows, None, path).await?;
     let (schema, _) =
         arrow_json::reader::infer_json_schema(Cursor::new(&head), Some(options.infer_rows))
             .map_err(|e| data_error(path, e))?;

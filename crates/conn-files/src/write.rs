@@ -14,6 +14,7 @@ use object_store::path::Path as ObjectPath;
 use parquet::arrow::AsyncArrowWriter;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::checks;
 use crate::format::{Compression, Format};
 
 fn data_error(path: &ObjectPath, err: impl std::fmt::Display) -> Error {
@@ -133,9 +134,9 @@ async fn write_text<W: AsyncWrite + Unpin>(
     match format {
         Format::Csv => {
             let encode = |batch: &RecordBatch, first: bool| csv_bytes(batch, first, delimiter);
-            write_text_batches(out, path, table, encode, true).await?;
+            write_text_batches(out, path, table, encode, false).await?;
         }
-        _ => write_text_batches(out, path, table, jsonl_bytes, false).await?,
+        _ => write_text_batches(out, path, table, jsonl_bytes, true).await?,
     }
     out.shutdown().await.map_err(|e| io_error(path, &e))
 }
@@ -145,6 +146,14 @@ async fn write_parquet<W: AsyncWrite + Unpin + Send>(
     path: &ObjectPath,
     table: &Table,
 ) -> Result<()> {
+    for field in table.schema().fields() {
+        if let Some(why) = checks::parquet_refuses(field.data_type()) {
+            return Err(data_error(
+                path,
+                format!("column \"{}\" ({}): {why}", field.name(), field.data_type()),
+            ));
+        }
+    }
     let mut parquet = AsyncArrowWriter::try_new(writer, Arc::clone(table.schema()), None)
         .map_err(|e| data_error(path, e))?;
     for batch in table.batches() {
@@ -178,36 +187,69 @@ fn csv_bytes(
 fn jsonl_bytes(batch: &RecordBatch, _first: bool) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
-        let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
+        // Explicit nulls: every line names every column, so a column whose first
+        // values (or all values) are NULL keeps its place and is not dropped.
+        let mut writer = arrow_json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow_json::writer::LineDelimited>(&mut out);
         writer.write(batch).map_err(|e| e.to_string())?;
         writer.finish().map_err(|e| e.to_string())?;
     }
     Ok(out)
 }
 
-/// Encodes one batch at a time and writes it, so only one batch's text is in memory.
-/// A table without batches is encoded as one empty batch when `header_when_empty`
-/// (an empty CSV still has its header line, quoted and delimited like any other).
+/// Checks and encodes one batch at a time and writes it, so only one batch's text is in
+/// memory; `json` adds the checks of what JSON cannot hold.
 async fn write_text_batches<W: AsyncWrite + Unpin>(
     writer: &mut W,
     path: &ObjectPath,
     table: &Table,
     encode: impl Fn(&RecordBatch, bool) -> std::result::Result<Vec<u8>, String>,
-    header_when_empty: bool,
+    json: bool,
 ) -> Result<()> {
     let empty;
-    let batches = if table.batches().is_empty() && header_when_empty {
+    let batches = if table.batches().is_empty() && !json {
+        // An empty CSV still has its header line, quoted and delimited like any other.
         empty = [RecordBatch::new_empty(Arc::clone(table.schema()))];
         &empty[..]
     } else {
         table.batches()
     };
+    let mut first_row = 0;
     for (index, batch) in batches.iter().enumerate() {
+        // Checked before encoding: arrow-json would write these as `null` or as
+        // invalid JSON, arrow-csv fails on them naming no column.
+        if let Some(why) = checks::unformattable(batch, first_row).or_else(|| {
+            json.then(|| checks::jsonl_refuses(batch, first_row))
+                .flatten()
+        }) {
+            return Err(data_error(path, why));
+        }
         let bytes = encode(batch, index == 0).map_err(|e| data_error(path, e))?;
         writer
             .write_all(&bytes)
             .await
             .map_err(|e| io_error(path, &e))?;
+        first_row += batch.num_rows();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use conn_core::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn an_empty_csv_header_is_quoted_and_delimited() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a,b", DataType::Int32, true),
+            Field::new("say \"hi\"", DataType::Int32, true),
+        ]));
+        let empty = RecordBatch::new_empty(schema);
+        let text = |delimiter| String::from_utf8(csv_bytes(&empty, true, delimiter).unwrap());
+        assert_eq!(text(b',').unwrap(), "\"a,b\",\"say \"\"hi\"\"\"\n");
+        assert_eq!(text(b'\t').unwrap(), "a,b\t\"say \"\"hi\"\"\"\n");
+    }
 }

@@ -564,3 +564,380 @@ fn concurrent_identical_reads_fetch_once() {
     assert_eq!(conn.stats().queries, 1, "{:?}", conn.stats());
     assert!(tables.iter().all(|t| t.shares_data_with(&tables[0])));
 }
+
+/// Found by the round-trip suite (tests/roundtrip): what each format cannot hold is
+/// refused naming the column and the row, instead of a null, a corrupt file or an
+/// encoder message naming no column; JSON lines keep their columns and their order;
+/// a CSV timestamp with more digits than the sampled schema keeps is not cut.
+#[test]
+fn written_files_read_back_or_refuse_naming_column_and_row() {
+    use conn_core::arrow::array::{
+        Date32Array, Float64Array, IntervalMonthDayNanoArray, StringArray, TimestampNanosecondArray,
+    };
+    use conn_core::arrow::datatypes::{Field, IntervalMonthDayNano, Schema, TimeUnit};
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let table = |columns: Vec<(&str, ArrayRef)>| {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch =
+            RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+        // Two batches: rows are counted across them.
+        Table::new(
+            batch.schema(),
+            vec![batch.slice(0, 1), batch.slice(1, batch.num_rows() - 1)],
+        )
+        .unwrap()
+    };
+    let refused = |path: &str, table: &Table, format: Format| {
+        let err = conn.write(path, table, format).blocking().unwrap_err();
+        assert!(!conn.exists(path).blocking().unwrap(), "{path} was written");
+        err.to_string()
+    };
+
+    // JSON has no number for NaN: arrow-json would write null.
+    let floats = table(vec![(
+        "x",
+        Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),
+    )]);
+    assert!(
+        refused("nan.jsonl", &floats, Format::Jsonl)
+            .ends_with("column \"x\" (Float64), row 2: NaN, which JSON has no number for (it would be written as null); write Parquet, or replace the value first"),
+    );
+    // A date text cannot show: arrow-json would write the error into the file.
+    let dates = table(vec![(
+        "d",
+        Arc::new(Date32Array::from(vec![Some(0), Some(i32::MAX)])),
+    )]);
+    for (path, format) in [("far.jsonl", Format::Jsonl), ("far.csv", Format::Csv)] {
+        let err = refused(path, &dates, format);
+        assert!(
+            err.contains("column \"d\" (Date32), row 1: a value that cannot be written as text"),
+            "{err}"
+        );
+    }
+    // Parquet has no nanosecond intervals and no negative decimal scales.
+    let intervals = table(vec![(
+        "iv",
+        Arc::new(IntervalMonthDayNanoArray::from(vec![
+            IntervalMonthDayNano::new(1, 2, 3),
+            IntervalMonthDayNano::new(0, 0, 0),
+        ])),
+    )]);
+    assert!(refused("iv.parquet", &intervals, Format::Parquet).contains(
+        "column \"iv\" (Interval(MonthDayNano)): Parquet has no interval with nanoseconds"
+    ));
+
+    // JSON lines: a column NULL in the first rows, or in every row, keeps its place.
+    let sparse = table(vec![
+        ("z", Arc::new(Int64Array::from(vec![Some(1), Some(2)]))),
+        ("a", Arc::new(StringArray::from(vec![None, Some("x")]))),
+        ("m", Arc::new(StringArray::from(vec![None::<&str>, None]))),
+    ]);
+    conn.write("sparse.jsonl", &sparse, Format::Jsonl)
+        .blocking()
+        .unwrap();
+    let back = conn
+        .read("sparse.jsonl")
+        .option("infer_rows", 1)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(back.column_names(), vec!["z", "a", "m"]);
+    assert_eq!(back.column("m").unwrap().logical_null_count(), 2);
+
+    // An empty CSV's header is quoted like any other.
+    let names = table(vec![
+        ("a,b", Arc::new(Int64Array::from(vec![1, 2]))),
+        ("say \"hi\"", Arc::new(Int64Array::from(vec![3, 4]))),
+    ]);
+    let empty = Table::empty(Arc::clone(names.schema()));
+    conn.write("empty.csv", &empty, Format::Csv)
+        .blocking()
+        .unwrap();
+    let back = conn.read("empty.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(back.column_names(), vec!["a,b", "say \"hi\""]);
+
+    // Nanoseconds after a sample of microsecond timestamps: read again, not cut.
+    let stamps = table(vec![(
+        "t",
+        Arc::new(TimestampNanosecondArray::from(vec![1_000, 2_000, 3_001])),
+    )]);
+    conn.write("stamps.csv", &stamps, Format::Csv)
+        .blocking()
+        .unwrap();
+    for batch_size in [1, 2, 65_536] {
+        let back = conn
+            .read("stamps.csv")
+            .option("infer_rows", 2)
+            .option("batch_size", batch_size)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        assert_eq!(
+            back.schema().field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Nanosecond, None)
+        );
+        assert_eq!(
+            back.column("t").unwrap().as_ref(),
+            stamps.column("t").unwrap().as_ref()
+        );
+    }
+}
+
+/// A TCP proxy in front of a server that can be taken down: while down it closes every
+/// connection it holds and every new one at once, as a stopped server would look to a
+/// client (moto keeps its objects in memory, so the real server cannot be stopped and
+/// started again with the data still there).
+struct FlakyProxy {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    /// Connections accepted, and those closed at once because the proxy was down.
+    accepted: Arc<std::sync::atomic::AtomicU64>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl FlakyProxy {
+    fn start(upstream: u16) -> FlakyProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = FlakyProxy {
+            port: listener.local_addr().unwrap().port(),
+            down: Arc::default(),
+            accepted: Arc::default(),
+            refused: Arc::default(),
+            open: Arc::default(),
+        };
+        let (down, accepted, refused, open) = (
+            Arc::clone(&proxy.down),
+            Arc::clone(&proxy.accepted),
+            Arc::clone(&proxy.refused),
+            Arc::clone(&proxy.open),
+        );
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                if down.load(Ordering::SeqCst) {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let mut held = open.lock().unwrap();
+                for stream in [&client, &server] {
+                    held.push(stream.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        proxy
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn set_down(&self, down: bool) {
+        use std::sync::atomic::Ordering;
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            for stream in self.open.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn s3_down_between_reads_is_retried_by_object_store_and_the_data_survives() {
+    use conn_core::arrow::array::StringArray;
+    use conn_core::arrow::datatypes::{Field, Schema};
+    use std::time::Duration;
+
+    let Some(moto) = conn_testkit::MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket("pets");
+    let upstream: u16 = moto.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = FlakyProxy::start(upstream);
+    let dir = tempfile::tempdir().unwrap();
+    let section = |name: &str, retry: &str| {
+        format!(
+            "[connections.{name}]\ntype = \"files\"\nprotocol = \"s3\"\nkey = \"AKIAMOTO\"\n\
+             secret = \"moto-Secret-123\"\nendpoint_url = \"{}\"\n\
+             client_kwargs = {{ region_name = \"us-east-1\" }}\nretry = {retry}\n",
+            proxy.endpoint()
+        )
+    };
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "{}{}",
+            section("s3", "{ attempts = 10, wait = \"200ms\" }"),
+            section("once", "{ attempts = 1 }")
+        ),
+        &[],
+    );
+    let s3 = factory.get::<FilesConnection>("s3").unwrap();
+    let ids: Vec<i64> = (0..10_000).collect();
+    let names: Vec<Option<String>> = ids
+        .iter()
+        .map(|i| (i % 7 != 0).then(|| format!("pet {i}")))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(names)),
+        ],
+    )
+    .unwrap();
+    let table = Table::from_batch(batch);
+    for (path, format) in [
+        ("pets/survive.parquet", Format::Parquet),
+        ("pets/survive.csv", Format::Csv),
+    ] {
+        s3.write(path, &table, format).blocking().unwrap();
+        let read = |conn: &FilesConnection| {
+            conn.read(path)
+                .option("batch_size", 7)
+                .ttl(Ttl::ZERO)
+                .blocking()
+        };
+        let before = read(&s3).unwrap();
+        for column in ["id", "name"] {
+            // (CSV reads every column as nullable: compare the values.)
+            assert_eq!(
+                before.column(column).unwrap().as_ref(),
+                table.column(column).unwrap().as_ref(),
+                "{path}"
+            );
+        }
+        assert!(before.batches().len() > 1000, "{path}: batches of 7");
+        let stats_before = s3.stats();
+
+        // Down: a read without retries fails at once, saying why.
+        proxy.set_down(true);
+        let once = factory.get::<FilesConnection>("once").unwrap();
+        let err = read(&once).unwrap_err().to_string();
+        assert!(
+            err.contains("error sending request") || err.contains("connection"),
+            "{path}: {err}"
+        );
+        let refused = proxy.refused();
+
+        // Back up 1.5 s later: object_store's retries carry the read across the outage.
+        let started = std::time::Instant::now();
+        let after = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(1500));
+                proxy.set_down(false);
+            });
+            read(&s3).unwrap()
+        });
+        assert!(started.elapsed() >= Duration::from_millis(1400), "{path}");
+        assert!(
+            proxy.refused() > refused,
+            "{path}: no request met the outage"
+        );
+        assert_eq!(
+            after.to_record_batch().unwrap(),
+            before.to_record_batch().unwrap(),
+            "{path}"
+        );
+        // One layer retries (object_store's, per request): conn adds none, and the
+        // store is not rebuilt.
+        let stats = s3.stats();
+        assert_eq!(
+            (
+                stats.retries - stats_before.retries,
+                stats.connects - stats_before.connects,
+                stats.resets - stats_before.resets
+            ),
+            (0, 0, 0),
+            "{path}: {stats:?}"
+        );
+    }
+}
+
+/// Found by the round-trip suite: the streamed CSV reader took its schema sample by
+/// lines, so a quoted newline could cut the last sampled record in two and fail the
+/// read ("unequal lengths between records").
+#[test]
+fn a_quoted_newline_never_cuts_the_schema_sample() {
+    use conn_core::arrow::array::StringArray;
+    use conn_core::arrow::datatypes::{Field, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(
+        dir.path(),
+        "[connections.mem]\ntype = \"files\"\nprotocol = \"memory\"\n",
+        &[],
+    );
+    let conn = factory.get::<FilesConnection>("mem").unwrap();
+    let texts = vec![
+        Some("a"),
+        Some("line\nbreak"),
+        Some("two\n\nbreaks, \"quoted\""),
+        None,
+        Some("\r"),
+        Some("last\nline"),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("t", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(texts)),
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+        ],
+    )
+    .unwrap();
+    let table = Table::from_batch(batch);
+    conn.write("quoted.csv", &table, Format::Csv)
+        .blocking()
+        .unwrap();
+    for infer_rows in 1..=6 {
+        let back = conn
+            .read("quoted.csv")
+            .option("infer_rows", infer_rows)
+            .option("batch_size", 2)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap_or_else(|e| panic!("infer_rows {infer_rows}: {e}"));
+        for column in ["t", "n"] {
+            assert_eq!(
+                back.column(column).unwrap().as_ref(),
+                table.column(column).unwrap().as_ref(),
+                "infer_rows {infer_rows}"
+            );
+        }
+    }
+}

@@ -348,3 +348,295 @@ fn conformance() {
     }
     .run();
 }
+
+/// A table of 10,000 rows of several types, read in batches of 7 through a single
+/// pooled connection without the pool's ping. Returns the connection and the table.
+fn ten_thousand_rows(scratch: &MySqlScratch) -> (Project, Arc<SqlConnection>, Table) {
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {}.survive (id INT PRIMARY KEY, t VARCHAR(32), n DECIMAL(12, 2), \
+             ts DATETIME(6) NULL, b VARBINARY(16)) \
+             WITH d(n) AS (SELECT 0 UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 \
+             UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 \
+             UNION ALL SELECT 8 UNION ALL SELECT 9), \
+             g(id) AS (SELECT a.n * 1000 + b.n * 100 + c.n * 10 + e.n + 1 FROM d a, d b, d c, d e) \
+             SELECT id, MD5(id) AS t, id * 1.25 AS n, \
+             IF(id % 7 = 0, NULL, TIMESTAMP '2024-02-29 12:00:00' - INTERVAL id MINUTE) AS ts, \
+             UNHEX(MD5(id)) AS b FROM g",
+            scratch.database
+        ))
+        .blocking()
+        .unwrap();
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\nbatch_size = 7\n\
+         retry = {{ attempts = 3, wait = \"50ms\" }}\n\
+         create_engine_kwargs = {{ pool_size = 1, max_overflow = 0, pool_pre_ping = false }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("my");
+    let table = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(table.num_rows(), 10_000);
+    assert_eq!(table.batches().len(), 10_000_usize.div_ceil(7));
+    (project, conn, table)
+}
+
+fn connection_id(conn: &SqlConnection) -> u64 {
+    conn.query("SELECT CONNECTION_ID() AS id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(u64,)>()
+        .unwrap()[0]
+        .0
+}
+
+#[test]
+fn a_connection_killed_between_reads_is_retried_and_the_data_survives() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let id = connection_id(&conn);
+    let stats = conn.stats();
+    assert_eq!((stats.connects, stats.retries, stats.resets), (1, 0, 0));
+    scratch
+        .admin()
+        .execute(format!("KILL CONNECTION {id}"))
+        .blocking()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    common::assert_same_table(&before, &after);
+    assert_ne!(connection_id(&conn), id, "a new connection serves the pool");
+    let stats = conn.stats();
+    let counted = (stats.connects, stats.retries, stats.resets);
+    assert!(
+        counted == (2, 1, 1) || counted == (1, 0, 0),
+        "one reconnect, one retry, one reset (or none seen): {stats:?}"
+    );
+}
+
+#[test]
+fn a_connection_killed_in_the_middle_of_a_read_is_read_again_from_the_start() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let marker = conn_testkit::unique_name("mid_read");
+    // The primary key's order needs no sort: rows stream out, and the read sleeps at
+    // row 5000, 4,999 rows in, where another connection kills it, once.
+    let sql = format!(
+        "SELECT *, IF(id = 5000, SLEEP(0.5), 0) AS slept, '{marker}' AS marker \
+         FROM survive ORDER BY id"
+    );
+    let stats_before = conn.stats();
+    let after = std::thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            for _ in 0..500 {
+                let found = scratch
+                    .admin()
+                    .query(
+                        "SELECT ID AS id FROM information_schema.PROCESSLIST \
+                         WHERE STATE = 'User sleep' AND INFO LIKE :marker \
+                         AND ID <> CONNECTION_ID()",
+                    )
+                    .param("marker", format!("%{marker}%"))
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(u64,)>()
+                    .unwrap();
+                if let Some((id,)) = found.first() {
+                    scratch
+                        .admin()
+                        .execute(format!("KILL CONNECTION {id}"))
+                        .blocking()
+                        .unwrap();
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        });
+        let table = conn.query(sql.clone()).ttl(Ttl::ZERO).blocking().unwrap();
+        assert!(killer.join().unwrap(), "the read was never seen sleeping");
+        table
+    });
+    let columns: Vec<usize> = (0..before.num_columns()).collect();
+    let after = Table::from_batch(after.to_record_batch().unwrap().project(&columns).unwrap());
+    common::assert_same_table(&before, &after);
+    let stats = conn.stats();
+    assert_eq!(
+        (
+            stats.connects - stats_before.connects,
+            stats.retries - stats_before.retries,
+            stats.resets - stats_before.resets
+        ),
+        (1, 1, 1),
+        "read again once, on a new connection: {stats:?}"
+    );
+}
+
+#[test]
+fn a_dropped_session_whose_statement_failed_leaves_no_transaction_in_the_pool() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {d}.kept (n INT); CREATE TABLE {d}.dropped (n INT NOT NULL PRIMARY KEY)",
+            d = scratch.database
+        ))
+        .blocking()
+        .unwrap();
+    // Two pooled connections: the session holds one, everyone else shares the other.
+    let project = Project::new(&format!(
+        "[connections.my]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 2, max_overflow = 0 }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("my");
+    let barrier = std::sync::Barrier::new(2);
+    let session_id = std::thread::scope(|scope| {
+        let session = scope.spawn(|| {
+            let mut session = conn.session().blocking().unwrap();
+            let id = session
+                .query("SELECT CONNECTION_ID() AS id")
+                .blocking()
+                .unwrap()
+                .rows::<(u64,)>()
+                .unwrap()[0]
+                .0;
+            session
+                .execute("INSERT INTO dropped VALUES (1)")
+                .blocking()
+                .unwrap();
+            barrier.wait(); // The other connection starts working.
+            // A failed statement leaves MySQL's transaction open (with the first insert).
+            let err = session
+                .execute("INSERT INTO dropped VALUES (1)")
+                .blocking()
+                .unwrap_err();
+            assert!(err.to_string().contains("Duplicate entry"), "{err}");
+            let inside = session
+                .query("SELECT @@in_transaction AS t")
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap();
+            assert_eq!(inside, vec![(1,)]);
+            barrier.wait();
+            drop(session); // Never committed nor rolled back.
+            id
+        });
+        barrier.wait();
+        for n in 0..20 {
+            conn.execute(format!("INSERT INTO kept VALUES ({n})"))
+                .blocking()
+                .unwrap();
+            let count = conn
+                .query("SELECT count(*) AS c FROM kept")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap()[0]
+                .0;
+            assert_eq!(count, n + 1);
+        }
+        barrier.wait();
+        session.join().unwrap()
+    });
+    // The dropped session's transaction ends on the server at once (it holds the
+    // row locks of its insert), not whenever its connection is next used.
+    let mut lingering = 1;
+    for _ in 0..40 {
+        lingering = scratch
+            .admin()
+            .query(
+                "SELECT count(*) AS n FROM information_schema.INNODB_TRX \
+                 WHERE trx_mysql_thread_id = :id",
+            )
+            .param("id", i64::try_from(session_id).unwrap())
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0;
+        if lingering == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        lingering, 0,
+        "the dropped session's transaction is still open"
+    );
+    // Both pooled connections at once (each holds its own for 300 ms): neither is in a
+    // transaction, and the server has no open transaction for either.
+    let states: Vec<(u64, i64)> = std::thread::scope(|scope| {
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    conn.query(
+                        "SELECT CONNECTION_ID() AS id, @@in_transaction AS t, SLEEP(0.3) AS s",
+                    )
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(u64, i64, i64)>()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(id, t, _)| (id, t))
+                    .next()
+                    .unwrap()
+                })
+            })
+            .collect();
+        probes.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    assert_ne!(
+        states[0].0, states[1].0,
+        "both pooled connections: {states:?}"
+    );
+    for (id, in_transaction) in &states {
+        assert_eq!(*in_transaction, 0, "connection {id}: {states:?}");
+    }
+    let open = scratch
+        .admin()
+        .query(
+            "SELECT count(*) AS n FROM information_schema.INNODB_TRX \
+             WHERE trx_mysql_thread_id IN (:a, :b)",
+        )
+        .param("a", i64::try_from(states[0].0).unwrap())
+        .param("b", i64::try_from(states[1].0).unwrap())
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap()[0]
+        .0;
+    assert_eq!(open, 0);
+    // The session's insert was rolled back; every other one is there.
+    let counts = conn
+        .query(
+            "SELECT (SELECT count(*) FROM kept) AS kept, (SELECT count(*) FROM dropped) AS dropped",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64, i64)>()
+        .unwrap();
+    assert_eq!(counts, vec![(20, 0)]);
+}

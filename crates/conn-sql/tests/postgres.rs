@@ -425,3 +425,308 @@ fn conformance() {
     }
     .run();
 }
+
+/// A table of 10,000 rows of several types, read in batches of 7 through a single
+/// pooled connection without the pool's ping, so that a dead connection reaches conn's
+/// retry. Returns the connection and the table as read.
+fn ten_thousand_rows(scratch: &PgScratch) -> (Project, Arc<SqlConnection>, Table) {
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {}.survive AS SELECT g AS id, md5(g::text) AS t, g * 1.25 AS n, \
+             CASE WHEN g % 7 = 0 THEN NULL ELSE timestamptz '2024-02-29 12:00:00+00' \
+             - g * interval '1 minute' END AS ts, decode(md5(g::text), 'hex') AS b \
+             FROM generate_series(1, 10000) g",
+            scratch.schema
+        ))
+        .blocking()
+        .unwrap();
+    let project = Project::new(&format!(
+        "[connections.pg]\ntype = \"sql\"\nurl = \"{}\"\nbatch_size = 7\n\
+         retry = {{ attempts = 3, wait = \"50ms\" }}\n\
+         create_engine_kwargs = {{ pool_size = 1, max_overflow = 0, pool_pre_ping = false }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("pg");
+    let table = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(table.num_rows(), 10_000);
+    assert_eq!(table.batches().len(), 10_000_usize.div_ceil(7));
+    (project, conn, table)
+}
+
+fn backend_pid(conn: &SqlConnection) -> i32 {
+    conn.query("SELECT pg_backend_pid() AS pid")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i32,)>()
+        .unwrap()[0]
+        .0
+}
+
+#[test]
+fn a_connection_terminated_between_reads_is_retried_and_the_data_survives() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let pid = backend_pid(&conn);
+    let stats = conn.stats();
+    assert_eq!((stats.connects, stats.retries, stats.resets), (1, 0, 0));
+    let killed = scratch
+        .admin()
+        .query("SELECT pg_terminate_backend(:pid) AS done")
+        .param("pid", pid)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(killed.rows::<(bool,)>().unwrap(), vec![(true,)]);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = conn
+        .query("SELECT * FROM survive ORDER BY id")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    common::assert_same_table(&before, &after);
+    assert_ne!(backend_pid(&conn), pid, "a new backend serves the pool");
+    // The dead connection fails the read's first statement: conn resets the pool,
+    // reconnects once and reads once more. (When sqlx's pool notices the closed socket
+    // first, it replaces the connection itself and conn sees no error at all.)
+    let stats = conn.stats();
+    let counted = (stats.connects, stats.retries, stats.resets);
+    assert!(
+        counted == (2, 1, 1) || counted == (1, 0, 0),
+        "one reconnect, one retry, one reset (or none seen): {stats:?}"
+    );
+}
+
+/// Reads `sql` on `conn` (through the row path when `rows`, a parameter forcing it)
+/// while an admin connection terminates the backend running it once, when it sleeps at
+/// row 5000 (4,999 rows have arrived by then).
+fn terminated_mid_read(scratch: &PgScratch, conn: &SqlConnection, sql: &str, rows: bool) -> Table {
+    let marker = conn_testkit::unique_name("mid_read");
+    // No ORDER BY: a sort would run every pg_sleep before the first row is sent. The
+    // table was filled in id order, and a scan of it returns that order.
+    let sql = format!(
+        "SELECT *, CASE WHEN id = 5000 THEN pg_sleep(0.5)::text || '{marker}' END AS slept \
+         FROM ({sql}) AS s"
+    );
+    std::thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            for _ in 0..500 {
+                let found = scratch
+                    .admin()
+                    .query(
+                        "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' \
+                         AND query LIKE :marker AND pid <> pg_backend_pid()",
+                    )
+                    .param("marker", format!("%{marker}%"))
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(i32,)>()
+                    .unwrap();
+                if let Some((pid,)) = found.first() {
+                    scratch
+                        .admin()
+                        .query("SELECT pg_terminate_backend(:pid) AS done")
+                        .param("pid", *pid)
+                        .ttl(Ttl::ZERO)
+                        .blocking()
+                        .unwrap();
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        });
+        let query = if rows {
+            conn.query(format!("SELECT * FROM ({sql}) AS q WHERE $1"))
+                .bind(true)
+        } else {
+            conn.query(sql.clone())
+        };
+        let table = query.ttl(Ttl::ZERO).blocking().unwrap();
+        assert!(killer.join().unwrap(), "the read was never seen sleeping");
+        table
+    })
+}
+
+#[test]
+fn a_connection_terminated_in_the_middle_of_a_read_is_read_again_from_the_start() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    let (_project, conn, before) = ten_thousand_rows(&scratch);
+    let columns: Vec<usize> = (0..before.num_columns()).collect();
+    for (path, rows) in [("COPY", false), ("rows", true)] {
+        let stats_before = conn.stats();
+        let after = terminated_mid_read(&scratch, &conn, "SELECT * FROM survive", rows);
+        let after = Table::from_batch(after.to_record_batch().unwrap().project(&columns).unwrap());
+        common::assert_same_table(&before, &after);
+        let stats = conn.stats();
+        assert_eq!(
+            (
+                stats.connects - stats_before.connects,
+                stats.retries - stats_before.retries,
+                stats.resets - stats_before.resets
+            ),
+            (1, 1, 1),
+            "{path}: read again once, on a new connection: {stats:?}"
+        );
+    }
+}
+
+#[test]
+fn a_dropped_session_with_an_aborted_transaction_leaves_no_transaction_in_the_pool() {
+    let Some((scratch, _)) = scratch() else {
+        return;
+    };
+    scratch
+        .admin()
+        .execute(format!(
+            "CREATE TABLE {s}.kept (n int); CREATE TABLE {s}.aborted (n int)",
+            s = scratch.schema
+        ))
+        .blocking()
+        .unwrap();
+    // Two pooled connections: the session holds one, everyone else shares the other.
+    let project = Project::new(&format!(
+        "[connections.pg]\ntype = \"sql\"\nurl = \"{}\"\n\
+         create_engine_kwargs = {{ pool_size = 2, max_overflow = 0 }}\n",
+        scratch.url
+    ));
+    let conn = project.sql("pg");
+    let barrier = std::sync::Barrier::new(2);
+    let session_pid = std::thread::scope(|scope| {
+        let session = scope.spawn(|| {
+            let mut session = conn.session().blocking().unwrap();
+            let pid = session
+                .query("SELECT pg_backend_pid() AS pid")
+                .blocking()
+                .unwrap()
+                .rows::<(i32,)>()
+                .unwrap()[0]
+                .0;
+            session
+                .execute("INSERT INTO aborted VALUES (1)")
+                .blocking()
+                .unwrap();
+            barrier.wait(); // The other connection starts working.
+            let err = session.execute("SELECT 1 / 0").blocking().unwrap_err();
+            assert_eq!(err.code(), Some("22012"), "{err}");
+            // The transaction is aborted: every statement fails until it ends.
+            let err = session.query("SELECT 1 AS one").blocking().unwrap_err();
+            assert_eq!(err.code(), Some("25P02"), "{err}");
+            barrier.wait();
+            drop(session); // Never committed nor rolled back.
+            pid
+        });
+        barrier.wait();
+        for n in 0..20 {
+            conn.execute(format!("INSERT INTO kept VALUES ({n})"))
+                .blocking()
+                .unwrap();
+            let count = conn
+                .query("SELECT count(*) AS c FROM kept")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap()
+                .rows::<(i64,)>()
+                .unwrap()[0]
+                .0;
+            assert_eq!(count, n + 1);
+        }
+        barrier.wait();
+        session.join().unwrap()
+    });
+    // The dropped session's transaction ends on the server at once, not whenever its
+    // connection is next used.
+    let mut lingering = 1;
+    for _ in 0..40 {
+        lingering = scratch
+            .admin()
+            .query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE pid = :pid AND state LIKE 'idle in transaction%'",
+            )
+            .param("pid", session_pid)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap()
+            .rows::<(i64,)>()
+            .unwrap()[0]
+            .0;
+        if lingering == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        lingering, 0,
+        "the dropped session's transaction is still open"
+    );
+    // Both pooled connections at once (each holds its own for 300 ms): neither is in a
+    // transaction (no transaction id, `now()` is this statement's start) and none is
+    // `idle in transaction (aborted)` on the server.
+    let states: Vec<(i32, Option<i64>, bool)> = std::thread::scope(|scope| {
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    conn.query(
+                        "SELECT pg_backend_pid() AS pid, \
+                         txid_current_if_assigned()::text::bigint AS txid, \
+                         now() = statement_timestamp() AS fresh, pg_sleep(0.3)::text AS s",
+                    )
+                    .ttl(Ttl::ZERO)
+                    .blocking()
+                    .unwrap()
+                    .rows::<(i32, Option<i64>, bool, String)>()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(pid, txid, fresh, _)| (pid, txid, fresh))
+                    .next()
+                    .unwrap()
+                })
+            })
+            .collect();
+        probes.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    assert_ne!(
+        states[0].0, states[1].0,
+        "both pooled connections: {states:?}"
+    );
+    for (pid, txid, fresh) in &states {
+        assert_eq!((*txid, *fresh), (None, true), "backend {pid}: {states:?}");
+    }
+    let open = scratch
+        .admin()
+        .query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE pid IN (:a, :b) AND state LIKE 'idle in transaction%'",
+        )
+        .param("a", states[0].0)
+        .param("b", states[1].0)
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64,)>()
+        .unwrap()[0]
+        .0;
+    assert_eq!(open, 0);
+    // The session's insert was rolled back; every other one is there.
+    let counts = conn
+        .query(
+            "SELECT (SELECT count(*) FROM kept) AS kept, (SELECT count(*) FROM aborted) AS aborted",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap()
+        .rows::<(i64, i64)>()
+        .unwrap();
+    assert_eq!(counts, vec![(20, 0)]);
+}

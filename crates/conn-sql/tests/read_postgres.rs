@@ -451,6 +451,42 @@ fn numerics_beyond_38_digits_widen_to_decimal256_exactly() {
     }
 }
 
+/// Found by the round-trip suite: a `numeric(38, 2)` value near i128's limit whose
+/// last base-10000 group (`01` as `0100`) overflowed an i128 while being decoded made
+/// the declared column Decimal256.
+#[test]
+fn a_declared_numeric_near_the_i128_limit_stays_decimal128() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("default");
+    conn.execute(
+        "CREATE TABLE near_limit (n numeric(38, 2)); \
+         INSERT INTO near_limit VALUES (17014118346046923173168730376109424.01), \
+         (-99999999999999999999999999999999999.99), (NULL), (0.01)",
+    )
+    .blocking()
+    .unwrap();
+    for (size, conn) in small_batches(&project).chain([(0, Arc::clone(&conn))]) {
+        let table = read_both(&conn, "SELECT n FROM near_limit").unwrap();
+        assert_eq!(
+            data_type(&table, "n"),
+            DataType::Decimal128(38, 2),
+            "batch size {size}"
+        );
+        assert_eq!(
+            displayed(&table, "n"),
+            vec![
+                Some("17014118346046923173168730376109424.01".to_owned()),
+                Some("-99999999999999999999999999999999999.99".to_owned()),
+                None,
+                Some("0.01".to_owned()),
+            ],
+            "batch size {size}"
+        );
+    }
+}
+
 #[test]
 fn values_arrow_cannot_hold_are_errors_naming_column_row_and_kind() {
     let Some((_scratch, project)) = scratch() else {

@@ -337,3 +337,105 @@ fn conformance() {
     }
     .run();
 }
+
+/// Holds an exclusive lock on the database at `path` from a connection of its own until
+/// `release` says so; `locked` tells when it holds it.
+fn hold_exclusive_lock(
+    path: std::path::PathBuf,
+    locked: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) {
+    use sqlx::Connection as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+        let mut locker = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN EXCLUSIVE")
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        locked.send(()).unwrap();
+        let _ = tokio::task::spawn_blocking(move || release.recv()).await;
+        sqlx::raw_sql("COMMIT").execute(&mut locker).await.unwrap();
+        locker.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_read_blocked_by_a_write_lock_is_retried_until_the_lock_is_released() {
+    // A 50 ms busy timeout: SQLite gives up waiting quickly, and conn's retry (up to 8
+    // attempts, 100 ms doubling to 400 ms apart) waits for the lock instead.
+    let project = Project::with(|dir| {
+        let url = format!("sqlite:///{}", dir.join("busy.db").display());
+        format!(
+            "[connections.lite]\ntype = \"sql\"\nurl = \"{url}\"\nbatch_size = 7\n\
+             retry = {{ attempts = 8, wait = \"400ms\" }}\n\
+             create_engine_kwargs = {{ connect_args = {{ timeout = 0.05 }} }}\n\
+             [connections.once]\ntype = \"sql\"\nurl = \"{url}\"\n\
+             retry = {{ attempts = 1 }}\n\
+             create_engine_kwargs = {{ connect_args = {{ timeout = 0.05 }} }}\n"
+        )
+    });
+    let conn = project.sql("lite");
+    conn.execute(
+        "CREATE TABLE survive AS WITH RECURSIVE g(id) AS \
+         (SELECT 1 UNION ALL SELECT id + 1 FROM g WHERE id < 10000) \
+         SELECT id, printf('row %05d', id) AS t, id * 1.25 AS n, \
+         CASE WHEN id % 7 = 0 THEN NULL ELSE CAST(printf('%08x', id) AS BLOB) END AS b FROM g",
+    )
+    .blocking()
+    .unwrap();
+    let read = |conn: &SqlConnection| {
+        conn.query("SELECT * FROM survive ORDER BY id")
+            .ttl(Ttl::ZERO)
+            .blocking()
+    };
+    let before = read(&conn).unwrap();
+    assert_eq!(before.num_rows(), 10_000);
+    assert_eq!(before.batches().len(), 10_000_usize.div_ceil(7));
+    let stats_before = conn.stats();
+
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let path = project.path("busy.db");
+    let locker = std::thread::spawn(move || hold_exclusive_lock(path, locked_tx, release_rx));
+    locked.recv().unwrap();
+
+    // Without retries the read fails at once: SQLITE_BUSY, a transient error.
+    let err = read(&project.sql("once")).unwrap_err();
+    assert_eq!(err.class(), conn_core::ErrorClass::Transient, "{err}");
+    assert!(err.to_string().contains("database is locked"), "{err}");
+
+    // With them, it comes through once the lock is released, 600 ms in.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        release.send(()).unwrap();
+    });
+    let started = std::time::Instant::now();
+    let after = read(&conn).unwrap();
+    let waited = started.elapsed();
+    releaser.join().unwrap();
+    locker.join().unwrap();
+    common::assert_same_table(&before, &after);
+    assert!(waited >= Duration::from_millis(550), "{waited:?}");
+    let stats = conn.stats();
+    let retries = stats.retries - stats_before.retries;
+    assert!(
+        (2..=7).contains(&retries),
+        "a busy database is retried until the lock is gone: {stats:?}"
+    );
+    // Busy is transient, not stale: the file's pool is kept, nothing reconnects.
+    assert_eq!(
+        (
+            stats.connects - stats_before.connects,
+            stats.resets - stats_before.resets
+        ),
+        (0, 0),
+        "{stats:?}"
+    );
+}

@@ -491,7 +491,7 @@ fn append_cases() -> Vec<Case> {
             &value_error(
                 "interval",
                 0,
-                "a interval with nanoseconds; the database keeps microseconds",
+                "an interval with nanoseconds; the database keeps microseconds",
             ),
         ),
         // json, jsonb: the server checks the text.

@@ -307,14 +307,18 @@ fn numeric_wide(
         }
         quotient
     };
-    Ok(DecimalValue::Wide(
-        if negative {
-            scaled.wrapping_neg()
-        } else {
-            scaled
-        },
-        scale,
-    ))
+    let value = if negative {
+        scaled.wrapping_neg()
+    } else {
+        scaled
+    };
+    // The base-10000 digits can overflow an i128 on their way to a value that fits one
+    // (the trailing zeros of the last group): such a value is narrow, so that a
+    // `numeric(38, s)` column stays Decimal128.
+    Ok(match value.to_i128() {
+        Some(narrow) => DecimalValue::Narrow(narrow, scale),
+        None => DecimalValue::Wide(value, scale),
+    })
 }
 
 /// PostgreSQL's binary numeric from an unscaled value and its scale (a negative scale
@@ -771,6 +775,19 @@ mod tests {
         assert_eq!(
             decimal::decimal_text(value, 2),
             format!("-1{}.00", "0".repeat(40))
+        );
+        // 17014118346046923173168730376109424.01 fits an i128 at scale 2, but its
+        // last group (0100) overflows one on the way.
+        let bytes = numeric_bytes(
+            10,
+            8,
+            0,
+            2,
+            &[170, 1411, 8346, 469, 2317, 3168, 7303, 7610, 9424, 100],
+        );
+        assert_eq!(
+            numeric(&bytes).unwrap(),
+            DecimalValue::Narrow(1_701_411_834_604_692_317_316_873_037_610_942_401, 2)
         );
         let huge = numeric_bytes(1, 30, 0, 0, &[1]);
         assert!(numeric(&huge).unwrap_err().contains("more than 76 digits"));

@@ -125,7 +125,7 @@ pub(crate) fn convert<'a>(source: &'a Source, row: usize, target: &Target) -> Co
             let Source::Time(a) = source else {
                 return Err(mismatch());
             };
-            let micros = whole_micros(i128::from(a.value(row)), "time")?;
+            let micros = whole_micros(i128::from(a.value(row)), "a time")?;
             check_digits(micros, *digits)?;
             Ok(Value::Time(micros))
         }
@@ -147,7 +147,7 @@ pub(crate) fn convert<'a>(source: &'a Source, row: usize, target: &Target) -> Co
             let (months, days, micros) = match source {
                 Source::Interval(a) => {
                     let v = a.value(row);
-                    let micros = whole_micros(i128::from(v.nanoseconds), "interval")?;
+                    let micros = whole_micros(i128::from(v.nanoseconds), "an interval")?;
                     (v.months, v.days, micros)
                 }
                 Source::Duration(a, unit) => (0, 0, timestamp_micros(a.value(row), *unit)?),
@@ -480,15 +480,16 @@ fn days(source: &Source, row: usize) -> Result<i32, String> {
     }
 }
 
-/// Nanoseconds as whole microseconds.
+/// Nanoseconds as whole microseconds; `what` names the value with its article
+/// ("an interval").
 fn whole_micros(nanos: i128, what: &str) -> Result<i64, String> {
     if nanos.rem_euclid(1000) != 0 {
         return Err(format!(
-            "a {what} with nanoseconds; the database keeps microseconds (cast the column to \
+            "{what} with nanoseconds; the database keeps microseconds (cast the column to \
              microseconds first if dropping them is fine)"
         ));
     }
-    i64::try_from(nanos.div_euclid(1000)).map_err(|_| format!("a {what} out of range"))
+    i64::try_from(nanos.div_euclid(1000)).map_err(|_| format!("{what} out of range"))
 }
 
 /// A timestamp or duration in `unit` as microseconds.
@@ -498,7 +499,7 @@ fn timestamp_micros(value: i64, unit: TimeUnit) -> Result<i64, String> {
         TimeUnit::Second => value.checked_mul(1_000_000).ok_or_else(overflow),
         TimeUnit::Millisecond => value.checked_mul(1000).ok_or_else(overflow),
         TimeUnit::Microsecond => Ok(value),
-        TimeUnit::Nanosecond => whole_micros(i128::from(value), "timestamp"),
+        TimeUnit::Nanosecond => whole_micros(i128::from(value), "a timestamp"),
     }
 }
 

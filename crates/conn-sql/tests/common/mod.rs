@@ -240,3 +240,14 @@ pub fn data_message(err: &conn_core::Error, conn: &SqlConnection) -> String {
     assert!(text.starts_with(&prefix), "{text}");
     text[prefix.len()..].to_owned()
 }
+
+/// Asserts two reads gave the same table: the same schema and the same values, row
+/// for row (batches may be cut differently).
+pub fn assert_same_table(before: &conn_core::Table, after: &conn_core::Table) {
+    assert_eq!(before.schema(), after.schema());
+    assert_eq!(before.num_rows(), after.num_rows());
+    assert_eq!(
+        before.to_record_batch().unwrap(),
+        after.to_record_batch().unwrap()
+    );
+}

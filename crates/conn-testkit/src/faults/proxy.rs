@@ -379,3 +379,7 @@ async fn serve(mut client: TcpStream, shared: &Shared, cut: &Notify) {
 fn reset(stream: &TcpStream) {
     let _ = stream.set_zero_linger();
 }
+
+#[cfg(test)]
+#[path = "proxy_tests.rs"]
+mod tests;

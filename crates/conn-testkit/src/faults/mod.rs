@@ -14,9 +14,11 @@
 
 mod pipe;
 mod proxy;
+mod state;
 mod tally;
 
-pub use proxy::{Fault, FaultProxy, ProxyStats, Refusal};
+pub use proxy::FaultProxy;
+pub use state::{Fault, ProxyStats, Refusal};
 pub use tally::{Tally, WriteCheck};
 
 /// The variable that sets how many operations a fault test runs (default 100).

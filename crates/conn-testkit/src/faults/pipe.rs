@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 
-use super::proxy::Shared;
+use super::state::Shared;
 
 /// How forwarding a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,9 @@ pub enum Fault {
     CutAll,
     /// The connection that carries the `n`-th byte from the server from now on (counted
     /// over every connection) forwards up to that byte and is then reset: a result cut
-    /// off in the middle. Replaces an earlier, unspent `CutAfter`.
+    /// off in the middle (the reset may overtake the last bytes still on their way, so
+    /// the client gets at most `n`). Replaces an earlier, unspent `CutAfter`; once spent,
+    /// nothing more is cut.
     CutAfter(u64),
     /// Every byte, in both directions and on every connection, new ones included, is
     /// held until the duration has passed; nothing is lost.

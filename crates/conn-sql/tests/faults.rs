@@ -539,3 +539,68 @@ fn mariadb_stalled() {
 fn mariadb_refusing_connections() {
     mariadb(ProxyFault::Refuse);
 }
+
+/// A server that accepts connections and closes them at once (restarting, or a proxy
+/// in front of a stopped server) is retried until it answers again: sqlx reports the
+/// closed connection as an "unexpected response from SSLRequest: 0x00", which is not a
+/// permanent protocol error.
+#[test]
+fn a_postgres_server_that_accepts_and_closes_is_retried() {
+    let Some(base) = conn_testkit::server_url(POSTGRES_VAR, "PostgreSQL") else {
+        return;
+    };
+    let (proxy, proxied) = FaultProxy::for_url(&base).unwrap();
+    let project = Project::new(&secrets(&proxied));
+    let conn = project.sql("faulty");
+    proxy.inject(Fault::Refuse(
+        Duration::from_millis(600),
+        Refusal::AcceptAndClose,
+    ));
+    let started = Instant::now();
+    let table = conn.query("SELECT 41 + 1 AS v").ttl(Ttl::ZERO).blocking();
+    let table = table.unwrap_or_else(|e| panic!("the read was not retried: {e}"));
+    assert_eq!(ints(&table, "v").unwrap(), [42]);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(proxy.stats().refused >= 1, "{:?}", proxy.stats());
+    assert!(conn.stats().retries >= 1, "{:?}", conn.stats());
+}
+
+/// A write whose `BEGIN` fails on a broken connection has sent nothing of itself: it is
+/// retried on a new connection, and applied once.
+#[test]
+fn a_write_whose_begin_is_cut_is_retried_and_applied_once() {
+    let Some(base) = conn_testkit::server_url(POSTGRES_VAR, "PostgreSQL") else {
+        return;
+    };
+    let scratch = PgScratch::new(&base);
+    // Without TLS, so that the bytes of each answer are known.
+    let url = format!("{}&sslmode=disable", scratch.url);
+    let (proxy, proxied) = FaultProxy::for_url(&url).unwrap();
+    let subject = Subject::new(Dialect::Postgres, &proxied, standalone(&url));
+    // One idle connection in the pool, back from its first use.
+    subject
+        .conn
+        .query("SELECT 1")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let retries = subject.conn.stats().retries;
+    // Taking the idle connection pings it (ReadyForQuery: 6 bytes); the connection is
+    // then cut 5 bytes into the answer to BEGIN.
+    proxy.inject(Fault::CutAfter(6 + 5));
+    let written = subject
+        .conn
+        .write_table(&subject.table, &rows(&[7, 8]), WriteMode::Append)
+        .blocking();
+    assert_eq!(proxy.stats().cut, 1, "the cut did not happen");
+    assert_eq!(written.unwrap(), 2);
+    assert_eq!(subject.conn.stats().retries, retries + 1);
+    let back = subject
+        .direct
+        .query(format!("SELECT id FROM {} ORDER BY id", subject.table))
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(ints(&back, "id").unwrap(), [7, 8]);
+}

@@ -14,6 +14,9 @@ pub const MARIADB_INSTALL_DB: &str = "/usr/bin/mariadb-install-db";
 /// The machine's `mariadbd`.
 pub const MARIADBD: &str = "/usr/sbin/mariadbd";
 
+/// A redo log of 8 MiB instead of 96: the server is small and short-lived.
+const SMALL_LOG: &str = "--innodb-log-file-size=8M";
+
 /// A MariaDB server of its own: a data folder in a temporary folder owned by `mysql`,
 /// `root` without a password from 127.0.0.1, a database `test`, a free port, its socket
 /// in the temporary folder. Dropped, it is killed and removed.
@@ -60,6 +63,7 @@ impl MariaDbServer {
                 &datadir,
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
+                SMALL_LOG,
             ])
             .output()
             .unwrap_or_else(|e| panic!("cannot run {MARIADB_INSTALL_DB}: {e}"));
@@ -122,6 +126,7 @@ impl MariaDbServer {
                 "--skip-name-resolve",
                 "--skip-log-bin",
                 "--innodb-buffer-pool-size=16M",
+                SMALL_LOG,
                 "--max-connections=100",
             ])
             .stdin(Stdio::null())

@@ -32,10 +32,18 @@ impl FaultProxy {
             .thread_name("conn-fault-proxy")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(bind(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+        // Bound here, handed to the runtime: no `block_on`, so a proxy may be started
+        // inside another runtime too.
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(target));
-        runtime.spawn(accept_loop(listener, Arc::clone(&shared)));
+        let accepting = Arc::clone(&shared);
+        runtime.spawn(async move {
+            if let Ok(listener) = TcpListener::from_std(listener) {
+                accept_loop(listener, accepting).await;
+            }
+        });
         Ok(FaultProxy {
             shared,
             addr,

@@ -97,6 +97,18 @@ fn forwards_both_ways_and_counts() {
     wait_for("the connection to close", || proxy.stats().open == 0);
 }
 
+#[tokio::test]
+async fn starts_and_drops_inside_another_runtime() {
+    let proxy = FaultProxy::start(source()).unwrap();
+    let mut client = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut greeting = vec![0_u8; GREETING];
+    tokio::io::AsyncReadExt::read_exact(&mut client, &mut greeting)
+        .await
+        .unwrap();
+    assert!(greeting.iter().enumerate().all(|(i, b)| *b == byte(i)));
+    drop(proxy);
+}
+
 #[test]
 fn for_url_points_the_url_at_the_proxy() {
     let target = source();

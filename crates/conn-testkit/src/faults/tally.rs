@@ -270,6 +270,15 @@ impl Tally {
                 let _ = writeln!(file, "{line}");
             }
         }
+        let problems = self.problems();
+        if !problems.is_empty() {
+            panic!("{}", self.failure(&problems, &line));
+        }
+    }
+
+    /// What makes the loop fail: lost or wrong reads, doubled, partial, lost or
+    /// unchecked writes.
+    fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.read_errors > 0 {
             problems.push(format!("{} reads failed", self.read_errors));
@@ -295,14 +304,17 @@ impl Tally {
                 }
             }
         }
-        if !problems.is_empty() {
-            panic!(
-                "{}: {}\n{line}\nfirst errors and problems:\n  {}",
-                self.fault,
-                problems.join(", "),
-                self.samples.join("\n  ")
-            );
-        }
+        problems
+    }
+
+    /// The message of a failed loop.
+    fn failure(&self, problems: &[String], line: &str) -> String {
+        format!(
+            "{}: {}\n{line}\nfirst errors and problems:\n  {}",
+            self.fault,
+            problems.join(", "),
+            self.samples.join("\n  ")
+        )
     }
 
     fn sample(&mut self, text: String) {
@@ -382,10 +394,8 @@ mod tests {
         tally.write(1, Ok::<(), Error>(()));
         tally.check_writes([]);
         tally.read(Duration::ZERO, Err::<(), _>(gone()), |()| Ok(()));
-        let failure = std::panic::catch_unwind(move || tally.finish())
-            .err()
-            .and_then(|p| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        // (Not `finish`, which would print a figures line among the real ones.)
+        let failure = tally.failure(&tally.problems(), &tally.line());
         assert!(failure.contains("1 reads failed"), "{failure}");
         assert!(failure.contains("1 successful writes absent"), "{failure}");
         assert!(failure.contains("read 0: op: gone"), "{failure}");

@@ -80,8 +80,8 @@ pub(crate) fn class_of(err: &sqlx::Error) -> ErrorClass {
 }
 
 /// The class of an error raised while opening a connection: a refused or unreachable
-/// server is worth another attempt (it may be restarting); DNS, TLS and authentication
-/// failures are not.
+/// server, or one that closes the connection at once, is worth another attempt (it may
+/// be restarting); DNS, TLS and authentication failures are not.
 pub(crate) fn class_of_connect(err: &sqlx::Error) -> ErrorClass {
     use std::io::ErrorKind as Io;
     match err {
@@ -97,6 +97,13 @@ pub(crate) fn class_of_connect(err: &sqlx::Error) -> ErrorClass {
             _ => ErrorClass::Permanent,
         },
         sqlx::Error::PoolTimedOut => ErrorClass::Transient,
+        // sqlx 0.9 reads the one-byte answer to PostgreSQL's SSLRequest without checking
+        // for the end of the stream, so a server (or a proxy in front of it) that closes
+        // the connection at once, as while it restarts, shows as this answer. No server
+        // sends a zero byte there.
+        sqlx::Error::Protocol(message) if message.contains("from SSLRequest: 0x00") => {
+            ErrorClass::Transient
+        }
         sqlx::Error::Database(db) => match class_of_database_error(db.as_ref()) {
             // 57P03: the server is starting up.
             ErrorClass::Stale => ErrorClass::Transient,
@@ -196,6 +203,19 @@ mod tests {
         assert_eq!(class_of_sqlstate("42601"), ErrorClass::Permanent);
         assert_eq!(class_of_sqlstate("23505"), ErrorClass::Permanent);
         assert_eq!(class_of_sqlstate("28P01"), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn a_connection_closed_before_the_ssl_answer_is_transient() {
+        // sqlx's text, with the place it was raised.
+        let closed = sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x00 (sqlx_postgres::connection::tls:95)".into(),
+        );
+        assert_eq!(class_of_connect(&closed), ErrorClass::Transient);
+        let garbage = sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x48 (sqlx_postgres::connection::tls:95)".into(),
+        );
+        assert_eq!(class_of_connect(&garbage), ErrorClass::Permanent);
     }
 
     #[test]

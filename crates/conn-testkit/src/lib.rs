@@ -6,7 +6,13 @@
 //! * [`Conformance`] is the suite every connection type runs against itself: lazy
 //!   connect, health check, reset then reuse, one connect for concurrent first use,
 //!   result cache hit and ttl, no secret in `Debug` or errors.
+//! * [`faults`]: a TCP proxy that cuts, stalls and refuses connections to a real server,
+//!   and the figures of a loop of reads and writes under it; [`servers`]: private
+//!   PostgreSQL and MariaDB servers a test may restart.
 #![deny(missing_docs)]
+
+pub mod faults;
+pub mod servers;
 
 use std::fmt::Debug;
 use std::io::Write as _;

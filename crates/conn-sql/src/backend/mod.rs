@@ -197,27 +197,39 @@ impl Pool {
     }
 
     /// Starts a transaction (failing fast when a new connection cannot be opened), with
-    /// what stops the statements it will run when their call is dropped.
+    /// what stops the statements it will run when their call is dropped. A failure here
+    /// is marked as before sending: nothing of the work the transaction is for has been
+    /// sent, and a `BEGIN` whose connection broke commits nothing, so even a write may be
+    /// retried.
     pub(crate) async fn begin(&self, ctx: &Ctx) -> Result<(Tx, cancel::Canceller)> {
         let what = "begin transaction";
         Ok(match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 checkout::reachable(pool, ctx).await?;
-                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(|e| ctx.err(e, what).before_send())?;
                 let canceller = cancel::postgres(&mut tx, pool.connect_options(), ctx).await?;
                 (Tx::Postgres(tx), canceller)
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(pool) => {
                 checkout::reachable(pool, ctx).await?;
-                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(|e| ctx.err(e, what).before_send())?;
                 let canceller = cancel::mysql(&mut tx, pool.connect_options(), ctx).await?;
                 (Tx::MySql(tx), canceller)
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await.map_err(|e| ctx.err(e, what))?;
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(|e| ctx.err(e, what).before_send())?;
                 // A fresh progress handler: one a cancelled call tripped would
                 // interrupt every statement of the transaction.
                 let canceller = cancel::sqlite(&mut tx, ctx).await?;

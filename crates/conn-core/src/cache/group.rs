@@ -25,10 +25,12 @@ pub(crate) trait Clear: Send + Sync {
 /// moment before the writer's call returns and clears the cache. A read that ran just
 /// before the commit and finishes in that moment would store the old value *after*
 /// another caller already saw the new one, and the cache would serve the old value
-/// until the clear; and a caller who saw the new value could be answered from an entry
-/// stored before the write. Either way its reads would go back in time. So while a
-/// write is in progress lookups miss and nothing read is stored (reads still run, once
-/// per key, and answer their callers), and the cache is cleared when the write ends.
+/// until the clear; a caller who saw the new value could be answered from an entry
+/// stored before the write, or by joining a read in flight that started before the
+/// commit. Each way its reads would go back in time. So while a write is in progress
+/// every read runs afresh for its caller (no lookup, no joining, nothing stored), and
+/// the cache is cleared when the write ends, which also unregisters the reads in
+/// flight.
 #[derive(Debug, Default)]
 pub(crate) struct WriteGate {
     in_progress: AtomicUsize,

@@ -13,9 +13,10 @@
 //! [`invalidate`](ResultCache::invalidate) unregister flights in progress, so a read that
 //! started before a write (or a reset) can never store its now stale result afterwards.
 //!
-//! While a write is in progress ([`clear_on_drop`](ResultCache::clear_on_drop)) lookups
-//! miss and nothing read is stored, and the cache is cleared when the write ends: no
-//! caller that saw the write's effect is answered from before it (see [`WriteGate`]).
+//! While a write is in progress ([`clear_on_drop`](ResultCache::clear_on_drop)) every
+//! read runs afresh (no lookup, no joining a flight, nothing stored), and the cache is
+//! cleared when the write ends: no caller that saw the write's effect is answered from
+//! before it (see [`WriteGate`]).
 //!
 //! A cache may belong to a [`ResultGroup`] (the factory puts every instance of one
 //! connection name in one): then a clear clears every cache of the group, and a write
@@ -220,6 +221,13 @@ impl<V: CacheValue> ResultCache<V> {
         }
         let mut read = Some(read);
         loop {
+            // During a write a flight in progress may have read before its commit, and
+            // this caller may already have seen the write's effect: read afresh.
+            if !self.inner.gate.load().is_open()
+                && let Some(read) = read.take()
+            {
+                return read().await.map(|(value, _)| value);
+            }
             if let Some(hit) = self.lookup_versioned(key, ttl) {
                 return Ok(hit.value);
             }

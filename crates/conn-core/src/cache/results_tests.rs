@@ -507,3 +507,49 @@ async fn nothing_is_stored_or_served_while_a_write_is_in_progress() {
     store(&cache, "q", table(3), None);
     assert_eq!(cache.len(), 1, "stores resume after the write");
 }
+
+/// A read in flight when a write starts may have read before the write's commit; a
+/// caller arriving during the write (who may have seen the new data) does not join it
+/// but reads afresh.
+#[tokio::test]
+async fn a_caller_during_a_write_does_not_join_an_older_read() {
+    let cache = cache();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    let older = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get_or_read("q", Ttl::Forever, || async {
+                    let _ = started_tx.send(());
+                    let _ = finish_rx.await;
+                    Ok(valued(1))
+                })
+                .await
+        })
+    };
+    started_rx.await.unwrap();
+    let write = cache.clear_on_drop();
+    let during = tokio::time::timeout(
+        Duration::from_secs(2),
+        cache.get_or_read("q", Ttl::Forever, || async { Ok(valued(2)) }),
+    )
+    .await
+    .expect("the caller waited for the older read")
+    .unwrap();
+    assert_eq!(during.num_rows(), 1);
+    let n = during.batches()[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(n, 2, "answered by the read that started before the write");
+    drop(write);
+    let _ = finish_tx.send(());
+    older.await.unwrap().unwrap();
+    assert!(
+        cache.is_empty(),
+        "the older read was stored after the write"
+    );
+}

@@ -103,7 +103,9 @@ pub(crate) async fn write_table(
             if let Err(rollback) = tx.rollback(ctx).await {
                 tracing::warn!(error = %rollback, "rolling back a failed write_table");
             }
-            Err(err)
+            // Nothing was committed: the write may run again (a connection cut
+            // before COMMIT is retried; a COMMIT whose answer was lost is not).
+            Err(err.not_applied())
         }
     };
     guard.disarm();

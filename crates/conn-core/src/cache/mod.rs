@@ -1,7 +1,7 @@
-//! The caches: connections (Streamlit's `st.cache_resource` under `st.connection`) and
-//! read results (its `st.cache_data` around `query()`), with what they share: a
-//! process-wide byte budget for results, a janitor that frees expired entries without
-//! waiting for the next miss, and a monotonic clock for least-recently-used order.
+//! The result caches (Streamlit's `st.cache_data` around `query()`) and what every cache
+//! shares: a janitor that frees expired entries without waiting for the next miss, and
+//! a monotonic clock for least-recently-used order. The connection cache (its
+//! `st.cache_resource` under `st.connection`) lives with the factory that fills it.
 //!
 //! Why our own and not `moka`: every store must be refused atomically when the cache was
 //! cleared while the read ran (a generation check under the same lock as the clear), the
@@ -12,7 +12,6 @@
 //! What is left is small: a concurrent map per cache, one budget, one sweep.
 
 mod clock;
-pub(crate) mod connections;
 mod group;
 pub(crate) mod janitor;
 pub(crate) mod results;

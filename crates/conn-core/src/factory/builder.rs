@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 
 use super::{ConnectionFactory, FactoryInner, SecretsState};
 use crate::budget::{Budget, RESULT_CACHE_BUDGET_VAR, parse_bytes};
-use crate::cache::connections::ConnectionCache;
+use super::connections::ConnectionCache;
 use crate::cache::janitor;
 use crate::registry::Registry;
 use crate::secrets::{Secrets, SecretsLocations};

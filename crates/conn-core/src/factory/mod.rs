@@ -18,6 +18,7 @@
 //! ```
 
 mod builder;
+mod connections;
 mod request;
 mod resolve;
 
@@ -33,7 +34,7 @@ pub use request::ConnectionRequest;
 use crate::any_connection::AnyConnection;
 use crate::budget::Budget;
 use crate::cache::ResultGroup;
-use crate::cache::connections::ConnectionCache;
+use super::connections::ConnectionCache;
 use crate::connection::ConnectionType;
 use crate::error::{Error, Result};
 use crate::registry::Registry;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ConnectionFactory;
 use crate::any_connection::AnyConnection;
-use crate::cache::connections::{CacheKey, Cached, Reuse};
+use super::connections::{CacheKey, Cached, Reuse};
 use crate::config::ConnectionConfig;
 use crate::connection::ConnectionType;
 use crate::error::{Error, Result};

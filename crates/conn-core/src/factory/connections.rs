@@ -17,7 +17,7 @@ use arc_swap::ArcSwapOption;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use super::janitor::Sweep;
+use crate::cache::janitor::Sweep;
 use crate::connection::DynConnection;
 use crate::error::{Error, Result};
 use crate::ttl::Ttl;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::connections::ConnectionCache;
 use super::{ConnectionFactory, FactoryInner, SecretsState};
 use crate::budget::{Budget, RESULT_CACHE_BUDGET_VAR, parse_bytes};
-use super::connections::ConnectionCache;
 use crate::cache::janitor;
 use crate::registry::Registry;
 use crate::secrets::{Secrets, SecretsLocations};

@@ -31,10 +31,10 @@ use arc_swap::ArcSwap;
 pub use builder::{DEFAULT_TTL_VAR, FactoryBuilder, INTERPOLATE_VAR};
 pub use request::ConnectionRequest;
 
+use super::connections::ConnectionCache;
 use crate::any_connection::AnyConnection;
 use crate::budget::Budget;
 use crate::cache::ResultGroup;
-use super::connections::ConnectionCache;
 use crate::connection::ConnectionType;
 use crate::error::{Error, Result};
 use crate::registry::Registry;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::ConnectionFactory;
-use crate::any_connection::AnyConnection;
 use super::connections::{CacheKey, Cached, Reuse};
+use crate::any_connection::AnyConnection;
 use crate::config::ConnectionConfig;
 use crate::connection::ConnectionType;
 use crate::error::{Error, Result};

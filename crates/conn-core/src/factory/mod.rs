@@ -31,7 +31,6 @@ use arc_swap::ArcSwap;
 pub use builder::{DEFAULT_TTL_VAR, FactoryBuilder, INTERPOLATE_VAR};
 pub use request::ConnectionRequest;
 
-use super::connections::ConnectionCache;
 use crate::any_connection::AnyConnection;
 use crate::budget::Budget;
 use crate::cache::ResultGroup;
@@ -42,6 +41,7 @@ use crate::secrets::{Secrets, SecretsError, SecretsLocations};
 use crate::ttl::Ttl;
 use crate::value::{Env, Value};
 use crate::watch::SecretsWatcher;
+use connections::ConnectionCache;
 
 type SecretsState = std::result::Result<Arc<Secrets>, SecretsError>;
 

@@ -12,6 +12,7 @@ use conn_core::plugin::Redactor;
 use conn_core::{DriverError, Error, ErrorClass, ErrorKind};
 
 /// MySQL error numbers that mean the connection is gone.
+#[cfg(feature = "mysql")]
 const MYSQL_GONE: &[u16] = &[
     1053, // ER_SERVER_SHUTDOWN
     1927, // ER_CONNECTION_KILLED (MariaDB)
@@ -21,6 +22,7 @@ const MYSQL_GONE: &[u16] = &[
 ];
 
 /// MySQL error numbers worth another attempt.
+#[cfg(feature = "mysql")]
 const MYSQL_TRANSIENT: &[u16] = &[
     1040, // ER_CON_COUNT_ERROR
     1205, // ER_LOCK_WAIT_TIMEOUT

@@ -11,11 +11,14 @@
 //! asks for the id once, when it begins, and guards each of its statements.
 
 use std::sync::Arc;
+#[cfg(feature = "sqlite")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::time::Duration;
 
 use conn_core::Result;
 use conn_core::plugin::CancelGuard;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::ConnectOptions;
 
 use super::Ctx;
@@ -42,12 +45,16 @@ pub(crate) enum Canceller {
 
 impl Canceller {
     /// A guard that stops the connection's statement if dropped before disarmed.
+    /// `ctx` gives the server cancels their connect timeout; SQLite's needs none.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        allow(unused_variables)
+    )]
     pub(crate) fn guard(&self, ctx: &Ctx) -> CancelGuard {
-        let (timeout, name) = (ctx.connect_timeout, Arc::clone(&ctx.name));
         match self.clone() {
             #[cfg(feature = "postgres")]
             Canceller::Postgres { options, pid } => {
-                send_from_another(options, timeout, name, move |mut conn| async move {
+                send_from_another(options, ctx, move |mut conn| async move {
                     sqlx::query("SELECT pg_cancel_backend($1)")
                         .bind(pid)
                         .execute(&mut conn)
@@ -57,7 +64,7 @@ impl Canceller {
             }
             #[cfg(feature = "mysql")]
             Canceller::MySql { options, id } => {
-                send_from_another(options, timeout, name, move |mut conn| async move {
+                send_from_another(options, ctx, move |mut conn| async move {
                     sqlx::Executor::execute(
                         &mut conn,
                         sqlx::AssertSqlSafe(format!("KILL QUERY {id}")),
@@ -78,19 +85,17 @@ impl Canceller {
     }
 }
 
-/// A guard that connects with `options` within `timeout` and runs `send` there.
-fn send_from_another<O, F, Fut>(
-    options: Arc<O>,
-    timeout: Duration,
-    name: Arc<str>,
-    send: F,
-) -> CancelGuard
+/// A guard that connects with `options` within the connect timeout and runs `send`
+/// there.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn send_from_another<O, F, Fut>(options: Arc<O>, ctx: &Ctx, send: F) -> CancelGuard
 where
     O: ConnectOptions,
     O::Connection: Sized,
     F: FnOnce(O::Connection) -> Fut + Send + 'static,
     Fut: Future<Output = std::result::Result<(), sqlx::Error>> + Send + 'static,
 {
+    let (timeout, name): (Duration, Arc<str>) = (ctx.connect_timeout, Arc::clone(&ctx.name));
     CancelGuard::new(move || async move {
         match tokio::time::timeout(timeout, options.connect()).await {
             Ok(Ok(conn)) => {

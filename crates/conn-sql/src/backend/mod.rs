@@ -344,6 +344,7 @@ impl Tx {
 
 /// Binds a parameter by its own type, for drivers that convert on the server
 /// (MySQL, SQLite); a NULL goes as a text NULL, which they accept for any column.
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub(crate) fn bind_loose<'q, DB>(
     query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
     value: &conn_core::Param,
@@ -378,6 +379,7 @@ pub(crate) fn ignored_connect_arg(backend: Backend, setting: &str) {
 }
 
 /// The first keyword of a statement, lower-cased, after whitespace and comments.
+#[cfg(any(feature = "postgres", test))]
 pub(crate) fn first_keyword(sql: &str) -> String {
     let mut rest = sql.trim_start();
     loop {

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod fit;
 mod init;
 mod pool;
 mod prepare;

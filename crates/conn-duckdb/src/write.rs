@@ -1,16 +1,11 @@
 //! `write_table` through DuckDB's Arrow appender.
 
-use std::sync::Arc;
-
-use conn_core::arrow::array::RecordBatch;
-use conn_core::arrow::compute::kernels::cmp::distinct;
-use conn_core::arrow::compute::{CastOptions, cast_with_options};
-use conn_core::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use conn_core::arrow::datatypes::{DataType, Field, TimeUnit};
 use conn_core::{Error, Result, Table, WriteMode};
 use duckdb::Connection;
 
 use crate::pool::DuckPool;
-use crate::prepare;
+use crate::{fit, prepare};
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -126,79 +121,6 @@ fn invalid_name(name: &str) -> Error {
     ))
 }
 
-/// `batch` with each column in the type of the target table's column, checked to hold
-/// every value unchanged: DuckDB's appender would cast (rounding 2.5 into an INTEGER,
-/// 1.2345 into a DECIMAL(10,2), nanoseconds into microseconds) without a word.
-fn fitted(
-    batch: &RecordBatch,
-    target: &Schema,
-    first_row: usize,
-    table: &str,
-) -> Result<RecordBatch> {
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
-        let wanted = target
-            .field_with_name(field.name())
-            .map_err(|_| {
-                Error::Data(format!(
-                    "column \"{}\" is not in table {table}",
-                    field.name()
-                ))
-            })?
-            .data_type();
-        // Same type, one `prepare` re-expresses exactly (intervals, durations,
-        // nanosecond times), or a pair DuckDB converts without rounding (a UUID's bytes
-        // into a UUID column, which exports as text; lists whose item field is named
-        // differently): kept as they are.
-        if array.data_type() == wanted
-            || prepare::needs_preparing(array.data_type())
-            || !(may_round(array.data_type()) && may_round(wanted))
-        {
-            columns.push(Arc::clone(array));
-            continue;
-        }
-        let refused = |row: Option<usize>| {
-            let at = row
-                .map(|r| format!(", row {}", first_row + r))
-                .unwrap_or_default();
-            Error::Data(format!(
-                "column \"{}\"{at}: Arrow {} values do not fit the column's DuckDB type \
-                 ({wanted}) unchanged; change the column's type or cast the data first",
-                field.name(),
-                array.data_type()
-            ))
-        };
-        let strict = CastOptions {
-            safe: false,
-            ..CastOptions::default()
-        };
-        let cast = cast_with_options(array, wanted, &strict).map_err(|_| refused(None))?;
-        let back =
-            cast_with_options(&cast, array.data_type(), &strict).map_err(|_| refused(None))?;
-        let changed = distinct(array, &back).map_err(|_| refused(None))?;
-        if let Some(row) = changed.iter().position(|d| d == Some(true)) {
-            return Err(refused(Some(row)));
-        }
-        columns.push(cast);
-    }
-    let schema = Arc::new(Schema::new(
-        batch
-            .schema()
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    RecordBatch::try_new(schema, columns).map_err(|e| Error::Data(e.to_string()))
-}
-
-/// Whether values of this type can be rounded or truncated by DuckDB's cast into
-/// another such type: numbers (integers, floats, decimals) and dates and times.
-fn may_round(data_type: &DataType) -> bool {
-    data_type.is_numeric() || data_type.is_temporal()
-}
-
 /// Writes `table` on `conn` (inside the caller's transaction).
 pub(crate) fn write_table(
     conn: &Connection,
@@ -241,7 +163,7 @@ pub(crate) fn write_table(
     let mut checked = Vec::with_capacity(table.batches().len());
     let mut first_row = 0;
     for batch in table.batches() {
-        checked.push(fitted(batch, &target, first_row, &quoted)?);
+        checked.push(fit::fitted(batch, &target, first_row, &quoted)?);
         first_row += batch.num_rows();
     }
     let checked = match checked.first() {

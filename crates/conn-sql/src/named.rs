@@ -18,12 +18,47 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Whether this is certainly one statement: one with parameters (the extended
-    /// protocols take one statement), or text with no `;` before its end. A `;` inside
-    /// a string literal counts as a separator: "not certain" is the safe answer.
-    pub(crate) fn is_single_statement(&self) -> bool {
-        !self.values.is_empty() || !self.sql.trim_end().trim_end_matches(';').contains(';')
+    /// Whether this is certainly one statement that the database runs as a whole: text
+    /// with no `;` before its end (a `;` inside a string literal counts as a separator:
+    /// "not certain" is the safe answer; parameters prove nothing, as SQLite runs every
+    /// statement of a text and binds parameters across them), whose first keyword is a
+    /// plain query or DML (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `REPLACE`,
+    /// `VALUES`, `WITH`, `TABLE`). Not `CALL`, `DO` or `EXECUTE`: a procedure may commit
+    /// part of its work (PostgreSQL 11+ procedures, MySQL in autocommit) before it fails.
+    pub(crate) fn is_atomic_statement(&self) -> bool {
+        !self.sql.trim_end().trim_end_matches(';').contains(';')
+            && matches!(
+                first_keyword(&self.sql).as_str(),
+                "select"
+                    | "insert"
+                    | "update"
+                    | "delete"
+                    | "merge"
+                    | "replace"
+                    | "values"
+                    | "with"
+                    | "table"
+            )
     }
+}
+
+/// The first keyword of a statement, lower-cased, after whitespace and comments.
+pub(crate) fn first_keyword(sql: &str) -> String {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.trim_start_matches('(')
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Rewrites named parameters, or passes positional ones through.
@@ -240,23 +275,30 @@ mod tests {
     }
 
     #[test]
-    fn a_single_statement_is_told_from_a_script() {
+    fn an_atomic_statement_is_told_from_a_script_or_a_procedure() {
         let text = |sql: &str| Prepared {
             sql: sql.into(),
             values: Vec::new(),
         };
-        assert!(text("UPDATE t SET v = 1").is_single_statement());
-        assert!(text("UPDATE t SET v = 1;  \n").is_single_statement());
-        assert!(!text("UPDATE t SET v = 1; DELETE FROM t").is_single_statement());
+        assert!(text("UPDATE t SET v = 1").is_atomic_statement());
+        assert!(text("UPDATE t SET v = 1;  \n").is_atomic_statement());
+        assert!(text("-- note\n(SELECT 1)").is_atomic_statement());
+        assert!(!text("UPDATE t SET v = 1; DELETE FROM t").is_atomic_statement());
         assert!(
-            !text("UPDATE t SET s = 'a;b'").is_single_statement(),
+            !text("UPDATE t SET s = 'a;b'").is_atomic_statement(),
             "unsure is a script"
         );
         let bound = Prepared {
-            sql: "UPDATE t SET s = 'a;b' WHERE id = $1".into(),
-            values: vec![Param::from(1_i64)],
+            sql: "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)".into(),
+            values: vec![Param::from(1_i64), Param::from(2_i64)],
         };
-        assert!(bound.is_single_statement());
+        assert!(
+            !bound.is_atomic_statement(),
+            "SQLite runs every statement of a text, parameters or not"
+        );
+        for procedure in ["CALL p()", "call p(1)", "DO $$ BEGIN END $$", "EXECUTE s"] {
+            assert!(!text(procedure).is_atomic_statement(), "{procedure}");
+        }
     }
 
     #[test]

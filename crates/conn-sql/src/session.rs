@@ -92,6 +92,11 @@ impl Session {
             name: ctx.name.to_string(),
         })?;
         let backend = tx.backend();
+        // On MySQL a statement may commit before the session does (a procedure that
+        // commits, a prepared statement of DDL, a table that is not transactional): its
+        // connection's cached results are cleared once it ends, however it ends.
+        let _may_have_committed = (backend == Backend::MySql && statement.may_commit())
+            .then(|| self.results.clear_on_drop());
         self.in_flight = true;
         let work = statement.run(tx, &ctx);
         let outcome = match &limit {
@@ -323,6 +328,18 @@ enum Statement<'q> {
 }
 
 impl<'q> Statement<'q> {
+    /// Whether the statement may change data, which on MySQL may be committed at once:
+    /// anything but a plain query.
+    fn may_commit(&self) -> bool {
+        match self {
+            Statement::Fetch(prepared) => !matches!(
+                named::first_keyword(&prepared.sql).as_str(),
+                "select" | "with" | "values" | "table" | "show" | "describe" | "explain"
+            ),
+            Statement::Execute(_) | Statement::Write(..) => true,
+        }
+    }
+
     fn what(&self) -> &'static str {
         match self {
             Statement::Fetch(_) => "query",

@@ -154,10 +154,10 @@ impl Pool {
     /// Runs a statement on a connection of the pool; returns the rows it affected. The
     /// statement is cancelled on the server if the call is dropped.
     pub(crate) async fn execute(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
-        let single = prepared.is_single_statement();
+        let atomic = prepared.is_atomic_statement();
         self.execute_once(prepared, ctx)
             .await
-            .map_err(|err| rolled_back_as_a_whole(err, single))
+            .map_err(|err| rolled_back_as_a_whole(err, atomic))
     }
 
     async fn execute_once(&self, prepared: Prepared, ctx: &Ctx) -> Result<u64> {
@@ -378,34 +378,15 @@ pub(crate) fn ignored_connect_arg(backend: Backend, setting: &str) {
     );
 }
 
-/// The first keyword of a statement, lower-cased, after whitespace and comments.
-#[cfg(any(feature = "postgres", test))]
-pub(crate) fn first_keyword(sql: &str) -> String {
-    let mut rest = sql.trim_start();
-    loop {
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
-        } else {
-            break;
-        }
-    }
-    rest.trim_start_matches('(')
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-/// A transient failure of one statement run on its own (outside a session) means the
-/// database applied nothing: SQLite's busy and locked, PostgreSQL's serialization
-/// failures and deadlocks, MySQL's lock wait timeouts and deadlocks all roll the
-/// statement (its implicit transaction) back. Such an error is marked so that the
-/// write is retried. A script of several statements is not: the ones before the
-/// failing one were committed, and running them again would apply them twice.
-fn rolled_back_as_a_whole(err: Error, single_statement: bool) -> Error {
-    if single_statement && err.class() == conn_core::ErrorClass::Transient {
+/// A transient failure of one atomic statement run on its own (outside a session)
+/// means the database applied nothing: SQLite's busy and locked, PostgreSQL's
+/// serialization failures and deadlocks, MySQL's lock wait timeouts and deadlocks all
+/// roll the statement (its implicit transaction) back. Such an error is marked so that
+/// the write is retried. Anything else is not (see [`Prepared::is_atomic_statement`]):
+/// a script's statements before the failing one were committed, and a procedure may
+/// have committed part of its work; running them again would apply it twice.
+fn rolled_back_as_a_whole(err: Error, atomic_statement: bool) -> Error {
+    if atomic_statement && err.class() == conn_core::ErrorClass::Transient {
         err.not_applied()
     } else {
         err
@@ -418,6 +399,7 @@ mod tests {
 
     #[test]
     fn first_keyword_skips_comments_and_parentheses() {
+        use crate::named::first_keyword;
         assert_eq!(first_keyword("  -- hi\n/* x */ SELECT 1"), "select");
         assert_eq!(first_keyword("(select 1) union (select 2)"), "select");
         assert_eq!(

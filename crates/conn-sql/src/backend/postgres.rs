@@ -171,7 +171,7 @@ fn bind_all<'q>(
 /// else (several statements included).
 fn copy_body(sql: &str) -> Option<&str> {
     if !matches!(
-        super::first_keyword(sql).as_str(),
+        crate::named::first_keyword(sql).as_str(),
         "select" | "values" | "table"
     ) {
         return None;

@@ -1,8 +1,9 @@
-//! REVIEW FINDINGS (hostile review of 7a2fe91 / 6599e9f / 72e0195): a transient error
-//! of "one statement" is marked `not_applied` (`rolled_back_as_a_whole`), so the write is
-//! retried and its cache clear is skipped. Each test here shows a statement the database
-//! did NOT roll back as a whole: the write is applied twice, or the cache keeps serving
-//! what the write changed. Every test fails on the reviewed code.
+//! Statements the database does not roll back as a whole when they fail: a script of
+//! several statements (with parameters too: SQLite runs them all), a procedure that
+//! commits part of its work, a MySQL session statement that commits at once. A
+//! transient error of such a statement must not be taken for "nothing applied": the
+//! write would be retried and applied twice, and its cache clear skipped. Found by a
+//! hostile review; every test failed before the fix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -42,14 +43,14 @@ fn sqlite_project() -> Project {
     })
 }
 
-/// REVIEW FINDING (repeated write): `Prepared::is_single_statement` says "single" for
+/// Found by review (repeated write): `Prepared::is_single_statement` said "single" for
 /// any statement with parameters ("the extended protocols take one statement"), but
 /// sqlx's SQLite driver runs every statement of the text, binding the parameters across
 /// them, each in its own autocommit transaction. The first INSERT commits, the second
 /// statement finds the (attached) database busy, the error is marked not applied, and
 /// the retry inserts the first row again.
 #[test]
-fn review_finding_sqlite_script_with_parameters_is_not_one_statement_and_is_retried() {
+fn sqlite_script_with_parameters_is_not_one_statement_and_is_retried() {
     let project = sqlite_project();
     let conn = project.sql("lite");
     conn.execute("CREATE TABLE t (v INTEGER)")
@@ -88,11 +89,11 @@ fn review_finding_sqlite_script_with_parameters_is_not_one_statement_and_is_retr
     );
 }
 
-/// REVIEW FINDING (stale read): the same script without retries. Its first INSERT
+/// Found by review (stale read): the same script without retries. Its first INSERT
 /// committed, but the busy error is marked not applied, so `Base::write` disarms the
 /// cache guard: the cached count keeps saying 0 although the table holds a row.
 #[test]
-fn review_finding_sqlite_partial_script_marked_not_applied_leaves_a_stale_cache() {
+fn sqlite_partial_script_marked_not_applied_leaves_a_stale_cache() {
     let project = sqlite_project();
     let conn = project.sql("once");
     conn.execute("CREATE TABLE t (v INTEGER)")
@@ -144,12 +145,12 @@ const PG_PROCEDURE: &str = "CREATE TABLE log (v integer); \
        RAISE EXCEPTION USING ERRCODE = '40P01', MESSAGE = 'deadlock detected (simulated)'; \
      END $$";
 
-/// REVIEW FINDING (repeated write): `CALL p()` is one statement, but a procedure may
+/// Found by review (repeated write): `CALL p()` is one statement, but a procedure may
 /// COMMIT inside (PostgreSQL 11+); a deadlock after that commit rolls back only the
 /// procedure's last transaction. `rolled_back_as_a_whole` marks the 40P01 not applied,
 /// and the retry commits the first row again.
 #[test]
-fn review_finding_pg_call_that_committed_before_a_deadlock_is_retried() {
+fn pg_call_that_committed_before_a_deadlock_is_retried() {
     let Some((_scratch, project)) = pg_project(3) else {
         return;
     };
@@ -161,10 +162,10 @@ fn review_finding_pg_call_that_committed_before_a_deadlock_is_retried() {
     assert_eq!(rows, 1, "committed once, applied {rows} times ({err})");
 }
 
-/// REVIEW FINDING (stale read): the same without retries: the committed row is there,
+/// Found by review (stale read): the same without retries: the committed row is there,
 /// but the error, marked not applied, disarms the cache guard.
 #[test]
-fn review_finding_pg_call_that_committed_before_a_deadlock_leaves_a_stale_cache() {
+fn pg_call_that_committed_before_a_deadlock_leaves_a_stale_cache() {
     let Some((_scratch, project)) = pg_project(1) else {
         return;
     };
@@ -182,12 +183,12 @@ fn review_finding_pg_call_that_committed_before_a_deadlock_leaves_a_stale_cache(
     );
 }
 
-/// REVIEW FINDING (repeated write), MySQL/MariaDB: in autocommit mode every statement
+/// Found by review (repeated write), MySQL/MariaDB: in autocommit mode every statement
 /// inside a stored procedure commits on its own; a deadlock (1213) or lock wait timeout
 /// (1205) in a later statement leaves the earlier ones applied, yet `CALL p()` is
 /// retried as "rolled back as a whole".
 #[test]
-fn review_finding_mysql_call_that_committed_before_a_deadlock_is_retried() {
+fn mysql_call_that_committed_before_a_deadlock_is_retried() {
     let Some(base) = conn_testkit::server_url(MYSQL_VAR, "MySQL") else {
         return;
     };
@@ -216,14 +217,14 @@ fn review_finding_mysql_call_that_committed_before_a_deadlock_is_retried() {
     assert_eq!(rows, 1, "committed once, applied {rows} times ({err})");
 }
 
-/// REVIEW FINDING (stale read), MySQL/MariaDB sessions: a session clears the cache only
+/// Found by review (stale read), MySQL/MariaDB sessions: a session clears the cache only
 /// when it commits. `refuse_implicit_commit` refuses DDL, COMMIT and the like by their
 /// first words, but a stored procedure may commit (`CALL p()` where p runs COMMIT or
 /// DDL; also `EXECUTE` of a prepared DDL): the session's earlier writes are committed
 /// behind its back; rolled back afterwards, the session never clears, and the cache
 /// keeps serving what those committed writes changed.
 #[test]
-fn review_finding_mysql_session_call_that_commits_then_rollback_leaves_a_stale_cache() {
+fn mysql_session_call_that_commits_then_rollback_leaves_a_stale_cache() {
     let Some(base) = conn_testkit::server_url(MYSQL_VAR, "MySQL") else {
         return;
     };

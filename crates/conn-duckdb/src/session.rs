@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use conn_core::plugin::{CancelGuard, ResultCache, runtime};
+use conn_core::plugin::{CancelGuard, ResultCache, Settle, runtime};
 use conn_core::{Call, Error, Params, Result, Table, WriteMode};
 use parking_lot::Mutex;
 
@@ -117,13 +117,15 @@ impl Session {
             }
             // Cleared however the commit ends (DuckDB's COMMIT is in-process: it
             // may have applied even if this call is dropped half-way).
-            let _stale_results = state.results.clear_on_drop();
-            let outcome = state
-                .run("commit", |conn, pool| {
+            // Dropped half-way, the results are cleared once the COMMIT has ended.
+            let (outcome, _stale_results) = Settle::new(
+                state.results.clear_on_drop(),
+                state.run("commit", |conn, pool| {
                     conn.execute_batch("COMMIT")
                         .map_err(|e| pool.err(&e, "commit"))
-                })
-                .await;
+                }),
+            )
+            .await;
             // A failed COMMIT leaves the transaction aborted: the pool rolls the
             // connection back (or discards it) when it returns.
             state.release();

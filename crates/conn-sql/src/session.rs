@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use conn_core::plugin::{BorrowedCall, ResultCache, runtime};
+use conn_core::plugin::{BorrowedCall, ResultCache, Settle, runtime};
 use conn_core::{Call, Error, Limit, Param, Params, Result, Table, TimeoutError, WriteMode};
 
 use crate::backend::cancel::Canceller;
@@ -185,11 +185,13 @@ impl Session {
                 }));
             }
             // Cleared however the commit ends, unless it never reached the server.
-            let stale_results = self.results.clear_on_drop();
-            let outcome = tx.commit(&self.ctx).await;
-            if outcome
-                .as_ref()
-                .is_err_and(|err| !err.may_have_reached_server())
+            // Dropped half-way, the results are cleared once the cancel was sent.
+            let (outcome, stale_results) =
+                Settle::new(self.results.clear_on_drop(), tx.commit(&self.ctx)).await;
+            if let Some(stale_results) = stale_results
+                && outcome
+                    .as_ref()
+                    .is_err_and(|err| !err.may_have_reached_server())
             {
                 stale_results.disarm();
             }

@@ -22,6 +22,7 @@ use parking_lot::RwLock;
 use super::call::Call;
 use super::handle::{Connector, Handle, Lease};
 use super::settings::CommonSettings;
+use super::settle::Settle;
 use crate::cache::{CacheValue, ResultCache};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorClass, Limit, Result};
@@ -224,11 +225,16 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     {
         let this = self.clone();
         self.call("write", async move {
-            let stale_results = this.inner.results.clear_on_drop();
-            let outcome = this.run(Idempotence::Write, write).await;
-            if outcome
-                .as_ref()
-                .is_err_and(|err| !err.may_have_reached_server())
+            // Dropped half-way, the guard clears once the work it started has ended.
+            let (outcome, stale_results) = Settle::new(
+                this.inner.results.clear_on_drop(),
+                this.run(Idempotence::Write, write),
+            )
+            .await;
+            if let Some(stale_results) = stale_results
+                && outcome
+                    .as_ref()
+                    .is_err_and(|err| !err.may_have_reached_server())
             {
                 // Nothing reached the server: the cached results are still true.
                 stale_results.disarm();

@@ -47,7 +47,8 @@ impl Drop for CancelGuard {
     fn drop(&mut self) {
         if let Some(cancel) = self.cancel.take() {
             tracing::info!("conn.cancel: asking the server to stop the statement");
-            crate::runtime::spawn_detached(cancel());
+            // Inside a write, the write's cache guard waits for the cancel to be sent.
+            crate::plugin::settle::after_drop(cancel());
         }
     }
 }

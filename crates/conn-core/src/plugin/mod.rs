@@ -15,6 +15,7 @@ pub(crate) mod handle;
 mod queryable;
 pub mod runtime;
 pub(crate) mod settings;
+pub(crate) mod settle;
 pub mod statement;
 
 pub use base::{Base, Idempotence};
@@ -23,6 +24,7 @@ pub use cancel::CancelGuard;
 pub use handle::{Connector, Handle, Lease};
 pub use queryable::Queryable;
 pub use settings::{COMMON_KEYS, DEFAULT_CONNECT_TIMEOUT, connect_timeout};
+pub use settle::Settle;
 
 pub use crate::budget::Budget;
 pub use crate::cache::{CacheValue, ClearGuard, Hit, ResultCache, ResultGroup};

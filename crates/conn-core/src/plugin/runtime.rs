@@ -33,7 +33,7 @@ static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|
 });
 
 /// conn's runtime, or the error that starting it gave.
-fn runtime() -> Result<&'static Runtime> {
+pub(crate) fn runtime() -> Result<&'static Runtime> {
     RUNTIME.as_ref().map_err(|err| Error::Io {
         context: "starting conn's runtime".into(),
         message: err.clone(),
@@ -88,6 +88,39 @@ impl<T> Future for AbortOnDrop<T> {
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Blocking work that, dropped before it ended, is aborted if it has not started and
+/// otherwise waited for by the write it belongs to (see `settle`): a thread cannot be
+/// stopped half-way.
+struct SettleOnDrop<T: Send + 'static>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T: Send + 'static> Future for SettleOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.as_mut() {
+            Some(task) => {
+                let output = std::task::ready!(Pin::new(task).poll(cx));
+                self.0 = None;
+                Poll::Ready(output)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for SettleOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            if !task.is_finished() {
+                crate::plugin::settle::after_drop(async move {
+                    let _ = task.await;
+                });
+            }
+        }
     }
 }
 
@@ -181,7 +214,7 @@ where
     F: FnOnce() -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let task = AbortOnDrop(runtime()?.spawn_blocking(work));
+    let task = SettleOnDrop(Some(runtime()?.spawn_blocking(work)));
     joined(task.await)
 }
 

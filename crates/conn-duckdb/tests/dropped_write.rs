@@ -1,6 +1,6 @@
-//! REVIEW FINDING (hostile review of 7a2fe91 / 6599e9f, cache correctness): a write's
-//! `ClearGuard` clears the cache and opens the gate when the write's *future* is
-//! dropped (a time limit, a caller that gave up), not when the write ends. The work
+//! A write whose call is dropped (a time limit, a caller that gave up) clears the
+//! cache when its work ends, not when its future is dropped. (Found by review: the
+//! guard cleared and opened the gate at the drop.) The work
 //! may go on (a blocking closure cannot be stopped; a server may finish a statement
 //! whose cancel comes too late) and commit afterwards; a read between the clear and
 //! that commit stores the old value, which is then served after the write's effect is
@@ -42,11 +42,11 @@ fn count(conn: &DuckDbConnection, sql: &str, ttl: Ttl) -> i64 {
         .value(0)
 }
 
-/// REVIEW FINDING (stale read): a `with_raw` call is dropped while its work still runs;
+/// Found by review (stale read): a `with_raw` call is dropped while its work still runs;
 /// the guard clears the cache at once; a cached read then stores the count from before
 /// the work's INSERT, and keeps serving it after the INSERT committed.
 #[test]
-fn review_finding_a_write_that_outlives_its_dropped_call_still_invalidates_the_cache() {
+fn a_write_that_outlives_its_dropped_call_still_invalidates_the_cache() {
     let (_dir, conn) = memory();
     conn.execute_batch("CREATE TABLE t (v BIGINT); INSERT INTO t VALUES (1)")
         .blocking()

@@ -1,4 +1,4 @@
-//! Streaming access to one object: async and blocking readers, a blocking writer.
+//! Streaming access to one object: async and blocking readers and writers.
 
 use std::io;
 use std::pin::Pin;
@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use conn_core::Result;
-use conn_core::plugin::runtime;
+use conn_core::plugin::{ClearGuard, runtime};
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::ReadValue;
 use crate::read::byte_reader;
 use crate::store::Stores;
 
@@ -72,10 +73,60 @@ impl io::Read for BlockingReader {
     }
 }
 
+/// An object being written as a stream (`tokio::io::AsyncWrite`; finish with
+/// `shutdown().await`, which makes the object appear whole; dropped unfinished, the
+/// upload is abandoned).
+///
+/// While it is open, the connection's cached reads are neither served nor stored (its
+/// write gate is closed), and they are dropped when it is finished or dropped: a read
+/// can never return the object from before the write after the write completed.
+pub struct ObjectWriter {
+    inner: BufWriter,
+    stale_results: Option<ClearGuard<ReadValue>>,
+}
+
+impl std::fmt::Debug for ObjectWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectWriter")
+            .field("open", &self.stale_results.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectWriter {
+    pub(crate) fn new(inner: BufWriter, stale_results: ClearGuard<ReadValue>) -> Self {
+        ObjectWriter {
+            inner,
+            stale_results: Some(stale_results),
+        }
+    }
+}
+
+impl AsyncWrite for ObjectWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let done = std::task::ready!(Pin::new(&mut self.inner).poll_shutdown(cx));
+        // The object is complete (or the upload failed): cached reads may predate it.
+        drop(self.stale_results.take());
+        Poll::Ready(done)
+    }
+}
+
 /// An object being written as a stream from synchronous code (`std::io::Write`). Call
 /// [`finish`](Self::finish) to complete the upload; dropping it unfinished abandons it.
 pub struct BlockingWriter {
-    writer: Option<BufWriter>,
+    writer: Option<ObjectWriter>,
 }
 
 impl std::fmt::Debug for BlockingWriter {
@@ -87,13 +138,13 @@ impl std::fmt::Debug for BlockingWriter {
 }
 
 impl BlockingWriter {
-    pub(crate) fn new(writer: BufWriter) -> Self {
+    pub(crate) fn new(writer: ObjectWriter) -> Self {
         BlockingWriter {
             writer: Some(writer),
         }
     }
 
-    fn writer(&mut self) -> io::Result<&mut BufWriter> {
+    fn writer(&mut self) -> io::Result<&mut ObjectWriter> {
         self.writer
             .as_mut()
             .ok_or_else(|| io::Error::other("the writer is already finished"))

@@ -43,7 +43,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conn_core::plugin::{Base, CacheValue, Connector, Redactor, runtime};
+use conn_core::plugin::{Base, CacheValue, Connector, Redactor, Settle, runtime};
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Env, Error, Map, Result, RetryPolicy, StatsSnapshot,
     Table, Ttl, Value,
@@ -53,7 +53,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 pub use config::Protocol;
 pub use format::{Compression, Format};
-pub use io::{BlockingReader, BlockingWriter, ObjectReader};
+pub use io::{BlockingReader, BlockingWriter, ObjectReader, ObjectWriter};
 pub use object_store;
 pub use store::Stores;
 
@@ -225,11 +225,11 @@ impl FilesConnection {
     }
 
     /// Writes `table` to `path` as CSV, Parquet or JSON lines (compressed when the path
-    /// ends in `.gz`, `.zst` or `.bz2`); returns the rows written. (Cached reads of
-    /// `path` notice the change through its ETag.)
+    /// ends in `.gz`, `.zst` or `.bz2`); returns the rows written. The connection's
+    /// cached reads are dropped when it ends.
     pub fn write(&self, path: &str, table: &Table, format: Format) -> Call<u64> {
         let (path, table) = (path.to_owned(), table.clone());
-        self.on_stores("write", move |stores| async move {
+        self.on_stores_writing("write", move |stores| async move {
             let (store, location) = stores.resolve(&path)?;
             let compression = format::compression_of(&path);
             let delimiter = if format::is_tab_separated(&path) {
@@ -238,6 +238,23 @@ impl FilesConnection {
                 b','
             };
             write::write(store, &location, &table, format, compression, delimiter).await
+        })
+    }
+
+    /// [`on_stores`](Self::on_stores) for an operation that changes objects: while it
+    /// runs, cached reads are neither served nor stored, and they are dropped when it
+    /// ends (once its work has ended, if the call is dropped half-way).
+    fn on_stores_writing<T, F, Fut>(&self, operation: &'static str, work: F) -> Call<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Stores>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        let results = self.base.results().clone();
+        self.on_stores(operation, move |stores| async move {
+            let (outcome, _stale_results) =
+                Settle::new(results.clear_on_drop(), work(stores)).await;
+            outcome
         })
     }
 
@@ -257,11 +274,13 @@ impl FilesConnection {
 
     /// Creates (or overwrites) an object for a streaming write
     /// (`tokio::io::AsyncWrite`; finish with `shutdown().await`).
-    pub fn create(&self, path: &str) -> Call<object_store::buffered::BufWriter> {
+    pub fn create(&self, path: &str) -> Call<ObjectWriter> {
         let path = path.to_owned();
+        let results = self.base.results().clone();
         self.on_stores("create", move |stores| async move {
             let (store, location) = stores.resolve(&path)?;
-            Ok(object_store::buffered::BufWriter::new(store, location))
+            let writer = object_store::buffered::BufWriter::new(store, location);
+            Ok(ObjectWriter::new(writer, results.clear_on_drop()))
         })
     }
 
@@ -287,7 +306,7 @@ impl FilesConnection {
     /// Deletes the object at `path`.
     pub fn delete(&self, path: &str) -> Call<()> {
         let path = path.to_owned();
-        self.on_stores("delete", move |stores| async move {
+        self.on_stores_writing("delete", move |stores| async move {
             let (store, location) = stores.resolve(&path)?;
             store
                 .delete(&location)

@@ -1,5 +1,6 @@
-//! REVIEW FINDING (hostile review of 7a2fe91 / 6599e9f, cache correctness): the files
-//! type's writes (`write`, `create`) do not gate or clear the result cache. A cached
+//! A read that starts after a write through the same connection returned never gets
+//! the object from before it. (Found by review: the files type's writes did not gate or
+//! clear the result cache.) A cached
 //! value is checked against the object's ETag, but a caller who joins a read in flight
 //! (single flight) gets that read's value unchecked, and `fill_versioned` answers from
 //! an entry stored meanwhile without a version check: a read that starts after a write
@@ -138,12 +139,12 @@ impl ObjectStore for PausedFirstGet {
     }
 }
 
-/// REVIEW FINDING (stale read): read A of `a.txt` is in flight (it has the old bytes);
+/// Found by review (stale read): read A of `a.txt` is in flight (it has the old bytes);
 /// the same connection writes `a.txt` and the write returns; read B starts after that
 /// and must see the new text, but it joins A's flight (or, if A stored first, is
 /// answered from A's entry by `fill_versioned` without the ETag check) and gets the old.
 #[test]
-fn review_finding_a_read_after_a_files_write_never_gets_the_object_from_before_it() {
+fn a_read_after_a_files_write_never_gets_the_object_from_before_it() {
     let dir = tempfile::tempdir().unwrap();
     let conn = local(dir.path());
     std::fs::write(dir.path().join("data/a.txt"), "old").unwrap();

@@ -137,8 +137,15 @@ impl Redactor {
                     self.push(&decoded);
                     self.push(&decoded.replace(' ', "+"));
                 }
-                for found in secret_params(s).into_iter().chain(secret_literals(s)) {
+                for found in secret_params(s) {
                     self.push(found);
+                }
+                for found in secret_literals(s) {
+                    self.push(found);
+                    // The secret itself, as a server or driver echoes it: '' is one quote.
+                    if found.contains("''") {
+                        self.push(&found.replace("''", "'"));
+                    }
                 }
             }
             Kind::Integer(i) if secret => self.push(&i.to_string()),
@@ -282,21 +289,13 @@ fn secret_literals(text: &str) -> Vec<&str> {
                 break;
             }
         }
-        let before = text[..open]
-            .trim_end()
-            .trim_end_matches(['=', ':'])
-            .trim_end();
+        let before = literal_prefix(&text[..open]);
         let mut words = before
             .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|w| !w.is_empty());
         let last = words.next().unwrap_or_default();
         let ends_word = before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        let secret = ends_word
-            && (is_secret_key(last)
-                || (last.eq_ignore_ascii_case("by")
-                    && words
-                        .next()
-                        .is_some_and(|w| w.eq_ignore_ascii_case("identified"))));
+        let secret = ends_word && (is_secret_key(last) || identified_by(last, words));
         let body = &text[body_start..end];
         if secret && !body.is_empty() && body != MASK {
             found.push(body);
@@ -307,6 +306,41 @@ fn secret_literals(text: &str) -> Vec<&str> {
         }
     }
     found
+}
+
+/// The text before a literal's opening quote without what may stand between the word
+/// that names the literal and the literal: spaces, `=` or `:` (`password = '...'`), an
+/// opening parenthesis (`PASSWORD('...')`) and PostgreSQL's escape-string `E` prefix
+/// (`PASSWORD E'...'`).
+fn literal_prefix(before: &str) -> &str {
+    let mut before = before;
+    if let Some(rest) = before.strip_suffix(['E', 'e'])
+        && !rest.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    {
+        before = rest;
+    }
+    before
+        .trim_end()
+        .trim_end_matches(['=', ':', '('])
+        .trim_end()
+}
+
+/// Whether `last` (and the words before it, nearest first) end in MySQL's
+/// `IDENTIFIED BY` or `IDENTIFIED WITH <plugin> BY`.
+fn identified_by<'t>(last: &str, mut words: impl Iterator<Item = &'t str>) -> bool {
+    if !last.eq_ignore_ascii_case("by") {
+        return false;
+    }
+    match words.next() {
+        Some(w) if w.eq_ignore_ascii_case("identified") => true,
+        Some(_plugin) => {
+            words.next().is_some_and(|w| w.eq_ignore_ascii_case("with"))
+                && words
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("identified"))
+        }
+        None => false,
+    }
 }
 
 impl fmt::Debug for Redactor {

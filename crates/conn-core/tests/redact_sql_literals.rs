@@ -1,6 +1,7 @@
-//! REVIEW FINDINGS (hostile review of 282f2a7, the redactor's SQL literals): secrets
-//! written in SQL literals of the configuration (a DuckDB `init`, a MySQL `init_command`)
-//! that the redactor does not learn, so they show in errors and logs in plain text.
+//! Secrets written in SQL literals of the configuration (a DuckDB `init`, a MySQL
+//! `init_command`) are learnt by the redactor and scrubbed from any text, in every way
+//! SQL writes them. (Found by review: escaped quotes, `IDENTIFIED WITH <plugin> BY`,
+//! `PASSWORD('...')` and `E'...'` leaked.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conn_core::plugin::Redactor;
@@ -12,23 +13,23 @@ fn redactor_of(init: &str) -> Redactor {
     Redactor::from_map(&map)
 }
 
-/// REVIEW FINDING (secret in output): a literal with an escaped quote is learnt as
+/// Found by review (secret in output): a literal with an escaped quote is learnt as
 /// written (`It''s-a-Secret9`), not as the secret it stands for (`It's-a-Secret9`): the
 /// secret itself, as a driver or a server echoes it (and its percent-encoded and base64
 /// forms, built from the escaped text), is not removed.
 #[test]
-fn review_finding_a_sql_literal_with_an_escaped_quote_is_learnt_unescaped() {
+fn a_sql_literal_with_an_escaped_quote_is_learnt_unescaped() {
     let redactor =
         redactor_of("CREATE SECRET s (TYPE s3, KEY_ID 'AKIAEXAMPLE', SECRET 'It''s-a-Secret9')");
     let shown = redactor.redact("HTTP 403 signing with It's-a-Secret9");
     assert!(!shown.contains("It's-a-Secret9"), "{shown}");
 }
 
-/// REVIEW FINDING (secret in output): MySQL's `IDENTIFIED WITH <plugin> BY '...'` (and
+/// Found by review (secret in output): MySQL's `IDENTIFIED WITH <plugin> BY '...'` (and
 /// `IDENTIFIED VIA ... USING PASSWORD('...')`, PostgreSQL's `PASSWORD E'...'`) are not
 /// seen as secret literals: neither learnt from the configuration nor scrubbed from text.
 #[test]
-fn review_finding_identified_with_plugin_by_and_escape_strings_are_secret_literals() {
+fn identified_with_plugin_by_and_escape_strings_are_secret_literals() {
     let mut leaked = Vec::new();
     for (statement, secret) in [
         (

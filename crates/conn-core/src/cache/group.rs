@@ -76,6 +76,13 @@ impl ResultGroup {
         members.push(member);
     }
 
+    /// Whether nothing but this handle holds the group: no configuration, cache or
+    /// write guard. Such a group can be forgotten; the name's next instance starts a
+    /// new one.
+    pub(crate) fn is_unused(&self) -> bool {
+        Arc::strong_count(&self.members) == 1 && Arc::strong_count(&self.gate) == 1
+    }
+
     /// The write gate the group's caches share.
     pub(crate) fn gate(&self) -> Arc<WriteGate> {
         Arc::clone(&self.gate)

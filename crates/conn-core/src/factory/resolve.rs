@@ -59,14 +59,13 @@ impl FactoryInner {
         Ok(config)
     }
 
-    /// The result-cache group of every instance of `name` (made on first use; one per
-    /// name the application uses).
+    /// The result-cache group of every instance of `name` (made on first use). Groups
+    /// no instance holds any more are forgotten here, so an application that makes
+    /// connections under ever new names does not grow the map.
     fn results_group(&self, name: &str) -> ResultGroup {
-        self.results_groups
-            .lock()
-            .entry(name.to_owned())
-            .or_default()
-            .clone()
+        let mut groups = self.results_groups.lock();
+        groups.retain(|_, group| !group.is_unused());
+        groups.entry(name.to_owned()).or_default().clone()
     }
 
     /// Where `name` is defined: its secrets section, else its environment variables,

@@ -710,3 +710,22 @@ fn interpolation_is_opt_in() {
         .unwrap();
     assert_eq!(host.as_deref(), Some("db.example"));
 }
+
+#[test]
+fn result_groups_of_names_no_instance_holds_are_forgotten() {
+    let (_p, factory) = factory_with("[connections.groups_held]\ntype = \"probe\"\n");
+    let held = factory.connection("groups_held").config().unwrap();
+    for i in 0..100 {
+        drop(factory.get::<Probe>(&format!("groups_gone_{i}")).unwrap());
+    }
+    factory.clear();
+    let again = factory.connection("groups_held").config().unwrap();
+    let groups = factory.inner.results_groups.lock();
+    assert!(groups.len() <= 2, "{} groups kept", groups.len());
+    // A group something still holds is kept: the name's instances stay together.
+    let (held, again) = (
+        held.results_group().unwrap(),
+        again.results_group().unwrap(),
+    );
+    assert!(Arc::ptr_eq(&held.gate(), &again.gate()));
+}

@@ -334,6 +334,8 @@ impl ConnectionConfig {
             let known: Vec<&str> = known.iter().chain(COMMON_KEYS).copied().collect();
             let mut known_sorted: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
             known_sorted.sort();
+            // A type may list a common key too (`retry`): name it once.
+            known_sorted.dedup();
             return Err(ConfigError::UnknownKey {
                 connection: self.name.clone(),
                 type_name: self.type_name.clone(),

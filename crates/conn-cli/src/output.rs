@@ -1,0 +1,183 @@
+//! Writing a result: an aligned table, CSV, JSON lines, Parquet or Arrow IPC, to
+//! standard output or a file.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use conn::{DisplayOptions, Table};
+
+use crate::cli::{OutputArgs, OutputFormat};
+use crate::error::{CliError, CliResult};
+
+/// The format `args` ask for: `--format`, else the extension of `--output`, else a
+/// table on a terminal and CSV elsewhere.
+pub fn choose(args: &OutputArgs) -> OutputFormat {
+    if let Some(format) = args.format {
+        return format;
+    }
+    if let Some(path) = &args.output {
+        return from_extension(path).unwrap_or(OutputFormat::Csv);
+    }
+    if std::io::stdout().is_terminal() {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Csv
+    }
+}
+
+/// The format a file name's extension names, if any.
+pub fn from_extension(path: &Path) -> Option<OutputFormat> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "csv" => Some(OutputFormat::Csv),
+        "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
+        "parquet" | "pq" => Some(OutputFormat::Parquet),
+        "arrow" | "ipc" | "feather" => Some(OutputFormat::Arrow),
+        "txt" => Some(OutputFormat::Table),
+        _ => None,
+    }
+}
+
+/// Writes `table` as `args` ask. Binary formats are refused on a terminal.
+pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
+    let format = choose(args);
+    match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| {
+                CliError::failed(format!("cannot create {}: {e}", path.display()))
+            })?;
+            let outcome = write_to(BufWriter::new(file), table, format, args.limit);
+            if outcome.is_err() {
+                let _ = std::fs::remove_file(path);
+            }
+            outcome.map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))
+        }
+        None => {
+            if matches!(format, OutputFormat::Parquet | OutputFormat::Arrow)
+                && std::io::stdout().is_terminal()
+            {
+                return Err(CliError::config(format!(
+                    "not writing binary {} to a terminal; use --output FILE or redirect \
+                     standard output",
+                    name(format)
+                )));
+            }
+            write_to(BufWriter::new(std::io::stdout()), table, format, args.limit)
+                .map_err(|e| CliError::failed(format!("writing the result: {e}")))
+        }
+    }
+}
+
+/// The format's name, as `--format` spells it.
+pub fn name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Table => "table",
+        OutputFormat::Csv => "csv",
+        OutputFormat::Jsonl => "jsonl",
+        OutputFormat::Parquet => "parquet",
+        OutputFormat::Arrow => "arrow",
+    }
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn write_to<W: Write + Send>(
+    mut out: W,
+    table: &Table,
+    format: OutputFormat,
+    limit: usize,
+) -> Result<(), Failure> {
+    match format {
+        OutputFormat::Table => {
+            let options = DisplayOptions {
+                max_rows: limit,
+                max_columns: 64,
+                max_cell_width: 48,
+            };
+            writeln!(out, "{}", table.display(options))?;
+        }
+        OutputFormat::Csv => {
+            if table.batches().is_empty() {
+                // No batch, so the writer would write no header: write it here.
+                writeln!(out, "{}", csv_header(&table.column_names()))?;
+            } else {
+                let mut writer = arrow_csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut out);
+                for batch in table.batches() {
+                    writer.write(batch)?;
+                }
+            }
+        }
+        OutputFormat::Jsonl => {
+            // Nulls as `null`, not as missing keys: every line has every column.
+            let mut writer = arrow_json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(&mut out);
+            for batch in table.batches() {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+        OutputFormat::Parquet => {
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(&mut out, table.schema().clone(), None)?;
+            for batch in table.batches() {
+                writer.write(batch)?;
+            }
+            writer.close()?;
+        }
+        OutputFormat::Arrow => {
+            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut out, table.schema())?;
+            for batch in table.batches() {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A CSV header line, names quoted when they need it.
+fn csv_header(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| {
+            if name.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            } else {
+                (*name).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_name_formats() {
+        assert_eq!(
+            from_extension(Path::new("a.PARQUET")),
+            Some(OutputFormat::Parquet)
+        );
+        assert_eq!(
+            from_extension(Path::new("a.ndjson")),
+            Some(OutputFormat::Jsonl)
+        );
+        assert_eq!(
+            from_extension(Path::new("a.feather")),
+            Some(OutputFormat::Arrow)
+        );
+        assert_eq!(from_extension(Path::new("a.xlsx")), None);
+    }
+
+    #[test]
+    fn csv_headers_quote_what_needs_it() {
+        assert_eq!(csv_header(&["a", "b,c", "d\"e"]), "a,\"b,c\",\"d\"\"e\"");
+    }
+}

@@ -44,9 +44,8 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
     let format = choose(args);
     match &args.output {
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                CliError::failed(format!("cannot create {}: {e}", path.display()))
-            })?;
+            let file = File::create(path)
+                .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
             let outcome = write_to(BufWriter::new(file), table, format, args.limit);
             if outcome.is_err() {
                 let _ = std::fs::remove_file(path);

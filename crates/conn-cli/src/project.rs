@@ -38,9 +38,8 @@ impl Project {
         let dir = match &args.project {
             Some(dir) => {
                 let dir = started.join(dir);
-                std::env::set_current_dir(&dir).map_err(|e| {
-                    CliError::config(format!("--project {}: {e}", dir.display()))
-                })?;
+                std::env::set_current_dir(&dir)
+                    .map_err(|e| CliError::config(format!("--project {}: {e}", dir.display())))?;
                 dir
             }
             None => started,
@@ -102,10 +101,7 @@ impl Project {
         let secrets = self.factory.secrets_locations().as_slice();
         let loaded: Vec<&PathBuf> = secrets.iter().filter(|p| p.exists()).collect();
         let join = |paths: &mut dyn Iterator<Item = &PathBuf>| {
-            paths
-                .map(|p| self.path(p))
-                .collect::<Vec<_>>()
-                .join(", ")
+            paths.map(|p| self.path(p)).collect::<Vec<_>>().join(", ")
         };
         if loaded.is_empty() {
             format!(
@@ -136,5 +132,4 @@ impl Project {
             other => other.to_string(),
         }
     }
-
 }

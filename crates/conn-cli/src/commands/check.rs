@@ -16,7 +16,11 @@ enum Outcome {
     Ok,
     /// The type has no health check the command line can run.
     Skipped(String),
-    Failed { code: Code, kind: String, message: String },
+    Failed {
+        code: Code,
+        kind: String,
+        message: String,
+    },
 }
 
 #[derive(Debug)]

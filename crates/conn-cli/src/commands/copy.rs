@@ -155,7 +155,9 @@ mod tests {
             "pets: no extension to choose the format by; end the path in .csv, .parquet or .jsonl"
         );
         assert_eq!(
-            file_format("pets.json", CopyMode::Create).unwrap_err().message,
+            file_format("pets.json", CopyMode::Create)
+                .unwrap_err()
+                .message,
             "pets.json: a table is written as csv, parquet or jsonl, not json"
         );
         assert!(

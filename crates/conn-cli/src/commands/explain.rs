@@ -42,7 +42,9 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
     if args.json {
         let keys: Vec<_> = entries
             .iter()
-            .map(|e| json!({"key": e.key, "value": e.value, "source": e.source, "secret": e.secret}))
+            .map(
+                |e| json!({"key": e.key, "value": e.value, "source": e.source, "secret": e.secret}),
+            )
             .collect();
         let document = json!({
             "name": config.name(),
@@ -68,7 +70,12 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
     }
     if !entries.is_empty() {
         let rendered: Vec<String> = entries.iter().map(|e| render(&e.value)).collect();
-        let key_width = entries.iter().map(|e| e.key.len()).max().unwrap_or(0).max(3);
+        let key_width = entries
+            .iter()
+            .map(|e| e.key.len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
         let value_width = rendered
             .iter()
             .map(|v| v.chars().count())
@@ -76,7 +83,11 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
             .unwrap_or(0)
             .max(5);
         writeln!(out)?;
-        writeln!(out, "{:key_width$}  {:value_width$}  SOURCE", "KEY", "VALUE")?;
+        writeln!(
+            out,
+            "{:key_width$}  {:value_width$}  SOURCE",
+            "KEY", "VALUE"
+        )?;
         for (entry, value) in entries.iter().zip(&rendered) {
             let pad = value_width.saturating_sub(value.chars().count());
             writeln!(
@@ -102,10 +113,7 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
 fn type_reason(project: &Project, config: &ConnectionConfig) -> String {
     match config.get("type") {
         Some(value) => format!("the `type` key at {}", project.source(value.source())),
-        None => format!(
-            "its name \"{}\" is a connection type's name",
-            config.name()
-        ),
+        None => format!("its name \"{}\" is a connection type's name", config.name()),
     }
 }
 

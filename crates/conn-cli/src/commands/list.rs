@@ -79,7 +79,11 @@ pub fn run(project: &Project, args: &ListArgs) -> CliResult {
         .max()
         .unwrap_or(0)
         .max(4);
-    writeln!(out, "{:name_width$}  {:type_width$}  DEFINED AT", "NAME", "TYPE")?;
+    writeln!(
+        out,
+        "{:name_width$}  {:type_width$}  DEFINED AT",
+        "NAME", "TYPE"
+    )?;
     for row in &rows {
         writeln!(
             out,

@@ -31,6 +31,12 @@ pub struct ProjectArgs {
     /// `.streamlit/secrets.toml`.
     #[arg(long = "secrets", global = true, value_name = "FILE")]
     pub secrets: Vec<PathBuf>,
+    /// The connection type, as the app gives it in code (`connection::<SqlConnection>`,
+    /// Streamlit's `type=`): for sections without a `type` key, such as Streamlit's
+    /// `[connections.pets_db]` with only a `url`. Like a type in code, it wins over the
+    /// `type` key.
+    #[arg(long = "type", global = true, value_name = "TYPE")]
+    pub type_name: Option<String>,
 }
 
 /// The commands.

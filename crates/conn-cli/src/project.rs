@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use conn::{ConnectionFactory, Source};
+use conn::{ConnectionFactory, ConnectionRequest, Source};
 
 use crate::cli::ProjectArgs;
 use crate::error::{CliError, CliResult};
@@ -16,6 +16,8 @@ pub struct Project {
     pub factory: ConnectionFactory,
     /// The project folder (the current directory after `--project`).
     pub dir: PathBuf,
+    /// `--type`: the type given as the app gives it in code.
+    pub type_name: Option<String>,
 }
 
 /// Where a connection is defined.
@@ -51,7 +53,17 @@ impl Project {
         Ok(Project {
             factory: builder.build(),
             dir,
+            type_name: args.type_name.clone(),
         })
+    }
+
+    /// A request for the connection `name`, with the `--type` given.
+    pub fn request(&self, name: &str) -> ConnectionRequest<'_> {
+        let request = self.factory.connection(name);
+        match &self.type_name {
+            Some(type_name) => request.type_name(type_name),
+            None => request,
+        }
     }
 
     /// Every connection defined in secrets (`[connections.<name>]`) or the environment

@@ -712,3 +712,53 @@ fn completions_are_printed_for_each_shell() {
         usage.stderr
     );
 }
+
+/// Streamlit's own secrets file has no `type` key (the app gives the type in code):
+/// `--type` gives it, as code does.
+#[test]
+fn type_option_gives_the_type_as_code_does() {
+    let project = Project::new(|dir| {
+        format!(
+            "[connections.pets_db]\nurl = \"sqlite:///{}\"\n",
+            dir.join("pets.db").display()
+        )
+    });
+    let untyped = project.run(&["check"], &[]).expect(2);
+    assert!(
+        untyped.stdout.contains(&format!(
+            "cannot infer the connection type of \"pets_db\": add type = \"...\" to \
+             [connections.pets_db] ({}:1:1), set CONN_PETS_DB__TYPE, or ask for a type in code",
+            project.secrets_file().display()
+        )),
+        "{}",
+        untyped.stdout
+    );
+    let listed = project.run(&["list"], &[]).expect(0);
+    assert!(listed.stdout.contains("pets_db  ?   "), "{}", listed.stdout);
+    let run = project.run(&["check", "--type", "sql"], &[]).expect(0);
+    assert!(
+        run.stdout.starts_with("ok      pets_db  sql"),
+        "{}",
+        run.stdout
+    );
+    let explain = project
+        .run(&["--type", "sql", "explain", "pets_db"], &[])
+        .expect(0);
+    assert!(
+        explain.stdout.starts_with(
+            "connection pets_db: type sql (--type sql, as the app gives it in code)\n"
+        ),
+        "{}",
+        explain.stdout
+    );
+    let query = project
+        .run(
+            &["query", "pets_db", "select 1 as one", "--type", "sql"],
+            &[],
+        )
+        .expect(0);
+    assert_eq!(query.stdout, "one\n1\n");
+    let unknown = project.run(&["check", "--type", "sqll"], &[]).expect(2);
+    assert!(unknown.stdout.contains("sqll"), "{}", unknown.stdout);
+    assert!(unknown.stdout.contains("\"sql\""), "{}", unknown.stdout);
+}

@@ -247,7 +247,9 @@ fn s3_copy_read_and_check_through_moto() {
         .expect(0);
     assert_eq!(jsonl(&duck.stdout), pets_json());
     for args in [
-        &["read", "wrong", "pets.parquet"][..],
+        &["check", "wrong"][..],
+        &["check", "wrong", "--json"],
+        &["read", "wrong", "pets.parquet"],
         &["copy", "pets_db", "select * from pet", "wrong", "x.csv"],
         &["explain", "wrong", "--json"],
     ] {

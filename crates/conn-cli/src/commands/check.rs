@@ -122,8 +122,7 @@ fn check_one(project: &Project, name: &str, timeout: Duration) -> Checked {
         Err(err) => {
             // The type, when the configuration names one, for the report.
             let type_name = project
-                .factory
-                .connection(name)
+                .request(name)
                 .config()
                 .ok()
                 .map(|config| config.type_name().to_owned());
@@ -138,7 +137,12 @@ fn check_one(project: &Project, name: &str, timeout: Duration) -> Checked {
     let result = match &opened {
         Opened::Sql(c) => Some(c.health_check().timeout(timeout).blocking()),
         Opened::Duck(c) => Some(c.health_check().timeout(timeout).blocking()),
-        Opened::Files(c) => Some(c.health_check().timeout(timeout).blocking()),
+        Opened::Files(c) => Some(
+            c.health_check()
+                .timeout(timeout)
+                .blocking()
+                .and_then(|()| probe_root(project, name, c, timeout)),
+        ),
         Opened::Other(_) => None,
     };
     let outcome = match result {
@@ -156,3 +160,26 @@ fn check_one(project: &Project, name: &str, timeout: Duration) -> Checked {
         elapsed: start.elapsed(),
     }
 }
+
+/// The `files` type's own health check only builds its stores; with a `root`, also ask
+/// the store for an object under it (absent is fine), which proves the credentials, the
+/// endpoint and the bucket.
+fn probe_root(
+    project: &Project,
+    name: &str,
+    files: &conn::files::FilesConnection,
+    timeout: Duration,
+) -> conn::Result<()> {
+    let config = project.request(name).config()?;
+    if config.get("root").is_none() {
+        return Ok(());
+    }
+    files
+        .exists(PROBE)
+        .timeout(timeout)
+        .blocking()
+        .map(|_exists| ())
+}
+
+/// The object `conn check` looks for under a `files` connection's root.
+const PROBE: &str = ".conn-check-probe";

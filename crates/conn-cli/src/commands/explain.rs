@@ -25,7 +25,7 @@ struct Entry {
 
 /// Runs `conn explain`.
 pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
-    let config = project.factory.connection(&args.name).config()?;
+    let config = project.request(&args.name).config()?;
     let redactor = config.redactor();
     let mut entries = Vec::new();
     flatten(project, &redactor, config.values(), "", false, &mut entries);
@@ -111,6 +111,9 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
 
 /// Why the connection has its type: the `type` key and where it was set, or the name.
 fn type_reason(project: &Project, config: &ConnectionConfig) -> String {
+    if let Some(given) = &project.type_name {
+        return format!("--type {given}, as the app gives it in code");
+    }
     match config.get("type") {
         Some(value) => format!("the `type` key at {}", project.source(value.source())),
         None => format!("its name \"{}\" is a connection type's name", config.name()),

@@ -25,7 +25,7 @@ pub fn run(project: &Project, args: &ListArgs) -> CliResult {
         .defined()?
         .into_iter()
         .map(|defined| {
-            let (type_name, error) = match project.factory.connection(&defined.name).config() {
+            let (type_name, error) = match project.request(&defined.name).config() {
                 Ok(config) => (Some(config.type_name().to_owned()), None),
                 Err(err) => (None, Some(err.to_string())),
             };

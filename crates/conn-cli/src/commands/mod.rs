@@ -31,7 +31,7 @@ pub enum Opened {
 impl Opened {
     /// The connection `name`, its type read from its configuration (no I/O yet).
     pub fn open(project: &Project, name: &str) -> conn::Result<Opened> {
-        let any = project.factory.get_dyn(name)?;
+        let any = project.request(name).get_dyn()?;
         Ok(if let Some(sql) = any.downcast::<SqlConnection>() {
             Opened::Sql(sql)
         } else if let Some(duck) = any.downcast::<DuckDbConnection>() {

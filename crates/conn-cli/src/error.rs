@@ -1,7 +1,7 @@
 //! What a command returns when it fails, and the exit code each failure gives.
 //!
 //! 0: everything worked. 1: a check, query, read or write failed. 2: the configuration
-//! (secrets, a key, a type) or the command line is wrong.
+//! (secrets, a key, a type) or the command line is wrong. 130: Ctrl-C.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ pub enum Code {
     Failed,
     /// 2: configuration or usage error.
     Config,
+    /// 130: interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted,
 }
 
 impl Code {
@@ -34,6 +36,7 @@ impl Code {
             Code::Ok => 0,
             Code::Failed => 1,
             Code::Config => 2,
+            Code::Interrupted => 130,
         })
     }
 
@@ -61,6 +64,16 @@ impl CliError {
         CliError {
             message: message.into(),
             code: Code::Failed,
+        }
+    }
+}
+
+impl CliError {
+    /// Ctrl-C ended the work (exit code 130).
+    pub fn interrupted() -> Self {
+        CliError {
+            message: "interrupted (Ctrl-C); the statement in flight was cancelled".into(),
+            code: Code::Interrupted,
         }
     }
 }

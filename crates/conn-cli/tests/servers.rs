@@ -266,3 +266,69 @@ fn s3_copy_read_and_check_through_moto() {
         }
     }
 }
+
+/// Ctrl-C during a query exits with 130 and stops the statement on the server (a
+/// ten-minute `pg_sleep` disappears from `pg_stat_activity`).
+#[test]
+fn ctrl_c_cancels_a_postgres_query_on_the_server() {
+    let Some(url) = conn_testkit::server_url("CONN_TEST_POSTGRES_URL", "PostgreSQL") else {
+        return;
+    };
+    let project = project_with(&format!(
+        "[connections.server]\ntype = \"sql\"\nurl = \"{url}\"\n"
+    ));
+    let marker = conn_testkit::unique_name("cli_ctrl_c");
+    let child = project.spawn(&[
+        "query",
+        "server",
+        &format!("select pg_sleep(600)::text as slept, '{marker}' as marker"),
+    ]);
+    let server = project
+        .factory()
+        .get::<conn::sql::SqlConnection>("server")
+        .unwrap();
+    let running = || -> i64 {
+        let table = server
+            .query(format!(
+                "select count(*) as n from pg_stat_activity where pid <> pg_backend_pid() \
+                 and state = 'active' and query like '%{marker}%'"
+            ))
+            .ttl(std::time::Duration::ZERO)
+            .blocking()
+            .unwrap();
+        let column = table.column("n").unwrap();
+        arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&column).value(0)
+    };
+    // Polls until the statement runs (bounded: a run that never starts fails here).
+    let mut started = false;
+    for _ in 0..600 {
+        if running() == 1 {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started, "the query never showed in pg_stat_activity");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: interrupted (Ctrl-C); the statement in flight was cancelled\n"
+    );
+    // The cancel went out before the process ended: the statement is gone long before
+    // its ten minutes (polling, bounded; the sleep would still run without the cancel).
+    let mut gone = false;
+    for _ in 0..600 {
+        if running() == 0 {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone, "pg_sleep(600) still runs after Ctrl-C");
+}

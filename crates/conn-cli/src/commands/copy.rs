@@ -10,7 +10,7 @@ use conn::files::Format;
 use serde_json::json;
 
 use super::query::{read_file, run_query};
-use super::{Opened, millis};
+use super::{Opened, interruptible, millis};
 use crate::cli::{CopyArgs, CopyMode};
 use crate::error::{CliError, CliResult, Code};
 use crate::project::Project;
@@ -99,10 +99,10 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
 fn with_timeout<T: Send + 'static>(
     call: conn::Call<T>,
     timeout: Option<std::time::Duration>,
-) -> conn::Result<T> {
+) -> CliResult<T> {
     match timeout {
-        Some(limit) => call.timeout(limit).blocking(),
-        None => call.blocking(),
+        Some(limit) => interruptible(call.timeout(limit)),
+        None => interruptible(call),
     }
 }
 

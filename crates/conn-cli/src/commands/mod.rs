@@ -6,12 +6,16 @@ pub mod explain;
 pub mod list;
 pub mod query;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
+
+use conn_core::plugin::runtime;
 
 use conn::duckdb::DuckDbConnection;
 use conn::files::FilesConnection;
 use conn::sql::SqlConnection;
 
+use crate::error::{CliError, CliResult};
 use crate::project::Project;
 
 /// A connection as one of the built-in types the commands know how to drive, or
@@ -57,4 +61,33 @@ impl Opened {
 /// Milliseconds, for reports.
 pub fn millis(elapsed: std::time::Duration) -> u64 {
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs `work` (a query, read or write) until it ends or Ctrl-C is pressed. On Ctrl-C
+/// the work is dropped, which makes the connection type ask the server to stop the
+/// statement (and roll back an unfinished write), and that request is given up to five
+/// seconds to go out before the command exits with code 130.
+pub fn interruptible<W, T>(work: W) -> CliResult<T>
+where
+    W: IntoFuture<Output = conn::Result<T>>,
+    W::IntoFuture: Send + 'static,
+    T: Send + 'static,
+{
+    let work = work.into_future();
+    let outcome = runtime::block_on(async move {
+        tokio::select! {
+            result = work => Ok(Some(result)),
+            _ = tokio::signal::ctrl_c() => Ok(None),
+        }
+    })?;
+    match outcome {
+        Some(result) => Ok(result?),
+        None => {
+            // The dropped work's task is aborted on conn's runtime a moment later; its
+            // cancel guard then spawns the cancel request that settling waits for.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            runtime::settle_detached(std::time::Duration::from_secs(5));
+            Err(CliError::interrupted())
+        }
+    }
 }

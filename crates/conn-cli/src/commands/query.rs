@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use conn::{Param, Params, Table};
 
-use super::Opened;
+use super::{Opened, interruptible};
 use crate::cli::{QueryArgs, ReadArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
@@ -35,35 +35,30 @@ pub fn run_query(
     params: Params,
     timeout: Option<Duration>,
 ) -> CliResult<Table> {
-    let table = match opened {
+    match opened {
         Opened::Sql(c) => {
             let query = c.query(sql).params(params);
             match timeout {
-                Some(limit) => query.timeout(limit).blocking(),
-                None => query.blocking(),
+                Some(limit) => interruptible(query.timeout(limit)),
+                None => interruptible(query),
             }
         }
         Opened::Duck(c) => {
             let query = c.query(sql).params(params);
             match timeout {
-                Some(limit) => query.timeout(limit).blocking(),
-                None => query.blocking(),
+                Some(limit) => interruptible(query.timeout(limit)),
+                None => interruptible(query),
             }
         }
-        Opened::Files(_) => {
-            return Err(CliError::config(format!(
-                "connection \"{name}\" is of type files, which reads files rather than \
-                 running queries: use `conn read {name} PATH`"
-            )));
-        }
-        Opened::Other(type_name) => {
-            return Err(CliError::config(format!(
-                "connection \"{name}\" is of type {type_name}; the conn command runs \
-                 queries on sql and duckdb connections only"
-            )));
-        }
-    };
-    Ok(table?)
+        Opened::Files(_) => Err(CliError::config(format!(
+            "connection \"{name}\" is of type files, which reads files rather than \
+             running queries: use `conn read {name} PATH`"
+        ))),
+        Opened::Other(type_name) => Err(CliError::config(format!(
+            "connection \"{name}\" is of type {type_name}; the conn command runs \
+             queries on sql and duckdb connections only"
+        ))),
+    }
 }
 
 /// A file read through a `files` connection.
@@ -80,7 +75,7 @@ pub fn read_file(
                 Some(limit) => read.timeout(limit),
                 None => read,
             };
-            Ok(read.blocking()?)
+            interruptible(read)
         }
         other => Err(CliError::config(format!(
             "connection \"{name}\" is of type {}, not files: use `conn query {name} SQL`",

@@ -104,6 +104,24 @@ impl Project {
         }
     }
 
+    /// Starts `conn ARGS` in the folder (as [`run`](Self::run) does) without waiting.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_conn"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("HOME", self.join("home"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for var in ["LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "PATH"] {
+            if let Ok(value) = std::env::var(var) {
+                command.env(var, value);
+            }
+        }
+        command.spawn().unwrap()
+    }
+
     /// A factory reading this project, for setting up data and for comparing results
     /// with what the library gives.
     pub fn factory(&self) -> ConnectionFactory {

@@ -25,7 +25,13 @@ static START: Once = Once::new();
 /// Adds a cache to the sweep, starting the janitor on first use.
 pub(crate) fn register(cache: Weak<dyn Sweep>) {
     CACHES.lock().push(cache);
-    START.call_once(|| crate::runtime::spawn_detached(run()));
+    // Not `spawn_detached`: that is for cleanup work a program may wait for before it
+    // exits (`settle_detached`), and the janitor never ends.
+    START.call_once(|| {
+        if let Ok(handle) = crate::runtime::handle() {
+            drop(handle.spawn(run()));
+        }
+    });
 }
 
 async fn run() {

@@ -14,9 +14,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
+use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 
@@ -124,16 +126,62 @@ impl<T: Send + 'static> Drop for SettleOnDrop<T> {
     }
 }
 
+/// Detached tasks spawned and not yet finished or dropped.
+static DETACHED: AtomicUsize = AtomicUsize::new(0);
+/// Woken when [`DETACHED`] falls to zero.
+static SETTLED: Notify = Notify::const_new();
+
+/// Counts one detached task while it lives (finished, aborted or dropped with the
+/// runtime alike).
+struct DetachedGuard;
+
+impl Drop for DetachedGuard {
+    fn drop(&mut self) {
+        if DETACHED.fetch_sub(1, Ordering::AcqRel) == 1 {
+            SETTLED.notify_waiters();
+        }
+    }
+}
+
 /// Spawns `future` on conn's runtime without waiting for it (cleanup work such as a
 /// cancel request or a close that nobody waits for). Does nothing if conn's runtime
-/// cannot start.
+/// cannot start. A program about to exit waits for such work with [`settle_detached`],
+/// so the work must end: spawn what runs forever on [`handle`] instead.
 pub fn spawn_detached<F>(future: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     if let Ok(runtime) = runtime() {
-        drop(runtime.spawn(future));
+        DETACHED.fetch_add(1, Ordering::AcqRel);
+        let guard = DetachedGuard;
+        drop(runtime.spawn(async move {
+            let _guard = guard;
+            future.await;
+        }));
     }
+}
+
+/// Waits, at most `limit`, until the cleanup work spawned with [`spawn_detached`]
+/// (cancel requests for dropped queries, closes) has finished. For a program about to
+/// exit right after giving up on a call, so that the server is still told to stop the
+/// statement. Returns whether everything finished in time.
+///
+/// A dropped call's task is aborted asynchronously: give it a moment to drop (and so
+/// to spawn its cancel request) before calling this.
+pub fn settle_detached(limit: std::time::Duration) -> bool {
+    let wait = async move {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let settled = SETTLED.notified();
+            if DETACHED.load(Ordering::Acquire) == 0 {
+                return Ok(true);
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return Ok(DETACHED.load(Ordering::Acquire) == 0);
+            }
+        }
+    };
+    block_on(wait).unwrap_or(false)
 }
 
 /// Runs `future` on conn's runtime and blocks the calling thread until it is done.
@@ -225,6 +273,22 @@ mod tests {
     async fn answer() -> Result<u32> {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         Ok(42)
+    }
+
+    #[test]
+    fn settle_waits_for_detached_work() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let release = std::sync::Arc::new(Notify::new());
+        let wait_for = std::sync::Arc::clone(&release);
+        spawn_detached(async move {
+            wait_for.notified().await;
+            let _ = tx.send(());
+        });
+        // Still running: settling gives up at its limit and says so.
+        assert!(!settle_detached(std::time::Duration::from_millis(20)));
+        release.notify_one();
+        assert!(settle_detached(std::time::Duration::from_secs(30)));
+        assert!(rx.try_recv().is_ok(), "settled before the work finished");
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub struct ExplainArgs {
 pub struct QueryArgs {
     /// The connection (type `sql` or `duckdb`).
     pub name: String,
-    /// The statement. Named parameters are written `:name`.
+    /// The statement. Named parameters are written as the database does: `:name` for
+    /// `sql` connections, `$name` for DuckDB.
     pub sql: String,
     /// A named parameter `NAME=VALUE` (repeatable). VALUE is an integer, a float,
     /// `true`/`false`, or else text (`007` and `1e3` stay text).

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod error;
 mod output;
+mod progress;
 mod project;
 
 use std::io::Write;

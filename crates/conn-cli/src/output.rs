@@ -4,6 +4,8 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use conn::{DisplayOptions, Table};
 
@@ -62,9 +64,47 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
                     name(format)
                 )));
             }
-            write_to(BufWriter::new(std::io::stdout()), table, format, args.limit)
-                .map_err(|e| CliError::failed(format!("writing the result: {e}")))
+            let broken = Arc::new(AtomicBool::new(false));
+            let stdout = PipeWatch {
+                inner: std::io::stdout(),
+                broken: Arc::clone(&broken),
+            };
+            match write_to(BufWriter::new(stdout), table, format, args.limit) {
+                // The reader went away (`conn query ... | head`): nothing more to do. (The
+                // writers turn I/O errors into text, so the pipe reports it itself.)
+                Err(_) if broken.load(Ordering::Relaxed) => Ok(()),
+                other => other.map_err(|e| CliError::failed(format!("writing the result: {e}"))),
+            }
         }
+    }
+}
+
+/// Standard output, remembering whether the reader closed the pipe.
+struct PipeWatch<W> {
+    inner: W,
+    broken: Arc<AtomicBool>,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn watch<T>(&self, outcome: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(err) = &outcome
+            && err.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        outcome
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let outcome = self.inner.write(buf);
+        self.watch(outcome)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let outcome = self.inner.flush();
+        self.watch(outcome)
     }
 }
 

@@ -86,7 +86,10 @@ impl Project {
             let Some((name, key)) = var["CONN_".len()..].split_once("__") else {
                 continue;
             };
-            if name.is_empty() || key.is_empty() {
+            // The library reads `CONN_<NAME>__` with the name upper-cased: a variable
+            // with lower-case letters in its name part belongs to no connection.
+            let valid = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+            if name.is_empty() || key.is_empty() || !name.chars().all(valid) {
                 continue;
             }
             // A section (or an earlier variable) with the same prefix is the same

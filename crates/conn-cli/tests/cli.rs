@@ -575,6 +575,21 @@ fn copy_moves_tables_between_sqlite_duckdb_and_files() {
         )
         .expect(0);
     assert_eq!(count("duck", "select count(*) as n from pets"), "n\n3\n");
+    let params = project
+        .run(
+            &[
+                "query",
+                "duck",
+                "select name from pets where age > $age and kind = $kind",
+                "-p",
+                "age=4",
+                "-p",
+                "kind=cat",
+            ],
+            &[],
+        )
+        .expect(0);
+    assert_eq!(params.stdout, "name\nTom\n");
 
     // DuckDB -> Parquet and JSON lines files -> read back -> SQLite.
     for path in ["out/pets.parquet", "out/pets.jsonl", "out/pets.csv.gz"] {
@@ -761,4 +776,77 @@ fn type_option_gives_the_type_as_code_does() {
     let unknown = project.run(&["check", "--type", "sqll"], &[]).expect(2);
     assert!(unknown.stdout.contains("sqll"), "{}", unknown.stdout);
     assert!(unknown.stdout.contains("\"sql\""), "{}", unknown.stdout);
+}
+
+/// The source's own configuration (`AWS_*` for S3) is a source too: its secret is masked
+/// in `explain` and never printed by a failing check or read.
+#[test]
+fn a_secret_from_the_sources_own_configuration_is_masked() {
+    let project = Project::new(|_| {
+        "[connections.bucket]\ntype = \"files\"\nprotocol = \"s3\"\nroot = \"s3://pets\"\n\
+         endpoint_url = \"http://127.0.0.1:1\"\n"
+            .into()
+    });
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAPLANTED"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let json = project
+        .run(&["explain", "bucket", "--json"], &env)
+        .expect(0)
+        .json();
+    let keys = json["keys"].as_array().unwrap();
+    let secret: Vec<&serde_json::Value> = keys
+        .iter()
+        .filter(|k| k["source"] == "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    assert_eq!(secret.len(), 1, "{json:#}");
+    assert_eq!(secret[0]["value"], "***");
+    assert_eq!(secret[0]["secret"], true);
+    let mut runs = vec![json.to_string()];
+    for args in [
+        &["explain", "bucket"][..],
+        &["check", "bucket", "--timeout", "1s"],
+        &["check", "bucket", "--json", "--timeout", "1s"],
+        &["read", "bucket", "pets.csv", "--timeout", "1s"],
+    ] {
+        let run = project.run(args, &env);
+        if args[0] != "explain" {
+            assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        }
+        runs.push(run.all());
+    }
+    for all in &runs {
+        for leak in [SECRET, SECRET_IN_URL, "S3cr3t"] {
+            assert!(!all.contains(leak), "printed {leak}:\n{all}");
+        }
+    }
+}
+
+/// A reader that stops early (`conn query ... | head -1`) is not an error.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let project = pets_project("");
+    project.execute(
+        "pets_db",
+        &[
+            "create table big as with recursive n(i) as (select 1 union all select i + 1 from n \
+           where i < 200000) select i, 'some text to make the rows longer' as t from n",
+        ],
+    );
+    let mut child = project.spawn(&["query", "pets_db", "select * from big"]);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first[..4], b"i,t\n");
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        (Some(0), "")
+    );
 }

@@ -13,6 +13,7 @@ use super::query::{read_file, run_query};
 use super::{Opened, interruptible, millis};
 use crate::cli::{CopyArgs, CopyMode};
 use crate::error::{CliError, CliResult, Code};
+use crate::progress::Progress;
 use crate::project::Project;
 
 /// Runs `conn copy`.
@@ -32,6 +33,7 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
         }
     };
     let start = Instant::now();
+    let progress = Progress::start(format!("reading from {}", args.source));
     let table = match &source {
         Opened::Files(_) => read_file(&source, &args.source, &args.query_or_path, args.timeout)?,
         _ => run_query(
@@ -43,6 +45,13 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
         )?,
     };
     let read_time = start.elapsed();
+    drop(progress);
+    let progress = Progress::start(format!(
+        "writing {} rows to {} {}",
+        table.num_rows(),
+        args.dest,
+        args.table_or_path
+    ));
     let mode = match args.mode {
         CopyMode::Create => WriteMode::Create,
         CopyMode::Append => WriteMode::Append,
@@ -66,6 +75,7 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
         Opened::Other(_) => 0,
     };
     let elapsed = start.elapsed();
+    drop(progress);
     let rate = if elapsed.as_secs_f64() > 0.0 {
         written as f64 / elapsed.as_secs_f64()
     } else {

@@ -8,13 +8,16 @@ use super::{Opened, interruptible};
 use crate::cli::{QueryArgs, ReadArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
+use crate::progress::Progress;
 use crate::project::Project;
 
 /// Runs `conn query`.
 pub fn run(project: &Project, args: &QueryArgs) -> CliResult {
     let params = parse_params(&args.params)?;
     let opened = Opened::open(project, &args.name)?;
+    let progress = Progress::start(format!("querying {}", args.name));
     let table = run_query(&opened, &args.name, &args.sql, params, args.timeout)?;
+    drop(progress);
     output::write(&table, &args.output)?;
     Ok(Code::Ok)
 }
@@ -22,7 +25,9 @@ pub fn run(project: &Project, args: &QueryArgs) -> CliResult {
 /// Runs `conn read`.
 pub fn read(project: &Project, args: &ReadArgs) -> CliResult {
     let opened = Opened::open(project, &args.name)?;
+    let progress = Progress::start(format!("reading {} from {}", args.path, args.name));
     let table = read_file(&opened, &args.name, &args.path, args.timeout)?;
+    drop(progress);
     output::write(&table, &args.output)?;
     Ok(Code::Ok)
 }

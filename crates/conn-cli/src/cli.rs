@@ -178,6 +178,10 @@ pub struct CopyArgs {
     /// Create the target (fails if it exists), append to it, or replace it.
     #[arg(long, value_enum, default_value = "create")]
     pub mode: CopyMode,
+    /// A named parameter of the source query, `NAME=VALUE` (repeatable; typed as for
+    /// `conn query`).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

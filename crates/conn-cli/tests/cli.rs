@@ -630,6 +630,39 @@ fn copy_moves_tables_between_sqlite_duckdb_and_files() {
             &[],
         )
         .expect(0);
+    project
+        .run(
+            &[
+                "copy",
+                "pets_db",
+                "select name from pet where age > :age",
+                "duck",
+                "old",
+                "-p",
+                "age=4",
+            ],
+            &[],
+        )
+        .expect(0);
+    assert_eq!(count("duck", "select * from old"), "name\nTom\n");
+    let refused = project
+        .run(
+            &[
+                "copy",
+                "files",
+                "out/pets.parquet",
+                "duck",
+                "x",
+                "-p",
+                "a=1",
+            ],
+            &[],
+        )
+        .expect(2);
+    assert_eq!(
+        refused.stderr,
+        "error: --param: connection \"files\" reads a file, which takes no parameters\n"
+    );
     let back = project
         .run(
             &[

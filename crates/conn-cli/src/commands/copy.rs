@@ -9,7 +9,7 @@ use conn::WriteMode;
 use conn::files::Format;
 use serde_json::json;
 
-use super::query::{read_file, run_query};
+use super::query::{parse_params, read_file, run_query};
 use super::{Opened, interruptible, millis};
 use crate::cli::{CopyArgs, CopyMode};
 use crate::error::{CliError, CliResult, Code};
@@ -18,6 +18,7 @@ use crate::project::Project;
 
 /// Runs `conn copy`.
 pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
+    let params = parse_params(&args.params)?;
     let source = Opened::open(project, &args.source)?;
     let dest = Opened::open(project, &args.dest)?;
     // Refuse what cannot work before reading anything.
@@ -35,12 +36,18 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
     let start = Instant::now();
     let progress = Progress::start(format!("reading from {}", args.source));
     let table = match &source {
+        Opened::Files(_) if !args.params.is_empty() => {
+            return Err(CliError::config(format!(
+                "--param: connection \"{}\" reads a file, which takes no parameters",
+                args.source
+            )));
+        }
         Opened::Files(_) => read_file(&source, &args.source, &args.query_or_path, args.timeout)?,
         _ => run_query(
             &source,
             &args.source,
             &args.query_or_path,
-            conn::Params::new(),
+            params,
             args.timeout,
         )?,
     };

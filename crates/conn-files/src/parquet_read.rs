@@ -295,4 +295,24 @@ mod tests {
              column start and length should not be negative)"
         );
     }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_file_whose_row_counts_overflow_is_an_error_naming_it() {
+        // Found by fuzzing: row group sizes whose sum overflows `usize` (the parquet
+        // crate adds them up unchecked; with overflow checks that panics).
+        let corrupt = include_bytes!("../tests/data/corrupt-row-count.parquet");
+        let err = read_chunks(
+            bytes::Bytes::from_static(corrupt),
+            "data/rows.parquet",
+            &options(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "data/rows.parquet: the Parquet file is corrupt (the Parquet reader failed: \
+             attempt to add with overflow)"
+        );
+    }
 }

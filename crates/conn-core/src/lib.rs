@@ -21,6 +21,9 @@ mod config;
 mod connection;
 mod error;
 mod factory;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod params;
 pub mod plugin;
 mod query;

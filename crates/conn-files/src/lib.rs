@@ -29,6 +29,9 @@
 mod checks;
 mod config;
 mod format;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod io;
 mod parquet_read;
 mod read;

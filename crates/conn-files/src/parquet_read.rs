@@ -7,15 +7,17 @@
 //! the first `HEAD` saw: an overwrite makes the next request fail instead of mixing.
 //! The read then starts over once from the new version; a second change is an error.
 
+use std::any::Any;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
 use conn_core::{Error, Result, Table};
-use futures::TryStreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -43,8 +45,14 @@ pub(crate) async fn read(
             .await
             .map_err(|e| stores.error(&e, "read"))?;
         let pinned = Arc::new(Pinned::new(Arc::clone(&store), &meta));
-        let outcome =
-            read_version(Arc::clone(&pinned) as Arc<dyn ObjectStore>, &meta, options).await;
+        let outcome = AssertUnwindSafe(read_version(
+            Arc::clone(&pinned) as Arc<dyn ObjectStore>,
+            &meta,
+            options,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(reader_panicked(location.as_ref(), &*panic)));
         match outcome {
             Ok(table) => return Ok((table, meta)),
             Err(_) if pinned.changed() && attempt == 1 => {
@@ -96,15 +104,48 @@ fn in_order(table: Table, options: &ReadOptions, path: &ObjectPath) -> Result<Ta
 
 /// Parquet from a local file, with the projection pushed into the reader.
 pub(crate) fn read_local(path: &std::path::Path, options: &ReadOptions) -> Result<Table> {
-    let failed = |e: &dyn fmt::Display| Error::Data(format!("{}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| Error::Io {
         context: format!("reading {}", path.display()),
         message: e.to_string(),
     })?;
-    let object = ObjectPath::from(path.display().to_string().as_str());
-    let mut builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| failed(&e))?
-        .with_batch_size(options.batch_size);
+    read_chunks(file, &path.display().to_string(), options)
+}
+
+/// Parquet from any source of byte ranges (a file, bytes in memory); `label` names it
+/// in errors.
+pub(crate) fn read_chunks<R: parquet::file::reader::ChunkReader + 'static>(
+    source: R,
+    label: &str,
+    options: &ReadOptions,
+) -> Result<Table> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| decode_chunks(source, label, options)))
+        .unwrap_or_else(|panic| Err(reader_panicked(label, &*panic)))
+}
+
+/// The error for a panic of the Parquet reader: on some corrupt files it asserts
+/// instead of returning an error ("column start and length should not be negative").
+fn reader_panicked(label: &str, panic: &(dyn Any + Send)) -> Error {
+    let why = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    Error::Data(format!(
+        "{label}: the Parquet file is corrupt (the Parquet reader failed: {why})"
+    ))
+}
+
+fn decode_chunks<R: parquet::file::reader::ChunkReader + 'static>(
+    source: R,
+    label: &str,
+    options: &ReadOptions,
+) -> Result<Table> {
+    let failed = |e: &dyn fmt::Display| Error::Data(format!("{label}: {e}"));
+    let object = ObjectPath::from(label);
+    let mut builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(source)
+            .map_err(|e| failed(&e))?
+            .with_batch_size(options.batch_size);
     if let Some(indices) = projection(builder.schema(), options.columns.as_ref(), &object)? {
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         builder = builder.with_projection(mask);
@@ -219,5 +260,59 @@ impl ObjectStore for Pinned {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ReadOptions {
+        ReadOptions::parse(
+            crate::format::Format::Parquet,
+            false,
+            &conn_core::Map::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_the_parquet_reader_panics_on_is_an_error_naming_it() {
+        // Found by fuzzing (fuzz/fuzz_targets/files_parquet.rs): a written file with a
+        // few bytes overwritten makes the parquet crate assert ("column start and length
+        // should not be negative") instead of returning an error.
+        let corrupt = include_bytes!("../tests/data/corrupt-column-offsets.parquet");
+        let err = read_chunks(
+            bytes::Bytes::from_static(corrupt),
+            "data/corrupt.parquet",
+            &options(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "data/corrupt.parquet: the Parquet file is corrupt (the Parquet reader failed: \
+             column start and length should not be negative)"
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_file_whose_row_counts_overflow_is_an_error_naming_it() {
+        // Found by fuzzing: row group sizes whose sum overflows `usize` (the parquet
+        // crate adds them up unchecked; with overflow checks that panics).
+        let corrupt = include_bytes!("../tests/data/corrupt-row-count.parquet");
+        let err = read_chunks(
+            bytes::Bytes::from_static(corrupt),
+            "data/rows.parquet",
+            &options(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "data/rows.parquet: the Parquet file is corrupt (the Parquet reader failed: \
+             attempt to add with overflow)"
+        );
     }
 }

@@ -217,7 +217,7 @@ pub(crate) enum Decoded {
 impl Decoded {
     /// The table of a decode whose schema came from every record: a misfit now is an
     /// error.
-    fn finally(self, path: &ObjectPath) -> Result<Table> {
+    pub(crate) fn finally(self, path: &ObjectPath) -> Result<Table> {
         match self {
             Decoded::Table(table) => Ok(table),
             Decoded::Reinfer(why) => Err(data_error(path, why)),

@@ -269,6 +269,21 @@ fn url_from_parts(config: &ConnectionConfig) -> Result<(Backend, String, Option<
     }
     let username: String = config.require("username")?;
     let host: String = config.require("host")?;
+    // The host goes into the URL as written (a host name or an IP address is never
+    // percent-encoded): a character that ends the host part would silently move the
+    // rest of the host into the path, the query or the fragment.
+    if let Some(c) = host
+        .chars()
+        .find(|c| matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control())
+    {
+        return Err(config.invalid_value(
+            "host",
+            format!(
+                "a host name cannot hold {c:?}; for a Unix socket folder, set `query = {{ host = \"/path\" }}` \
+                 (PostgreSQL) or `query = {{ socket = \"/path/mysqld.sock\" }}` (MySQL)"
+            ),
+        ));
+    }
     let password: Option<String> = config.get_as("password")?;
     let port: Option<u16> = config.get_as("port")?;
     let database: Option<String> = config.get_as("database")?;
@@ -522,6 +537,45 @@ mod tests {
             "postgres://ada%20lovelace:p%40ss%2Fw%23rd%3F%3A%25@localhost:5432/my%20db?sslmode=disable"
         );
         assert_eq!(format!("{:?}", c.url), "Secret(***)");
+    }
+
+    #[test]
+    fn a_host_with_a_character_that_ends_the_host_part_is_an_error() {
+        // Found by fuzzing (fuzz/fuzz_targets/sql_url.rs): host = "t#analytic" made the
+        // URL postgres://...@t#analytic:5432/db, whose host sqlx reads as "t" (the rest
+        // of the host, the port and the database became a fragment).
+        for host in [
+            "t#analytic",
+            "/var/run/postgresql",
+            "db?x",
+            "a@b",
+            "db host",
+            "h\\x",
+        ] {
+            let err = parse(&format!(
+                "dialect = \"postgresql\"\nusername = \"ada\"\nhost = {host:?}\nport = 5432\n\
+                 database = \"analytics\""
+            ))
+            .unwrap_err()
+            .to_string();
+            let c = host
+                .chars()
+                .find(|c| !c.is_ascii_alphanumeric() && *c != '.')
+                .unwrap();
+            assert_eq!(
+                err,
+                format!(
+                    "invalid `host` for connection \"db\" at /app/.streamlit/secrets.toml:3:8: \
+                     a host name cannot hold {c:?}; for a Unix socket folder, set \
+                     `query = {{ host = \"/path\" }}` (PostgreSQL) or \
+                     `query = {{ socket = \"/path/mysqld.sock\" }}` (MySQL)"
+                ),
+                "{host}"
+            );
+        }
+        // An IPv6 address keeps working.
+        let c = parse("dialect = \"mysql\"\nusername = \"root\"\nhost = \"::1\"").unwrap();
+        assert_eq!(c.url.expose(), "mysql://root@[::1]");
     }
 
     #[test]

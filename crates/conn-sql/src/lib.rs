@@ -35,6 +35,9 @@ mod arrow;
 mod backend;
 mod classify;
 mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod named;
 mod session;
 mod write;

@@ -13,6 +13,9 @@ mod directory;
 mod interpolate;
 mod toml_file;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use interpolate::interpolate;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -669,6 +669,9 @@ impl ArrayDecoder {
             0 => {}
             1 => {
                 count = int(12)?;
+                if count < 0 {
+                    return Err(format!("holds an array of {count} elements"));
+                }
                 at = 20;
             }
             _ => {
@@ -693,7 +696,10 @@ impl ArrayDecoder {
             }
         }
         let last = *self.offsets.last().unwrap_or(&0);
-        self.offsets.push(last + count);
+        let end = last
+            .checked_add(count)
+            .ok_or("holds more array elements than one batch takes (2^31)")?;
+        self.offsets.push(end);
         self.validity.push(true);
         Ok(())
     }
@@ -862,6 +868,23 @@ mod tests {
             first.iter().collect::<Vec<_>>(),
             vec![Some(7), None, Some(9)]
         );
+    }
+
+    #[test]
+    fn an_array_of_negative_length_is_an_error() {
+        // Found by fuzzing (fuzz/fuzz_targets/pg_copy.rs): a dimension of -2 elements
+        // made the list offsets decrease, and building the array panicked.
+        let mut bytes = Vec::new();
+        for part in [1i32, 0, 23, -2, 1] {
+            bytes.extend_from_slice(&part.to_be_bytes());
+        }
+        let mut decoder = Decoder::new(&PgKind::Array(Box::new(PgKind::Int4)));
+        assert_eq!(
+            decoder.append(Some(&bytes)).unwrap_err(),
+            "holds an array of -2 elements"
+        );
+        let array = decoder.finish(&|i| i).unwrap();
+        assert_eq!(array.len(), 0);
     }
 
     #[test]

@@ -447,10 +447,10 @@ pub(crate) async fn execute(conn: &mut PgConnection, prepared: Prepared, ctx: &C
 
 /// Reads the tuples of a binary COPY stream, which arrive in chunks of any size.
 #[derive(Default)]
-struct CopyParser {
+pub(crate) struct CopyParser {
     pending: BytesMut,
     header_read: bool,
-    ended: bool,
+    pub(crate) ended: bool,
     /// A tuple came with another number of fields than the statement's columns.
     field_count_differs: bool,
 }
@@ -465,7 +465,7 @@ fn be_i32(data: &[u8], at: usize) -> Option<i32> {
 }
 
 impl CopyParser {
-    fn feed(&mut self, chunk: &[u8], batches: &mut Batches<Decoder>) -> Result<()> {
+    pub(crate) fn feed(&mut self, chunk: &[u8], batches: &mut Batches<Decoder>) -> Result<()> {
         if self.pending.is_empty() {
             let used = self.parse(chunk, batches)?;
             self.pending.extend_from_slice(&chunk[used..]);

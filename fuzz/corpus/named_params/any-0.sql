@@ -1,0 +1,1 @@
+SELECT * FROM pet WHERE name = :name AND age > :min_age

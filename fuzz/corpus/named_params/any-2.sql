@@ -1,0 +1,1 @@
+SELECT $$ :inside $$, $tag$ :x $tag$, E'it\'s :x' FROM t WHERE y = :y

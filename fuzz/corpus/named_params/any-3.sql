@@ -1,0 +1,2 @@
+SELECT `a:b`, '#' FROM t # :mysql comment
+WHERE z = :z /* :block /* nested */ */

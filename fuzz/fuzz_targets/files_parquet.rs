@@ -171,6 +171,9 @@ fn tolerate_reader_panics() {
 /// crates' (rather than conn's).
 fn called_from_reader() -> bool {
     let trace = std::backtrace::Backtrace::force_capture().to_string();
+    // The frames above the panic are this hook's own (named `files_parquet::` in an
+    // unoptimized build): the search starts where the panic began.
+    let trace = &trace[trace.find("rust_begin_unwind").unwrap_or(0)..];
     let reader = ["parquet::", "arrow_"]
         .iter()
         .filter_map(|m| trace.find(m))

@@ -194,3 +194,48 @@ fn review_finding_a_failed_output_write_destroys_the_existing_file() {
         run.stderr
     );
 }
+
+/// A libpq connection string (`key=value` pairs separated by spaces), as DuckDB's
+/// `ATTACH '... password=...' (TYPE postgres)` takes it in an `init` statement, is not
+/// redacted: conn-core redact.rs `secret_params` only starts a pair after `?`, `&`, `;`
+/// or at the start of the text, and `secret_literals` only masks a literal that follows
+/// a secret-looking word. `conn explain` prints the password (a connection the library
+/// accepts: exit 0, "ok").
+#[test]
+fn review_finding_explain_prints_a_libpq_password_in_an_attach_statement() {
+    const PASSWORD: &str = "AttachPw5ecret";
+    let project = Project::new(|dir| {
+        format!(
+            "[connections.duck]\ntype = \"duckdb\"\ndatabase = \"{}\"\ninit = [\"ATTACH \
+             'dbname=app host=db.invalid user=app password={PASSWORD}' AS pg (TYPE postgres)\"]\n",
+            dir.join("d.duckdb").display()
+        )
+    });
+    for args in [&["explain", "duck"][..], &["explain", "duck", "--json"][..]] {
+        let run = project.run(args, &[]);
+        assert!(
+            !run.all().contains(PASSWORD),
+            "{args:?} printed the password:\n{}",
+            run.all()
+        );
+    }
+}
+
+/// docs/cli.md: "2 on a configuration error (... an unknown type ...)", "0 when
+/// everything worked". `conn list` reports a connection with an unknown type as an
+/// error and still exits 0, so a script cannot tell a broken secrets file from a good
+/// one by `conn list`'s exit code.
+#[test]
+fn review_finding_list_exits_0_with_a_broken_connection() {
+    let project = Project::new(|_| "[connections.bad]\ntype = \"nosuchtype\"\n".to_owned());
+    let run = project.run(&["list"], &[]);
+    assert!(
+        run.stdout
+            .contains("unknown connection type \"nosuchtype\""),
+        "{}",
+        run.all()
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    let run = project.run(&["list", "--json"], &[]);
+    assert_eq!(run.code, 2, "{}", run.all());
+}

@@ -239,3 +239,38 @@ fn review_finding_list_exits_0_with_a_broken_connection() {
     let run = project.run(&["list", "--json"], &[]);
     assert_eq!(run.code, 2, "{}", run.all());
 }
+
+/// DuckDB gives a HUGEINT as Arrow Decimal128(38, 0) (conn-duckdb does not map it, and
+/// DuckDB's `arrow_lossless_conversion` is off), so a 39-digit value is outside its
+/// type's precision; arrow's decimal formatting then drops a digit. CSV, JSON lines and
+/// the table all print 123456789012345678901234567890123456789 as
+/// 12345678901234567890123456789012345678 (the value divided by ten), exit 0.
+/// Expected: the exact value, or an error naming the column and row.
+#[test]
+fn review_finding_a_39_digit_hugeint_loses_a_digit() {
+    const BIG: &str = "123456789012345678901234567890123456789";
+    let project = Project::new(|dir| {
+        format!(
+            "[connections.duck]\ntype = \"duckdb\"\ndatabase = \"{}\"\n",
+            dir.join("h.duckdb").display()
+        )
+    });
+    let sql = format!("select {BIG}::hugeint as h");
+    for format in ["csv", "jsonl", "table"] {
+        let run = project.run(&["query", "duck", &sql, "--format", format], &[]);
+        if run.code == 0 {
+            assert!(
+                run.stdout.contains(BIG),
+                "--format {format} changed the value: {}",
+                run.stdout
+            );
+        } else {
+            assert_eq!(run.code, 1, "{}", run.all());
+            assert!(
+                run.stderr.contains("`h`") || run.stderr.contains("\"h\""),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}

@@ -274,3 +274,55 @@ fn review_finding_a_39_digit_hugeint_loses_a_digit() {
         }
     }
 }
+
+fn duck_project() -> Project {
+    Project::new(|dir| {
+        format!(
+            "[connections.duck]\ntype = \"duckdb\"\ndatabase = \"{}\"\n",
+            dir.join("p.duckdb").display()
+        )
+    })
+}
+
+/// The value of a secret-looking `--param` (`--param token=...`) is printed in an
+/// error: DuckDB quotes the string it could not convert, and nothing redacts parameter
+/// values (the library's redactor knows the configuration's secrets, not the call's).
+/// Expected: values of secret-named parameters masked in errors (the command can add
+/// them to what it redacts before printing).
+#[test]
+fn review_finding_a_secret_param_value_is_printed_in_an_error() {
+    const TOKEN: &str = "ParamTok3nValue";
+    let project = duck_project();
+    let param = format!("token={TOKEN}");
+    let run = project
+        .run(
+            &[
+                "query",
+                "duck",
+                "select cast($token as integer) as x",
+                "--param",
+                &param,
+            ],
+            &[],
+        )
+        .expect(1);
+    assert!(!run.all().contains(TOKEN), "{}", run.all());
+}
+
+/// `--output result.json` (an extension `conn` has no format for) silently writes CSV
+/// into a file named .json. Expected: a usage error (exit 2) asking for `--format`, as
+/// for other unknown choices.
+#[test]
+fn review_finding_an_unknown_output_extension_silently_writes_csv() {
+    let project = duck_project();
+    let run = project.run(
+        &["query", "duck", "select 1 as x", "-o", "result.json"],
+        &[],
+    );
+    let written = std::fs::read_to_string(project.join("result.json")).unwrap_or_default();
+    assert_eq!(
+        run.code, 2,
+        "exit {} and result.json holds {written:?}",
+        run.code
+    );
+}

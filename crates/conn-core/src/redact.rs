@@ -200,7 +200,24 @@ fn base64_forms(secret: &[u8]) -> Vec<String> {
 fn url_password(text: &str) -> Option<(&str, String)> {
     let (_, rest) = text.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
+    let userinfo = match authority.rsplit_once('@') {
+        Some((userinfo, _)) => userinfo,
+        // A password holding an unencoded `/`, `?` or `#` (which a URL parser reads as
+        // the end of the authority, but a person wrote as part of the password): the
+        // userinfo ends at the last `@` before the host's path.
+        None => {
+            let first_at = rest.find('@')?;
+            let host_end = rest[first_at..]
+                .find('/')
+                .map_or(rest.len(), |i| first_at + i);
+            let userinfo = &rest[..rest[..host_end].rfind('@')?];
+            let (user, _) = userinfo.split_once(':')?;
+            if user.contains(['/', '?', '#']) {
+                return None;
+            }
+            userinfo
+        }
+    };
     let (_, password) = userinfo.split_once(':')?;
     let decoded = percent_encoding::percent_decode_str(password)
         .decode_utf8_lossy()
@@ -225,8 +242,9 @@ fn scrub_params(text: &str) -> String {
 }
 
 /// The values of the secret-looking `name=value` pairs of `text`: after `?`, `&` or
-/// `;` (plain or percent-encoded), or at the start, as in URL query strings and ODBC
-/// connection strings.
+/// `;` (plain or percent-encoded), whitespace, a quote, `(` or `,`, or at the start, as
+/// in URL query strings, ODBC connection strings and libpq's `key=value` strings (a
+/// DuckDB `ATTACH 'dbname=app password=...'`).
 fn secret_params(text: &str) -> Vec<&str> {
     const EQUALS: &[&str] = &["=", "%3D", "%3d"];
     let mut found = Vec::new();
@@ -259,7 +277,10 @@ fn secret_params(text: &str) -> Vec<&str> {
         // The next pair starts after a separator.
         let next = (start + 1..text.len()).find(|&i| {
             text.is_char_boundary(i)
-                && (matches!(bytes[i - 1], b'?' | b'&' | b';')
+                && (matches!(
+                    bytes[i - 1],
+                    b'?' | b'&' | b';' | b'\'' | b'"' | b'(' | b','
+                ) || bytes[i - 1].is_ascii_whitespace()
                     || (i >= 3 && matches!(&text.get(i - 3..i), Some("%3F" | "%3f" | "%26"))))
         });
         match next {
@@ -352,6 +373,37 @@ impl fmt::Debug for Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_password_holding_hash_question_or_slash_is_learnt_whole() {
+        for (url, password) in [
+            (
+                "postgres://app:Hunter#2Leaky@db.example.com/x",
+                "Hunter#2Leaky",
+            ),
+            ("mysql://app:a?b/c@db:3306/x?ssl=true", "a?b/c"),
+            ("postgres://app:p#w@x@db/x?note=a@b", "p#w@x"),
+        ] {
+            let mut map = Map::new();
+            map.insert("url".into(), Value::from(url));
+            let shown = Redactor::from_map(&map).redact(&format!("failed: {url}"));
+            assert!(!shown.contains(password), "{shown}");
+            assert!(shown.contains("db"), "the host stays: {shown}");
+        }
+    }
+
+    #[test]
+    fn libpq_key_value_passwords_are_removed() {
+        let init =
+            "ATTACH 'dbname=app user=ro password=Lib-PQ-Secret9 host=db' AS pg (TYPE postgres)";
+        let shown = Redactor::default().redact(init);
+        assert!(!shown.contains("Lib-PQ-Secret9"), "{shown}");
+        assert!(shown.contains("user=ro"), "{shown}");
+        let mut map = Map::new();
+        map.insert("init".into(), Value::from(init));
+        let shown = Redactor::from_map(&map).redact("auth failed for Lib-PQ-Secret9");
+        assert!(!shown.contains("Lib-PQ-Secret9"), "{shown}");
+    }
 
     #[test]
     fn removes_passwords_tokens_and_url_passwords() {

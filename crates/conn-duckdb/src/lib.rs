@@ -35,6 +35,7 @@ mod pool;
 mod prepare;
 mod run;
 mod session;
+mod widen;
 mod write;
 
 use std::fmt;

@@ -133,5 +133,6 @@ pub(crate) fn query_on(
                 pool.name()
             ))
         })?;
+    let (schema, batches) = crate::widen::settle_decimals(schema, batches)?;
     Table::new(schema, batches)
 }

@@ -69,6 +69,12 @@ impl CliError {
 }
 
 impl CliError {
+    /// The error with every secret `redactor` knows removed from its message.
+    pub fn redacted(mut self, redactor: &conn_core::plugin::Redactor) -> Self {
+        self.message = redactor.redact(&self.message);
+        self
+    }
+
     /// Ctrl-C ended the work (exit code 130).
     pub fn interrupted() -> Self {
         CliError {

@@ -1,7 +1,6 @@
 //! Writing a result: an aligned table, CSV, JSON lines, Parquet or Arrow IPC, to
 //! standard output or a file.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -12,20 +11,26 @@ use conn::{DisplayOptions, Table};
 use crate::cli::{OutputArgs, OutputFormat};
 use crate::error::{CliError, CliResult};
 
-/// The format `args` ask for: `--format`, else the extension of `--output`, else a
+/// The format `args` ask for: `--format`, else the extension of `--output` (an
+/// extension that names no format is an error, not CSV under another name), else a
 /// table on a terminal and CSV elsewhere.
-pub fn choose(args: &OutputArgs) -> OutputFormat {
+pub fn choose(args: &OutputArgs) -> CliResult<OutputFormat> {
     if let Some(format) = args.format {
-        return format;
+        return Ok(format);
     }
     if let Some(path) = &args.output {
-        return from_extension(path).unwrap_or(OutputFormat::Csv);
+        return from_extension(path).ok_or_else(|| {
+            CliError::config(format!(
+                "cannot tell the format of {} from its extension (csv, jsonl, parquet,                  arrow, txt): give --format",
+                path.display()
+            ))
+        });
     }
-    if std::io::stdout().is_terminal() {
+    Ok(if std::io::stdout().is_terminal() {
         OutputFormat::Table
     } else {
         OutputFormat::Csv
-    }
+    })
 }
 
 /// The format a file name's extension names, if any.
@@ -43,16 +48,38 @@ pub fn from_extension(path: &Path) -> Option<OutputFormat> {
 
 /// Writes `table` as `args` ask. Binary formats are refused on a terminal.
 pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
-    let format = choose(args);
+    let format = choose(args)?;
+    if format == OutputFormat::Jsonl {
+        refuse_non_finite_floats(table)?;
+    }
     match &args.output {
+        Some(path) if !is_regular_or_absent(path) => {
+            // A FIFO, a device (/dev/stdout): written to directly.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| CliError::failed(format!("cannot open {}: {e}", path.display())))?;
+            write_to(BufWriter::new(file), table, format, args.limit)
+                .map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))
+        }
         Some(path) => {
-            let file = File::create(path)
+            // Written beside the file and moved over it when whole: a failure leaves
+            // the file as it was, and a reader never sees half a result.
+            let folder = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            let temporary = tempfile::NamedTempFile::new_in(folder)
                 .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
-            let outcome = write_to(BufWriter::new(file), table, format, args.limit);
-            if outcome.is_err() {
-                let _ = std::fs::remove_file(path);
-            }
-            outcome.map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))
+            let file = temporary
+                .reopen()
+                .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
+            write_to(BufWriter::new(file), table, format, args.limit)
+                .map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))?;
+            temporary
+                .persist(path)
+                .map(drop)
+                .map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))
         }
         None => {
             if matches!(format, OutputFormat::Parquet | OutputFormat::Arrow)
@@ -77,6 +104,45 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
             }
         }
     }
+}
+
+/// Whether `path` is a regular file or does not exist yet (what can be replaced by a
+/// rename).
+fn is_regular_or_absent(path: &Path) -> bool {
+    std::fs::metadata(path).map_or(true, |m| m.is_file())
+}
+
+/// JSON has no NaN or infinity (arrow-json would write `null`, changing the value
+/// silently): refused, naming the column and the row.
+fn refuse_non_finite_floats(table: &Table) -> CliResult<()> {
+    use conn::arrow::array::{Array, AsArray};
+    use conn::arrow::datatypes::{DataType, Float32Type, Float64Type};
+    let mut first_row = 0;
+    for batch in table.batches() {
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            let bad = match field.data_type() {
+                DataType::Float64 => {
+                    let values = column.as_primitive::<Float64Type>();
+                    (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
+                }
+                DataType::Float32 => {
+                    let values = column.as_primitive::<Float32Type>();
+                    (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
+                }
+                _ => None,
+            };
+            if let Some(row) = bad {
+                return Err(CliError::failed(format!(
+                    "column \"{}\", row {}: NaN and infinities have no JSON form; use \
+                     --format csv, parquet or arrow",
+                    field.name(),
+                    first_row + row
+                )));
+            }
+        }
+        first_row += batch.num_rows();
+    }
+    Ok(())
 }
 
 /// Standard output, remembering whether the reader closed the pipe.

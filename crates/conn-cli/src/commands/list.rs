@@ -14,6 +14,9 @@ struct Row {
     type_name: Option<String>,
     at: String,
     error: Option<String>,
+    /// The configuration is broken (not merely without a type, which the app may give
+    /// in code, as Streamlit's secrets do).
+    broken: bool,
 }
 
 /// Runs `conn list`.
@@ -25,15 +28,20 @@ pub fn run(project: &Project, args: &ListArgs) -> CliResult {
         .defined()?
         .into_iter()
         .map(|defined| {
-            let (type_name, error) = match project.request(&defined.name).config() {
-                Ok(config) => (Some(config.type_name().to_owned()), None),
-                Err(err) => (None, Some(err.to_string())),
+            let (type_name, error, broken) = match project.request(&defined.name).config() {
+                Ok(config) => (Some(config.type_name().to_owned()), None, false),
+                Err(err) => {
+                    let untyped = matches!(&err, conn::Error::Config(config)
+                        if matches!(**config, conn::ConfigError::NoType { .. }));
+                    (None, Some(err.to_string()), !untyped)
+                }
             };
             Row {
                 at: project.source(&defined.at),
                 name: defined.name,
                 type_name,
                 error,
+                broken,
             }
         })
         .collect();
@@ -62,7 +70,7 @@ pub fn run(project: &Project, args: &ListArgs) -> CliResult {
             },
         });
         writeln!(out, "{document:#}")?;
-        return Ok(Code::Ok);
+        return Ok(code_of(&rows));
     }
     if rows.is_empty() {
         writeln!(
@@ -99,7 +107,16 @@ pub fn run(project: &Project, args: &ListArgs) -> CliResult {
         }
     }
     writeln!(out, "\n{}", project.searched())?;
-    Ok(Code::Ok)
+    Ok(code_of(&rows))
+}
+
+/// 2 when a connection's configuration is broken (an unknown type, say); else 0.
+fn code_of(rows: &[Row]) -> Code {
+    if rows.iter().any(|row| row.broken) {
+        Code::Config
+    } else {
+        Code::Ok
+    }
 }
 
 /// The crate a registered type comes from, from its Rust path (`conn_sql::SqlConnection`

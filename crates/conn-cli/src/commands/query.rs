@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use conn::{Param, Params, Table};
+use conn_core::plugin::{Redactor, is_secret_key};
 
 use super::{Opened, interruptible};
 use crate::cli::{QueryArgs, ReadArgs};
@@ -34,6 +35,29 @@ pub fn read(project: &Project, args: &ReadArgs) -> CliResult {
 
 /// A query on a `sql` or `duckdb` connection.
 pub fn run_query(
+    opened: &Opened,
+    name: &str,
+    sql: &str,
+    params: Params,
+    timeout: Option<Duration>,
+) -> CliResult<Table> {
+    // A driver may echo a parameter's value ("could not convert string '...'"): the
+    // values of secret-named parameters are removed from errors.
+    let redactor = params
+        .named()
+        .iter()
+        .filter(|(name, _)| is_secret_key(name))
+        .filter_map(|(_, value)| match value {
+            Param::Text(text) => Some(text.clone()),
+            Param::Int(i) => Some(i.to_string()),
+            Param::Float(f) => Some(f.to_string()),
+            _ => None,
+        })
+        .fold(Redactor::default(), |r, value| r.with_secret(&value));
+    run_query_unredacted(opened, name, sql, params, timeout).map_err(|err| err.redacted(&redactor))
+}
+
+fn run_query_unredacted(
     opened: &Opened,
     name: &str,
     sql: &str,

@@ -171,9 +171,10 @@ fn tolerate_reader_panics() {
 /// crates' (rather than conn's).
 fn called_from_reader() -> bool {
     let trace = std::backtrace::Backtrace::force_capture().to_string();
-    // The frames above the panic are this hook's own (named `files_parquet::` in an
-    // unoptimized build): the search starts where the panic began.
-    let trace = &trace[trace.find("rust_begin_unwind").unwrap_or(0)..];
+    // The frames inside the panic machinery (this hook among them) come first.
+    let trace = trace
+        .find("panic_fmt")
+        .map_or(trace.as_str(), |at| &trace[at..]);
     let reader = ["parquet::", "arrow_"]
         .iter()
         .filter_map(|m| trace.find(m))

@@ -108,9 +108,7 @@ mod tests {
         assert_eq!(widened.field(0).data_type(), &DataType::Decimal256(39, 0));
         let shown: Vec<String> = batches
             .iter()
-            .map(|b| {
-                conn_core::arrow::util::display::array_value_to_string(b.column(0), 0).unwrap()
-            })
+            .map(|b| arrow::util::display::array_value_to_string(b.column(0), 0).unwrap())
             .collect();
         assert_eq!(shown, ["1", &format!("-{big}")]);
 

@@ -45,14 +45,8 @@ pub(crate) async fn read(
             .await
             .map_err(|e| stores.error(&e, "read"))?;
         let pinned = Arc::new(Pinned::new(Arc::clone(&store), &meta));
-        let outcome = AssertUnwindSafe(read_version(
-            Arc::clone(&pinned) as Arc<dyn ObjectStore>,
-            &meta,
-            options,
-        ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| Err(reader_panicked(location.as_ref(), &*panic)));
+        let outcome =
+            read_version(Arc::clone(&pinned) as Arc<dyn ObjectStore>, &meta, options).await;
         match outcome {
             Ok(table) => return Ok((table, meta)),
             Err(_) if pinned.changed() && attempt == 1 => {
@@ -71,22 +65,23 @@ async fn read_version(
     options: &ReadOptions,
 ) -> Result<Table> {
     let path = &meta.location;
+    let label = path.as_ref();
     let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(meta.size);
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
+    let mut builder = in_reader_async(label, ParquetRecordBatchStreamBuilder::new(reader))
+        .await?
         .map_err(|e| data_error(path, e))?
         .with_batch_size(options.batch_size);
+    check_row_counts(builder.metadata(), label)?;
     let file_schema = Arc::clone(builder.schema());
     let indices = projection(&file_schema, options.columns.as_ref(), path)?;
     if let Some(indices) = &indices {
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
         builder = builder.with_projection(mask);
     }
-    let stream = builder.build().map_err(|e| data_error(path, e))?;
+    let stream = in_reader(label, || builder.build())?.map_err(|e| data_error(path, e))?;
     let schema = Arc::clone(stream.schema());
-    let batches: Vec<RecordBatch> = stream
-        .try_collect()
-        .await
+    let batches: Vec<RecordBatch> = in_reader_async(label, stream.try_collect::<Vec<_>>())
+        .await?
         .map_err(|e| data_error(path, e))?;
     in_order(Table::new(schema, batches)?, options, path)
 }
@@ -118,8 +113,43 @@ pub(crate) fn read_chunks<R: parquet::file::reader::ChunkReader + 'static>(
     label: &str,
     options: &ReadOptions,
 ) -> Result<Table> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| decode_chunks(source, label, options)))
-        .unwrap_or_else(|panic| Err(reader_panicked(label, &*panic)))
+    decode_chunks(source, label, options)
+}
+
+/// Runs a call into the Parquet reader, turning its panic into an error naming the file.
+/// Only the reader's own calls run under it: a panic of conn's code stays a panic.
+fn in_reader<T>(label: &str, call: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(call))
+        .map_err(|panic| reader_panicked(label, &*panic))
+}
+
+/// [`in_reader`] for the reader's futures.
+async fn in_reader_async<F: Future>(label: &str, call: F) -> Result<F::Output> {
+    AssertUnwindSafe(call)
+        .catch_unwind()
+        .await
+        .map_err(|panic| reader_panicked(label, &*panic))
+}
+
+/// Refuses row groups of a negative number of rows, or whose sum overflows: the
+/// reader adds them up unchecked (wrapping, or panicking with overflow checks).
+fn check_row_counts(
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    label: &str,
+) -> Result<()> {
+    let mut total: i64 = 0;
+    for (i, group) in metadata.row_groups().iter().enumerate() {
+        let rows = group.num_rows();
+        total = match total.checked_add(rows) {
+            Some(total) if rows >= 0 => total,
+            _ => {
+                return Err(Error::Data(format!(
+                    "{label}: the Parquet file is corrupt (row group {i} has {rows} rows)"
+                )));
+            }
+        };
+    }
+    Ok(())
 }
 
 /// The error for a panic of the Parquet reader: on some corrupt files it asserts
@@ -142,19 +172,21 @@ fn decode_chunks<R: parquet::file::reader::ChunkReader + 'static>(
 ) -> Result<Table> {
     let failed = |e: &dyn fmt::Display| Error::Data(format!("{label}: {e}"));
     let object = ObjectPath::from(label);
-    let mut builder =
+    let mut builder = in_reader(label, || {
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(source)
-            .map_err(|e| failed(&e))?
-            .with_batch_size(options.batch_size);
+    })?
+    .map_err(|e| failed(&e))?
+    .with_batch_size(options.batch_size);
+    check_row_counts(builder.metadata(), label)?;
     if let Some(indices) = projection(builder.schema(), options.columns.as_ref(), &object)? {
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         builder = builder.with_projection(mask);
     }
-    let reader = builder.build().map_err(|e| failed(&e))?;
+    let reader = in_reader(label, || builder.build())?.map_err(|e| failed(&e))?;
     let schema = RecordBatchReader::schema(&reader);
-    let batches: Vec<RecordBatch> = reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| failed(&e))?;
+    let batches: Vec<RecordBatch> =
+        in_reader(label, || reader.collect::<std::result::Result<Vec<_>, _>>())?
+            .map_err(|e| failed(&e))?;
     in_order(Table::new(schema, batches)?, options, &object)
 }
 
@@ -297,10 +329,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg(debug_assertions)]
     fn a_file_whose_row_counts_overflow_is_an_error_naming_it() {
         // Found by fuzzing: row group sizes whose sum overflows `usize` (the parquet
-        // crate adds them up unchecked; with overflow checks that panics).
+        // crate adds them up unchecked: a panic with overflow checks, a wrapped count
+        // without). conn checks them first, in every build.
         let corrupt = include_bytes!("../tests/data/corrupt-row-count.parquet");
         let err = read_chunks(
             bytes::Bytes::from_static(corrupt),
@@ -311,8 +343,7 @@ mod tests {
         .to_string();
         assert_eq!(
             err,
-            "data/rows.parquet: the Parquet file is corrupt (the Parquet reader failed: \
-             attempt to add with overflow)"
+            "data/rows.parquet: the Parquet file is corrupt (row group 5 has -2 rows)"
         );
     }
 }

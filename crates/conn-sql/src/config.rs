@@ -272,14 +272,19 @@ fn url_from_parts(config: &ConnectionConfig) -> Result<(Backend, String, Option<
     // The host goes into the URL as written (a host name or an IP address is never
     // percent-encoded): a character that ends the host part would silently move the
     // rest of the host into the path, the query or the fragment.
-    if let Some(c) = host
-        .chars()
-        .find(|c| matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control())
-    {
+    // Characters a URL host refuses or rewrites (`<`, a non-ASCII letter, which would be
+    // percent-encoded rather than turned into its IDNA form) are refused too.
+    if let Some(c) = host.chars().find(|c| {
+        matches!(c, '/' | '?' | '#' | '@' | '\\' | '<' | '>' | '^' | '|')
+            || c.is_whitespace()
+            || c.is_control()
+            || !c.is_ascii()
+    }) {
         return Err(config.invalid_value(
             "host",
             format!(
-                "a host name cannot hold {c:?}; for a Unix socket folder, set `query = {{ host = \"/path\" }}` \
+                "a host name cannot hold {c:?} (write an international name in its ASCII \
+                 form, xn--...); for a Unix socket folder, set `query = {{ host = \"/path\" }}` \
                  (PostgreSQL) or `query = {{ socket = \"/path/mysqld.sock\" }}` (MySQL)"
             ),
         ));
@@ -551,6 +556,8 @@ mod tests {
             "a@b",
             "db host",
             "h\\x",
+            "b\u{fc}cher.example",
+            "a|b",
         ] {
             let err = parse(&format!(
                 "dialect = \"postgresql\"\nusername = \"ada\"\nhost = {host:?}\nport = 5432\n\
@@ -566,7 +573,8 @@ mod tests {
                 err,
                 format!(
                     "invalid `host` for connection \"db\" at /app/.streamlit/secrets.toml:3:8: \
-                     a host name cannot hold {c:?}; for a Unix socket folder, set \
+                     a host name cannot hold {c:?} (write an international name in its \
+                     ASCII form, xn--...); for a Unix socket folder, set \
                      `query = {{ host = \"/path\" }}` (PostgreSQL) or \
                      `query = {{ socket = \"/path/mysqld.sock\" }}` (MySQL)"
                 ),

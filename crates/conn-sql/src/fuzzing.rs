@@ -7,8 +7,8 @@ use conn_core::{ConnectionConfig, Param, Params, Result};
 
 use crate::config::{Backend, SqlConfig, SqliteTarget};
 
-/// What a `sql` connection's configuration resolves to.
-#[derive(Debug)]
+/// What a `sql` connection's configuration resolves to. Its `Debug` hides the URL,
+/// which holds the password.
 pub struct ResolvedUrl {
     /// The backend the URL or `dialect` names.
     pub backend: Backend,
@@ -18,6 +18,15 @@ pub struct ResolvedUrl {
     pub sqlite_file: Option<std::path::PathBuf>,
     /// The `Debug` text of the resolved configuration, which must not show a password.
     pub debug: String,
+}
+
+impl std::fmt::Debug for ResolvedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedUrl")
+            .field("backend", &self.backend)
+            .field("sqlite_file", &self.sqlite_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Resolves a connection's configuration (a SQLAlchemy URL or its parts) as

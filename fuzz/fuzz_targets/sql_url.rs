@@ -3,7 +3,8 @@
 //!
 //! Input: the TOML of a `[connections.<name>]` section. Asserts: never a panic; an
 //! error names a configuration key; a password never appears in an error or in the
-//! resolved configuration's `Debug`; a URL keeps everything after `scheme://` as
+//! resolved configuration's `Debug` (unless it appears there as well when the password
+//! is another text: a key name, a word of conn's message); a URL keeps everything after `scheme://` as
 //! written; a URL built from parts, as sqlx reads it back, has the given user name,
 //! host, port and database, unchanged.
 #![no_main]
@@ -64,6 +65,32 @@ fn url_password(url: &str) -> Option<(String, String)> {
     Some((password.to_owned(), without))
 }
 
+/// The same configuration with every password replaced by another text: what conn
+/// shows for it anyway (a key name, a word of a message) is not the password's leak.
+fn with_other_password(config: &ConnectionConfig) -> ConnectionConfig {
+    const OTHER: &str = "Qw3-another-pw";
+    let mut values = config.values().clone();
+    if let Some(value) = values.get_mut("password")
+        && value.as_str().is_some()
+    {
+        *value = Value::new(Kind::String(OTHER.into()), value.source().clone());
+    }
+    if let Some(value) = values.get_mut("url")
+        && let Some(url) = value.as_str()
+        && let Some((scheme, rest)) = url.split_once("://")
+    {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@')
+            && let Some((user, _)) = authority[..at].split_once(':')
+        {
+            let replaced = format!("{scheme}://{user}:{OTHER}{}", &rest[at..]);
+            *value = Value::new(Kind::String(replaced), value.source().clone());
+        }
+    }
+    ConnectionConfig::new(config.name(), config.type_name(), values)
+}
+
 fn string(config: &ConnectionConfig, key: &str) -> Option<String> {
     config.get(key).and_then(|v| v.as_str().map(str::to_owned))
 }
@@ -115,9 +142,13 @@ fuzz_target!(|data: &[u8]| {
                 unconfigured || KEYS.iter().any(|k| message.contains(k)),
                 "the error names no key: {message}"
             );
+            let other = match resolve_url(&with_other_password(&config)) {
+                Err(err) => err.to_string(),
+                Ok(resolved) => resolved.debug,
+            };
             for p in &secret {
                 assert!(
-                    !message.contains(p.as_str()),
+                    !message.contains(p.as_str()) || other.contains(p.as_str()),
                     "the error shows the password: {message}"
                 );
             }
@@ -125,9 +156,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(resolved) => resolved,
     };
+    let other = match resolve_url(&with_other_password(&config)) {
+        Err(err) => err.to_string(),
+        Ok(resolved) => resolved.debug,
+    };
     for p in &secret {
         assert!(
-            !resolved.debug.contains(p.as_str()),
+            !resolved.debug.contains(p.as_str()) || other.contains(p.as_str()),
             "Debug shows the password: {}",
             resolved.debug
         );

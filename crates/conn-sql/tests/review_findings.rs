@@ -408,18 +408,22 @@ fn pg_session_statements_keep_the_connection_timeout() {
         return;
     };
     let project = Project::new(&format!(
-        "[connections.limited]\ntype = \"sql\"\nurl = \"{base}\"\ntimeout = \"300ms\"\n"
+        "[connections.limited]\ntype = \"sql\"\nurl = \"{base}\"\ntimeout = \"1s\"\n"
     ));
     let conn = project.sql("limited");
+    // Connected first, so that the limit is not spent connecting on a loaded machine.
+    conn.query("SELECT 1 AS one").blocking().unwrap();
     let mut session = conn.session().blocking().unwrap();
     let started = std::time::Instant::now();
-    let outcome = session.query("SELECT 1 AS one FROM pg_sleep(2)").blocking();
+    let outcome = session.query("SELECT 1 AS one FROM pg_sleep(6)").blocking();
     let took = started.elapsed();
     assert!(
-        took < Duration::from_millis(1500),
-        "a session statement ran {took:?} under a 300ms timeout: {:?}",
+        took < Duration::from_millis(4000),
+        "a session statement ran {took:?} under a 1s timeout: {:?}",
         outcome.map(|t| t.num_rows())
     );
+    let err = outcome.unwrap_err().to_string();
+    assert!(err.contains("timed out after 1s"), "{err}");
 }
 
 /// The catalog check compares a cached description's column *types* with the catalog,

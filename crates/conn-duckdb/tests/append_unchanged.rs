@@ -5,30 +5,15 @@
 //! (Found by a hostile review: before, only pairs of numbers and times were checked.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::memory;
+
 use std::sync::Arc;
 
 use conn_core::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
-use conn_core::{ConnectionFactory, Env, Table, Ttl};
-use conn_duckdb::{DuckDbConnection, WriteMode};
-
-fn memory() -> (tempfile::TempDir, Arc<DuckDbConnection>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(".streamlit")).unwrap();
-    std::fs::write(
-        dir.path().join(".streamlit/secrets.toml"),
-        "[connections.mem]\ntype = \"duckdb\"\n",
-    )
-    .unwrap();
-    let factory = ConnectionFactory::builder()
-        .env(Env::from_pairs([(
-            "HOME",
-            dir.path().join("home").display().to_string(),
-        )]))
-        .project_dir(dir.path())
-        .build();
-    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    (dir, conn)
-}
+use conn_core::{Table, Ttl};
+use conn_duckdb::WriteMode;
 
 fn table(values: ArrayRef) -> Table {
     let batch = RecordBatch::try_from_iter(vec![("v", values)]).unwrap();

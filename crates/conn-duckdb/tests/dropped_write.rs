@@ -7,32 +7,16 @@
 //! visible, until its ttl.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
+use common::memory;
+
 use std::sync::mpsc;
 
+use conn_core::Ttl;
 use conn_core::arrow::array::AsArray;
 use conn_core::arrow::datatypes::Int64Type;
-use conn_core::{ConnectionFactory, Env, Ttl};
 use conn_duckdb::DuckDbConnection;
-
-fn memory() -> (tempfile::TempDir, Arc<DuckDbConnection>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(".streamlit")).unwrap();
-    std::fs::write(
-        dir.path().join(".streamlit/secrets.toml"),
-        "[connections.mem]\ntype = \"duckdb\"\n",
-    )
-    .unwrap();
-    let factory = ConnectionFactory::builder()
-        .env(Env::from_pairs([(
-            "HOME",
-            dir.path().join("home").display().to_string(),
-        )]))
-        .project_dir(dir.path())
-        .build();
-    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    (dir, conn)
-}
 
 fn count(conn: &DuckDbConnection, sql: &str, ttl: Ttl) -> i64 {
     let read = conn.query(sql).ttl(ttl).blocking().unwrap();

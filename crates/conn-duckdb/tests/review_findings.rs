@@ -2,6 +2,10 @@
 //! says what went wrong before the fix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::memory;
+
 use std::sync::Arc;
 
 use conn_core::arrow::array::{
@@ -10,25 +14,6 @@ use conn_core::arrow::array::{
 use conn_core::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type};
 use conn_core::{ConnectionFactory, Env, Table, Ttl};
 use conn_duckdb::{DuckDbConnection, WriteMode};
-
-fn memory() -> (tempfile::TempDir, Arc<DuckDbConnection>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(".streamlit")).unwrap();
-    std::fs::write(
-        dir.path().join(".streamlit/secrets.toml"),
-        "[connections.mem]\ntype = \"duckdb\"\n",
-    )
-    .unwrap();
-    let factory = ConnectionFactory::builder()
-        .env(Env::from_pairs([(
-            "HOME",
-            dir.path().join("home").display().to_string(),
-        )]))
-        .project_dir(dir.path())
-        .build();
-    let conn = factory.get::<DuckDbConnection>("mem").unwrap();
-    (dir, conn)
-}
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Table {
     let batch = RecordBatch::try_from_iter(columns).unwrap();

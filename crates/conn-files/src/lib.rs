@@ -37,6 +37,8 @@ mod parquet_read;
 mod read;
 mod store;
 mod typing;
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http"))]
+mod unsent;
 mod write;
 
 use std::fmt;

@@ -404,7 +404,28 @@ impl Stores {
                 }
             };
         let _ = options;
-        built.map_err(|e| self.error(&e, "configuring the store"))
+        let built = built.map_err(|e| self.error(&e, "configuring the store"))?;
+        Ok(self.with_unsent_retry(built))
+    }
+
+    /// A cloud store, with the requests object_store fails without retrying because
+    /// they never left the client sent again (see [`crate::unsent`]).
+    fn with_unsent_retry(&self, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        match self.config.protocol {
+            Protocol::Local | Protocol::Memory => store,
+            #[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http"))]
+            _ => Arc::new(crate::unsent::UnsentRetry::new(
+                store,
+                self.config.store_retry,
+            )),
+            #[cfg(not(any(
+                feature = "aws",
+                feature = "gcp",
+                feature = "azure",
+                feature = "http"
+            )))]
+            _ => store,
+        }
     }
 
     /// object_store's retries for every request, from the connection's `retry`

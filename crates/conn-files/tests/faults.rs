@@ -332,3 +332,73 @@ fn s3_stalled() {
 fn s3_refusing_connections() {
     run(ProxyFault::Refuse);
 }
+
+/// A server (or load balancer) that accepts connections and closes them at once: hyper
+/// cancels the request on such a connection before writing it ("connection was not
+/// ready"), an error object_store does not retry. conn sends it again (nothing reached
+/// the server), so every read and write here succeeds, and every write is applied once.
+#[test]
+fn s3_connections_closed_on_accept_are_sent_again() {
+    let Some(moto) = MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket(BUCKET);
+    let (proxy, proxied) = FaultProxy::for_url(&moto.endpoint()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let factory = factory(dir.path(), &proxied, &moto.endpoint());
+    let faulty = factory.get::<FilesConnection>("faulty").unwrap();
+    let direct = factory.get::<FilesConnection>("direct").unwrap();
+    direct
+        .write(
+            &format!("{BUCKET}/closed/in.csv"),
+            &numbers(0, 3, 2),
+            Format::Csv,
+        )
+        .blocking()
+        .unwrap();
+    let rounds = 30;
+    for round in 0..rounds {
+        // The pooled connections are gone; new ones are accepted and closed for 150 ms.
+        proxy.inject(Fault::CutAll);
+        proxy.inject(Fault::Refuse(
+            std::time::Duration::from_millis(150),
+            Refusal::AcceptAndClose,
+        ));
+        let read = faulty
+            .read(format!("{BUCKET}/closed/in.csv"))
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap_or_else(|e| panic!("read {round}: {e}"));
+        check_numbers(&read, 0, 3, 2).unwrap();
+        proxy.inject(Fault::CutAll);
+        proxy.inject(Fault::Refuse(
+            std::time::Duration::from_millis(150),
+            Refusal::AcceptAndClose,
+        ));
+        let id = round * 10;
+        faulty
+            .write(
+                &format!("{BUCKET}/closed/out-{round}.csv"),
+                &numbers(id, id + 3, 5),
+                Format::Csv,
+            )
+            .blocking()
+            .unwrap_or_else(|e| panic!("write {round}: {e}"));
+    }
+    proxy.heal();
+    let listed = direct.list(&format!("{BUCKET}/closed")).blocking().unwrap();
+    assert_eq!(listed.len(), 1 + rounds as usize, "{listed:?}");
+    for round in 0..rounds {
+        let back = direct
+            .read(format!("{BUCKET}/closed/out-{round}.csv"))
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        let id = round * 10;
+        check_numbers(&back, id, id + 3, 5).unwrap();
+    }
+    println!(
+        "FIGURES faults target=s3 fault=closed_on_accept rounds={rounds} refused={}",
+        proxy.stats().refused
+    );
+}

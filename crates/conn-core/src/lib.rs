@@ -35,6 +35,7 @@ mod review_tests;
 mod secret;
 mod secrets;
 mod stats;
+pub mod stream;
 mod suggest;
 mod table;
 #[cfg(test)]
@@ -71,6 +72,7 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use secrets::{SECRETS_FILES_VAR, Secrets, SecretsError, SecretsLocations};
 pub use stats::StatsSnapshot;
+pub use stream::{BatchStream, BlockingBatches};
 pub use table::{DisplayOptions, Table};
 pub use ttl::Ttl;
 pub use value::{Env, Kind, Map, Source, Value};

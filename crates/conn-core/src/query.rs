@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::params::{Param, Params};
-use crate::plugin::{Base, Call, Idempotence, Queryable};
+use crate::plugin::{Base, Call, Idempotence, Queryable, runtime};
+use crate::stream::{self, AbortOnDrop, BatchSink, BatchStream, DEFAULT_PREFETCH};
 use crate::table::Table;
 use crate::ttl::Ttl;
 
@@ -38,6 +39,7 @@ pub struct Query<C: Queryable> {
     params: Params,
     ttl: Ttl,
     timeout: Option<Duration>,
+    prefetch: usize,
 }
 
 impl<C: Queryable> fmt::Debug for Query<C> {
@@ -48,6 +50,7 @@ impl<C: Queryable> fmt::Debug for Query<C> {
             .field("params", &self.params)
             .field("ttl", &self.ttl)
             .field("timeout", &self.timeout)
+            .field("prefetch", &self.prefetch)
             .finish()
     }
 }
@@ -61,6 +64,7 @@ impl<C: Queryable> Query<C> {
             params: Params::new(),
             ttl: Ttl::Forever,
             timeout: None,
+            prefetch: DEFAULT_PREFETCH,
         }
     }
 
@@ -96,6 +100,14 @@ impl<C: Queryable> Query<C> {
         self
     }
 
+    /// For [`stream`](Self::stream): how many batches may be read ahead of the reader
+    /// (default [`DEFAULT_PREFETCH`], at least 1). More smooths out a bursty source;
+    /// each one costs a batch of memory.
+    pub fn prefetch(mut self, batches: usize) -> Self {
+        self.prefetch = batches.max(1);
+        self
+    }
+
     /// The cache key: statement and parameters.
     pub fn cache_key(&self) -> String {
         let mut key = String::with_capacity(self.sql.len() + 16);
@@ -113,6 +125,7 @@ impl<C: Queryable> Query<C> {
             params,
             ttl,
             timeout,
+            prefetch: _,
         } = self;
         let read_only = base.connector().is_read_only(&sql);
         let sql: Arc<str> = Arc::from(sql);
@@ -135,6 +148,46 @@ impl<C: Queryable> Query<C> {
         }
     }
 
+    /// Streams the result: resolves once the schema is known (with the first batch, or
+    /// the end of a result without rows) to a [`BatchStream`] of record batches in the
+    /// order the source sends them, the producer at most [`prefetch`](Self::prefetch)
+    /// batches ahead. `.await` it or call `.blocking()`; the stream is a
+    /// `futures::Stream` and, for blocking code, an iterator.
+    ///
+    /// A stream bypasses the result cache (the ttl is not used): it is for results too
+    /// large to keep. An attempt that fails before the first batch is retried as
+    /// `query()` would be; after it, an error ends the stream. The time limit
+    /// (`timeout`) covers the wait for the first batch. Dropping the stream cancels
+    /// the query on the server where the type can. A statement that writes runs once
+    /// and drops the cached reads, as with `query()`.
+    pub fn stream(self) -> Call<BatchStream> {
+        let Query {
+            base,
+            sql,
+            params,
+            ttl: _,
+            timeout,
+            prefetch,
+        } = self;
+        let read_only = base.connector().is_read_only(&sql);
+        let (sink, receiver) = stream::channel(prefetch);
+        let produce = produce(
+            base.clone(),
+            read_only,
+            Arc::from(sql),
+            Arc::new(params),
+            sink,
+        );
+        let call = base.call("stream", async move {
+            let task = runtime::handle()?.spawn(produce);
+            BatchStream::start(receiver, AbortOnDrop::new(task)).await
+        });
+        match timeout {
+            Some(limit) => call.timeout(limit),
+            None => call,
+        }
+    }
+
     /// Runs the query (or answers from the cache), blocking the calling thread. Works
     /// from plain code and from inside any tokio runtime. A cache hit never leaves the
     /// calling thread.
@@ -149,5 +202,42 @@ impl<C: Queryable> IntoFuture for Query<C> {
 
     fn into_future(self) -> Self::IntoFuture {
         self.into_call().into_future()
+    }
+}
+
+/// The producer of a streamed query: attempts (with the retry policy while nothing was
+/// handed out) that send into `sink`, and the error that ended the read, if any.
+async fn produce<C: Queryable>(
+    base: Base<C>,
+    read_only: bool,
+    sql: Arc<str>,
+    params: Arc<Params>,
+    sink: BatchSink,
+) {
+    let stats = Arc::clone(base.handle().stats());
+    let attempt_sink = sink.clone();
+    let attempt = move |connector: Arc<C>, raw| {
+        stats.record_query();
+        let sink = attempt_sink.clone();
+        let fetched =
+            connector.fetch_stream(raw, Arc::clone(&sql), Arc::clone(&params), sink.clone());
+        async move {
+            match fetched.await {
+                Ok(()) => Ok(Ok(())),
+                // Rows were handed out: the read cannot start over, the error ends it.
+                Err(err) if sink.started() => Ok(Err(err)),
+                Err(err) => Err(err),
+            }
+        }
+    };
+    let outcome = if read_only {
+        base.run(Idempotence::Read, attempt).await
+    } else {
+        base.write(attempt).await
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => sink.fail(err.on_connection(base.name(), None)).await,
+        Err(err) => sink.fail(err).await,
     }
 }

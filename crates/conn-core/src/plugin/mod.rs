@@ -32,5 +32,6 @@ pub use crate::config::{Searched, env_layer, env_prefix};
 pub use crate::connection::DynConnection;
 pub use crate::redact::{Redactor, is_secret_key};
 pub use crate::stats::Stats;
+pub use crate::stream::BatchSink;
 pub use crate::suggest::nearest as did_you_mean;
 pub use crate::value::{DeError, map_to_json, merge_over};

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::params::{Param, Params};
-use crate::plugin::{Base, Call, Idempotence, Queryable, runtime};
-use crate::stream::{self, AbortOnDrop, BatchSink, BatchStream, DEFAULT_PREFETCH};
+use crate::plugin::{Base, Call, Idempotence, Queryable};
+use crate::stream::{BatchStream, DEFAULT_PREFETCH};
 use crate::table::Table;
 use crate::ttl::Ttl;
 
@@ -169,19 +169,22 @@ impl<C: Queryable> Query<C> {
             timeout,
             prefetch,
         } = self;
-        let read_only = base.connector().is_read_only(&sql);
-        let (sink, receiver) = stream::channel(prefetch);
-        let produce = produce(
-            base.clone(),
-            read_only,
-            Arc::from(sql),
-            Arc::new(params),
-            sink,
+        let idempotence = if base.connector().is_read_only(&sql) {
+            Idempotence::Read
+        } else {
+            Idempotence::Write
+        };
+        let sql: Arc<str> = Arc::from(sql);
+        let params = Arc::new(params);
+        let stats = Arc::clone(base.handle().stats());
+        let call = base.stream(
+            idempotence,
+            prefetch,
+            move |connector: Arc<C>, raw, sink| {
+                stats.record_query();
+                connector.fetch_stream(raw, Arc::clone(&sql), Arc::clone(&params), sink)
+            },
         );
-        let call = base.call("stream", async move {
-            let task = runtime::handle()?.spawn(produce);
-            BatchStream::start(receiver, AbortOnDrop::new(task)).await
-        });
         match timeout {
             Some(limit) => call.timeout(limit),
             None => call,
@@ -202,42 +205,5 @@ impl<C: Queryable> IntoFuture for Query<C> {
 
     fn into_future(self) -> Self::IntoFuture {
         self.into_call().into_future()
-    }
-}
-
-/// The producer of a streamed query: attempts (with the retry policy while nothing was
-/// handed out) that send into `sink`, and the error that ended the read, if any.
-async fn produce<C: Queryable>(
-    base: Base<C>,
-    read_only: bool,
-    sql: Arc<str>,
-    params: Arc<Params>,
-    sink: BatchSink,
-) {
-    let stats = Arc::clone(base.handle().stats());
-    let attempt_sink = sink.clone();
-    let attempt = move |connector: Arc<C>, raw| {
-        stats.record_query();
-        let sink = attempt_sink.clone();
-        let fetched =
-            connector.fetch_stream(raw, Arc::clone(&sql), Arc::clone(&params), sink.clone());
-        async move {
-            match fetched.await {
-                Ok(()) => Ok(Ok(())),
-                // Rows were handed out: the read cannot start over, the error ends it.
-                Err(err) if sink.started() => Ok(Err(err)),
-                Err(err) => Err(err),
-            }
-        }
-    };
-    let outcome = if read_only {
-        base.run(Idempotence::Read, attempt).await
-    } else {
-        base.write(attempt).await
-    };
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => sink.fail(err.on_connection(base.name(), None)).await,
-        Err(err) => sink.fail(err).await,
     }
 }

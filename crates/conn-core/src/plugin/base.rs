@@ -21,6 +21,7 @@ use parking_lot::RwLock;
 
 use super::call::Call;
 use super::handle::{Connector, Handle, Lease};
+use super::runtime;
 use super::settings::CommonSettings;
 use super::settle::Settle;
 use crate::cache::{CacheValue, ResultCache};
@@ -28,6 +29,7 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorClass, Limit, Result};
 use crate::retry::RetryPolicy;
 use crate::stats::StatsSnapshot;
+use crate::stream::{self, AbortOnDrop, BatchSink, BatchStream};
 use crate::table::Table;
 use crate::ttl::Ttl;
 
@@ -240,6 +242,62 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
                 stale_results.disarm();
             }
             outcome
+        })
+    }
+
+    /// A streamed read (or a write that returns rows): `produce` sends one attempt's
+    /// batches into its sink. Resolves once the schema is known to a [`BatchStream`];
+    /// the producer runs on conn's runtime at most `prefetch` batches ahead of the
+    /// reader and is aborted when the stream is dropped (which cancels the query on the
+    /// server where the type can).
+    ///
+    /// An attempt that fails before it handed out a batch is retried like any read (a
+    /// write: only if nothing was sent); after that the error ends the stream. A write
+    /// drops the cached results, as [`write`](Self::write) does. The result cache is
+    /// not used. The connection's `timeout` covers the wait for the first batch.
+    pub fn stream<F, Fut>(
+        &self,
+        idempotence: Idempotence,
+        prefetch: usize,
+        produce: F,
+    ) -> Call<BatchStream>
+    where
+        F: Fn(Arc<C>, C::Raw, BatchSink) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let (sink, receiver) = stream::channel(prefetch);
+        let this = self.clone();
+        let producer = async move {
+            let attempt_sink = sink.clone();
+            let attempt = move |connector: Arc<C>, raw: C::Raw| {
+                let sink = attempt_sink.clone();
+                let fetched = produce(connector, raw, sink.clone());
+                async move {
+                    match fetched.await {
+                        Ok(()) => Ok(Ok(())),
+                        // Rows were handed out: the read cannot start over, the error
+                        // ends it.
+                        Err(err) if sink.started() => Ok(Err(err)),
+                        Err(err) => Err(err),
+                    }
+                }
+            };
+            let outcome = match idempotence {
+                Idempotence::Read => this.run(Idempotence::Read, attempt).await,
+                Idempotence::Write => this.write(attempt).await,
+            };
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    let err = err.on_connection(this.name(), this.inner.origin.as_deref());
+                    sink.fail(err).await;
+                }
+                Err(err) => sink.fail(err).await,
+            }
+        };
+        self.call("stream", async move {
+            let task = runtime::handle()?.spawn(producer);
+            BatchStream::start(receiver, AbortOnDrop::new(task)).await
         })
     }
 

@@ -73,7 +73,7 @@ fn stale_errors_reset_and_retry_permanent_ones_do_not() {
     let base = base("b_stale", "");
     let attempts = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&attempts);
-    let value = crate::runtime::block_on({
+    let value = runtime::block_on({
         let base = base.clone();
         async move {
             base.run(Idempotence::Read, |_, raw| {
@@ -122,7 +122,7 @@ fn transient_errors_retry_without_a_reset_and_stop_at_the_last_attempt() {
     let base = base("b_transient", "");
     let attempts = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&attempts);
-    let err = crate::runtime::block_on({
+    let err = runtime::block_on({
         let base = base.clone();
         async move {
             base.run(Idempotence::Read, |_, _| {
@@ -186,7 +186,7 @@ fn a_write_is_never_retried_once_it_may_have_reached_the_server() {
 fn many_callers_on_one_broken_connection_reconnect_once() {
     let base = base("b_generations", "");
     base.set_retry_policy(RetryPolicy::new(3, Duration::from_millis(50)).unwrap());
-    crate::runtime::block_on({
+    runtime::block_on({
         let base = base.clone();
         async move { base.handle().get().await.map(drop) }
     })
@@ -195,7 +195,7 @@ fn many_callers_on_one_broken_connection_reconnect_once() {
         .map(|_| {
             let base = base.clone();
             std::thread::spawn(move || {
-                crate::runtime::block_on(async move {
+                runtime::block_on(async move {
                     base.run(Idempotence::Read, |_, raw| async move {
                         if raw == 1 { Err(stale()) } else { Ok(raw) }
                     })
@@ -217,7 +217,7 @@ fn a_connection_that_would_lose_data_is_not_reset_by_a_retry() {
     probe("b_memory").loses_data.store(true, Ordering::SeqCst);
     let attempts = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&attempts);
-    crate::runtime::block_on({
+    runtime::block_on({
         let base = base.clone();
         async move {
             base.run(Idempotence::Read, |_, _| {

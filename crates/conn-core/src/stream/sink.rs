@@ -98,6 +98,18 @@ impl BatchSink {
         self.deliver(message).await
     }
 
+    /// [`send`](Self::send) from blocking code: a driver that produces batches on a
+    /// blocking thread (inside [`run_blocking`](crate::plugin::runtime::run_blocking)).
+    /// Never call it from async code: it blocks the thread until the reader takes up.
+    pub fn send_blocking(&self, batch: RecordBatch) -> Result<()> {
+        futures::executor::block_on(self.send(batch))
+    }
+
+    /// [`announce`](Self::announce) from blocking code.
+    pub fn announce_blocking(&self, schema: SchemaRef) -> Result<()> {
+        futures::executor::block_on(self.announce(schema))
+    }
+
     /// Whether rows were handed out: from then on the read cannot be retried, and an
     /// error ends the stream.
     pub fn started(&self) -> bool {

@@ -112,9 +112,16 @@ pub struct QueryArgs {
     /// Where and how to write the result.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Give up after this long (`10s`, `500ms`, `2m`, or seconds).
+    /// Give up after this long (`10s`, `500ms`, `2m`, or seconds); when streaming, the
+    /// limit is on the wait for the first rows.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Read the whole result before writing it, instead of streaming it batch by batch.
+    /// A streamed column keeps the type of its first batch, and a later value that
+    /// would not fit it unchanged stops the query with an error; read whole, the column
+    /// is widened to hold every value (SQLite's mixed INTEGER and REAL, say).
+    #[arg(long)]
+    pub whole: bool,
 }
 
 /// `conn read`.

@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod error;
+mod interrupt;
 mod output;
 mod progress;
 mod project;

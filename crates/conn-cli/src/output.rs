@@ -1,15 +1,108 @@
 //! Writing a result: an aligned table, CSV, JSON lines, Parquet or Arrow IPC, to
-//! standard output or a file.
+//! standard output or a file, batch by batch as a streamed result arrives (the aligned
+//! table needs every row first).
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use conn::{DisplayOptions, Table};
+use conn::arrow::array::RecordBatch;
+use conn::arrow::datatypes::SchemaRef;
+use conn::{BatchStream, DisplayOptions, Table};
+use conn_core::plugin::Redactor;
+use futures::StreamExt;
 
 use crate::cli::{OutputArgs, OutputFormat};
+use crate::commands::interruptible;
 use crate::error::{CliError, CliResult};
+use crate::interrupt;
+use crate::progress::Progress;
+
+/// The batches of a result, as they come: a table read whole, or a stream.
+#[derive(Debug)]
+pub enum Batches {
+    /// A result read whole; `next` is the index of the next batch.
+    Table {
+        /// The result.
+        table: Table,
+        /// The next batch to hand out.
+        next: usize,
+    },
+    /// A streamed result; its errors are redacted with `redactor`.
+    Stream {
+        /// The schema of every batch.
+        schema: SchemaRef,
+        /// The stream (taken out while a batch is awaited; gone at the end).
+        stream: Option<BatchStream>,
+        /// Secret parameter values a driver might echo in an error.
+        redactor: Redactor,
+    },
+}
+
+impl Batches {
+    /// A result read whole.
+    pub fn table(table: Table) -> Self {
+        Batches::Table { table, next: 0 }
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            Batches::Table { table, .. } => table.schema().clone(),
+            Batches::Stream { schema, .. } => schema.clone(),
+        }
+    }
+
+    /// The next batch, or `None` at the end. Ctrl-C stops the wait (and the query).
+    pub fn next_batch(&mut self) -> CliResult<Option<RecordBatch>> {
+        if interrupt::requested() {
+            return Err(crate::commands::stop_after_interrupt());
+        }
+        match self {
+            Batches::Table { table, next } => {
+                let batch = table.batches().get(*next).cloned();
+                *next += 1;
+                Ok(batch)
+            }
+            Batches::Stream {
+                stream, redactor, ..
+            } => {
+                let Some(mut taken) = stream.take() else {
+                    return Ok(None);
+                };
+                // On Ctrl-C the future, and the stream in it, is dropped: the query
+                // is cancelled on the server.
+                let (taken, next) = interruptible(async move {
+                    let next = taken.next().await;
+                    Ok((taken, next))
+                })?;
+                match next {
+                    Some(Ok(batch)) => {
+                        *stream = Some(taken);
+                        Ok(Some(batch))
+                    }
+                    Some(Err(err)) => Err(crate::commands::query::with_whole_hint(
+                        CliError::from(err).redacted(redactor),
+                    )),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+/// Why writing a result stopped: its source failed, or the output did.
+enum Stop {
+    Source(CliError),
+    Output(Failure),
+}
+
+impl<E: Into<Failure>> From<E> for Stop {
+    fn from(err: E) -> Self {
+        Stop::Output(err.into())
+    }
+}
 
 /// The format `args` ask for: `--format`, else the extension of `--output` (an
 /// extension that names no format is an error, not CSV under another name), else a
@@ -46,12 +139,11 @@ pub fn from_extension(path: &Path) -> Option<OutputFormat> {
     }
 }
 
-/// Writes `table` as `args` ask. Binary formats are refused on a terminal.
-pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
+/// Writes `batches` as `args` ask, each batch as it arrives, counting rows and bytes
+/// on `progress`. Binary formats are refused on a terminal. Into a file, a failure
+/// (of the source or the output) leaves the file as it was.
+pub fn write(batches: Batches, args: &OutputArgs, progress: &Progress) -> CliResult<()> {
     let format = choose(args)?;
-    if format == OutputFormat::Jsonl {
-        refuse_non_finite_floats(table)?;
-    }
     match &args.output {
         Some(path) if !is_regular_or_absent(path) => {
             // A FIFO, a device (/dev/stdout): written to directly.
@@ -59,8 +151,8 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
                 .write(true)
                 .open(path)
                 .map_err(|e| CliError::failed(format!("cannot open {}: {e}", path.display())))?;
-            write_to(BufWriter::new(file), table, format, args.limit)
-                .map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))
+            write_to(BufWriter::new(file), batches, format, args.limit, progress)
+                .map_err(|stop| stopped(stop, &path.display().to_string()))
         }
         Some(path) => {
             // Written beside the file and moved over it when whole: a failure leaves
@@ -74,8 +166,8 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
             let file = temporary
                 .reopen()
                 .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
-            write_to(BufWriter::new(file), table, format, args.limit)
-                .map_err(|e| CliError::failed(format!("writing {}: {e}", path.display())))?;
+            write_to(BufWriter::new(file), batches, format, args.limit, progress)
+                .map_err(|stop| stopped(stop, &path.display().to_string()))?;
             temporary
                 .persist(path)
                 .map(drop)
@@ -96,13 +188,28 @@ pub fn write(table: &Table, args: &OutputArgs) -> CliResult<()> {
                 inner: std::io::stdout(),
                 broken: Arc::clone(&broken),
             };
-            match write_to(BufWriter::new(stdout), table, format, args.limit) {
-                // The reader went away (`conn query ... | head`): nothing more to do. (The
-                // writers turn I/O errors into text, so the pipe reports it itself.)
-                Err(_) if broken.load(Ordering::Relaxed) => Ok(()),
-                other => other.map_err(|e| CliError::failed(format!("writing the result: {e}"))),
+            match write_to(
+                BufWriter::new(stdout),
+                batches,
+                format,
+                args.limit,
+                progress,
+            ) {
+                // The reader went away (`conn query ... | head`): nothing more to do (the
+                // stream, dropped, cancels the query). The writers turn I/O errors into
+                // text, so the pipe reports it itself.
+                Err(Stop::Output(_)) if broken.load(Ordering::Relaxed) => Ok(()),
+                other => other.map_err(|stop| stopped(stop, "the result")),
             }
         }
+    }
+}
+
+/// The error of a write that stopped: the source's own, or the output's naming `what`.
+fn stopped(stop: Stop, what: &str) -> CliError {
+    match stop {
+        Stop::Source(err) => err,
+        Stop::Output(err) => CliError::failed(format!("writing {what}: {err}")),
     }
 }
 
@@ -113,36 +220,51 @@ fn is_regular_or_absent(path: &Path) -> bool {
 }
 
 /// JSON has no NaN or infinity (arrow-json would write `null`, changing the value
-/// silently): refused, naming the column and the row.
-fn refuse_non_finite_floats(table: &Table) -> CliResult<()> {
+/// silently): refused, naming the column and the row (`first_row` is the result's row
+/// before `batch`).
+fn refuse_non_finite_floats(batch: &RecordBatch, first_row: usize) -> CliResult<()> {
     use conn::arrow::array::{Array, AsArray};
     use conn::arrow::datatypes::{DataType, Float32Type, Float64Type};
-    let mut first_row = 0;
-    for batch in table.batches() {
-        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-            let bad = match field.data_type() {
-                DataType::Float64 => {
-                    let values = column.as_primitive::<Float64Type>();
-                    (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
-                }
-                DataType::Float32 => {
-                    let values = column.as_primitive::<Float32Type>();
-                    (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
-                }
-                _ => None,
-            };
-            if let Some(row) = bad {
-                return Err(CliError::failed(format!(
-                    "column \"{}\", row {}: NaN and infinities have no JSON form; use \
-                     --format csv, parquet or arrow",
-                    field.name(),
-                    first_row + row
-                )));
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let bad = match field.data_type() {
+            DataType::Float64 => {
+                let values = column.as_primitive::<Float64Type>();
+                (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
             }
+            DataType::Float32 => {
+                let values = column.as_primitive::<Float32Type>();
+                (0..values.len()).find(|&i| values.is_valid(i) && !values.value(i).is_finite())
+            }
+            _ => None,
+        };
+        if let Some(row) = bad {
+            return Err(CliError::failed(format!(
+                "column \"{}\", row {}: NaN and infinities have no JSON form; use \
+                 --format csv, parquet or arrow",
+                field.name(),
+                first_row + row
+            )));
         }
-        first_row += batch.num_rows();
     }
     Ok(())
+}
+
+/// Counts the bytes written on the progress line.
+struct Counting<'a, W> {
+    inner: W,
+    progress: &'a Progress,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.progress.advance(0, written as u64);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Standard output, remembering whether the reader closed the pipe.
@@ -188,13 +310,32 @@ pub fn name(format: OutputFormat) -> &'static str {
 type Failure = Box<dyn std::error::Error>;
 
 fn write_to<W: Write + Send>(
-    mut out: W,
-    table: &Table,
+    out: W,
+    mut batches: Batches,
     format: OutputFormat,
     limit: usize,
-) -> Result<(), Failure> {
+    progress: &Progress,
+) -> Result<(), Stop> {
+    let mut out = Counting {
+        inner: out,
+        progress,
+    };
+    let schema = batches.schema();
+    let mut next = || -> Result<Option<RecordBatch>, Stop> {
+        let batch = batches.next_batch().map_err(Stop::Source)?;
+        if let Some(batch) = &batch {
+            progress.advance(batch.num_rows() as u64, 0);
+        }
+        Ok(batch)
+    };
     match format {
         OutputFormat::Table => {
+            // Aligned columns need every row: the rest of the result, whole.
+            let mut all = Vec::new();
+            while let Some(batch) = next()? {
+                all.push(batch);
+            }
+            let table = Table::new(schema, all).map_err(|e| Stop::Source(e.into()))?;
             let options = DisplayOptions {
                 max_rows: limit,
                 max_columns: 64,
@@ -203,16 +344,19 @@ fn write_to<W: Write + Send>(
             writeln!(out, "{}", table.display(options))?;
         }
         OutputFormat::Csv => {
-            if table.batches().is_empty() {
-                // No batch, so the writer would write no header: write it here.
-                writeln!(out, "{}", csv_header(&table.column_names()))?;
-            } else {
-                let mut writer = arrow_csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(&mut out);
-                for batch in table.batches() {
-                    writer.write(batch)?;
-                }
+            let mut writer = arrow_csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            let mut any = false;
+            while let Some(batch) = next()? {
+                writer.write(&batch)?;
+                any = true;
+            }
+            drop(writer);
+            if !any {
+                // No batch, so the writer wrote no header: write it here.
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                writeln!(out, "{}", csv_header(&names))?;
             }
         }
         OutputFormat::Jsonl => {
@@ -220,23 +364,25 @@ fn write_to<W: Write + Send>(
             let mut writer = arrow_json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow_json::writer::LineDelimited>(&mut out);
-            for batch in table.batches() {
-                writer.write(batch)?;
+            let mut first_row = 0;
+            while let Some(batch) = next()? {
+                refuse_non_finite_floats(&batch, first_row).map_err(Stop::Source)?;
+                first_row += batch.num_rows();
+                writer.write(&batch)?;
             }
             writer.finish()?;
         }
         OutputFormat::Parquet => {
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(&mut out, table.schema().clone(), None)?;
-            for batch in table.batches() {
-                writer.write(batch)?;
+            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema, None)?;
+            while let Some(batch) = next()? {
+                writer.write(&batch)?;
             }
             writer.close()?;
         }
         OutputFormat::Arrow => {
-            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut out, table.schema())?;
-            for batch in table.batches() {
-                writer.write(batch)?;
+            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut out, &schema)?;
+            while let Some(batch) = next()? {
+                writer.write(&batch)?;
             }
             writer.finish()?;
         }

@@ -1,9 +1,11 @@
 //! A progress line on standard error while a long query, read or write runs: what is
-//! being done and for how long. Only on a terminal, and only after half a second, so
-//! short commands, pipes and scripts see nothing. (Results arrive whole from the
-//! library, so there are no rows or bytes so far to show.)
+//! being done, the rows and bytes written so far (for streamed results) and for how
+//! long. Only on a terminal, and only after half a second, so short commands, pipes and
+//! scripts see nothing.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,14 +19,27 @@ const TICK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct Progress {
     running: Option<(Sender<()>, JoinHandle<()>)>,
+    counts: Arc<Counts>,
+}
+
+/// Rows and bytes done so far.
+#[derive(Debug, Default)]
+struct Counts {
+    rows: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl Progress {
     /// Starts showing `what` ("querying pets_db") with the time taken so far.
     pub fn start(what: String) -> Progress {
+        let counts = Arc::new(Counts::default());
         if !std::io::stderr().is_terminal() {
-            return Progress { running: None };
+            return Progress {
+                running: None,
+                counts,
+            };
         }
+        let shown = Arc::clone(&counts);
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
@@ -34,7 +49,14 @@ impl Progress {
             let mut err = std::io::stderr();
             loop {
                 let seconds = started.elapsed().as_secs_f64();
-                let _ = write!(err, "\r\x1b[2K{what}: {seconds:.1} s");
+                let rows = shown.rows.load(Ordering::Relaxed);
+                let so_far = if rows > 0 {
+                    let bytes = shown.bytes.load(Ordering::Relaxed);
+                    format!("{rows} rows, {}, ", human_bytes(bytes))
+                } else {
+                    String::new()
+                };
+                let _ = write!(err, "\r\x1b[2K{what}: {so_far}{seconds:.1} s");
                 let _ = err.flush();
                 if !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout)) {
                     break;
@@ -45,8 +67,34 @@ impl Progress {
         });
         Progress {
             running: Some((stop, thread)),
+            counts,
         }
     }
+
+    /// Counts `rows` more rows and `bytes` more bytes done.
+    pub fn advance(&self, rows: u64, bytes: u64) {
+        self.counts.rows.fetch_add(rows, Ordering::Relaxed);
+        self.counts.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// `bytes` for people: 512 B, 3.2 MB, 1.5 GB.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for next in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
 }
 
 impl Drop for Progress {
@@ -55,5 +103,15 @@ impl Drop for Progress {
             let _ = stop.send(());
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes_read_as_people_write_them() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(3_250_000), "3.2 MB");
+        assert_eq!(super::human_bytes(1_500_000_000), "1.5 GB");
     }
 }

@@ -883,3 +883,47 @@ fn a_closed_pipe_ends_the_output_quietly() {
         (Some(0), "")
     );
 }
+
+/// `pets_db` and `small`, the same SQLite file read in batches of 1000 rows, with the
+/// table `mixed`: `i` from 0 to 9999 and `v` = `i`, except `v` = 7000.5 at row 7000.
+fn mixed_project() -> Project {
+    let project = Project::new(|dir| {
+        format!(
+            "{}\n[connections.small]\ntype = \"sql\"\nurl = \"sqlite:///{}\"\nbatch_size = 1000\n",
+            pets_section(dir),
+            dir.join("pets.db").display()
+        )
+    });
+    project.execute(
+        "pets_db",
+        &[
+            "create table mixed as with recursive n(i) as (select 0 union all select i + 1 \
+           from n where i < 9999) select i, case when i = 7000 then i + 0.5 else i end as v \
+           from n",
+        ],
+    );
+    project
+}
+
+#[test]
+fn a_streamed_query_writes_every_batch_and_reads_back_whole() {
+    let project = mixed_project();
+    project
+        .run(
+            &[
+                "query",
+                "small",
+                "select i, i * 2 as d from mixed order by i",
+                "-o",
+                "all.jsonl",
+            ],
+            &[],
+        )
+        .expect(0);
+    let text = std::fs::read_to_string(project.join("all.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10_000);
+    assert_eq!(lines[0], r#"{"i":0,"d":0}"#);
+    assert_eq!(lines[6543], r#"{"i":6543,"d":13086}"#);
+    assert_eq!(lines[9999], r#"{"i":9999,"d":19998}"#);
+}

@@ -43,13 +43,13 @@
 // (`conn_core::plugin`) is not re-exported: they depend on conn-core.
 #[doc(inline)]
 pub use conn_core::{
-    AnyConnection, Budget, Call, ConfigError, ConnectionConfig, ConnectionFactory,
-    ConnectionRequest, ConnectionType, ConnectionTypeInfo, DEFAULT_TTL_VAR, DisplayOptions,
-    DriverError, Env, Error, ErrorClass, ErrorKind, FactoryBuilder, FeatureHint, INTERPOLATE_VAR,
-    Kind, Limit, Map, Param, Params, Query, RESULT_CACHE_BUDGET_VAR, Registry, Result, RetryPolicy,
-    SECRETS_FILES_VAR, Secret, Secrets, SecretsError, SecretsLocations, SecretsWatcher, Source,
-    StatsSnapshot, Table, TimeoutError, Ttl, UnknownTypeError, Value, WriteMode, arrow, connection,
-    connection_dyn, register_connection_type, watched_folders,
+    AnyConnection, BatchStream, BlockingBatches, Budget, Call, ConfigError, ConnectionConfig,
+    ConnectionFactory, ConnectionRequest, ConnectionType, ConnectionTypeInfo, DEFAULT_TTL_VAR,
+    DisplayOptions, DriverError, Env, Error, ErrorClass, ErrorKind, FactoryBuilder, FeatureHint,
+    INTERPOLATE_VAR, Kind, Limit, Map, Param, Params, Query, RESULT_CACHE_BUDGET_VAR, Registry,
+    Result, RetryPolicy, SECRETS_FILES_VAR, Secret, Secrets, SecretsError, SecretsLocations,
+    SecretsWatcher, Source, StatsSnapshot, Table, TimeoutError, Ttl, UnknownTypeError, Value,
+    WriteMode, arrow, connection, connection_dyn, register_connection_type, watched_folders,
 };
 
 /// The `sql` connection type.

@@ -16,6 +16,7 @@ use conn::files::FilesConnection;
 use conn::sql::SqlConnection;
 
 use crate::error::{CliError, CliResult};
+use crate::interrupt;
 use crate::project::Project;
 
 /// A connection as one of the built-in types the commands know how to drive, or
@@ -73,21 +74,27 @@ where
     W::IntoFuture: Send + 'static,
     T: Send + 'static,
 {
+    interrupt::install();
+    if interrupt::requested() {
+        return Err(stop_after_interrupt());
+    }
     let work = work.into_future();
     let outcome = runtime::block_on(async move {
         tokio::select! {
             result = work => Ok(Some(result)),
-            _ = tokio::signal::ctrl_c() => Ok(None),
+            () = interrupt::pressed() => Ok(None),
         }
     })?;
     match outcome {
         Some(result) => Ok(result?),
-        None => {
-            // The dropped work's task is aborted on conn's runtime a moment later; its
-            // cancel guard then spawns the cancel request that settling waits for.
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            runtime::settle_detached(std::time::Duration::from_secs(5));
-            Err(CliError::interrupted())
-        }
+        None => Err(stop_after_interrupt()),
     }
+}
+
+/// The error of an interrupted command, once the cancel requests of the work it
+/// dropped went out (or five seconds passed). A dropped call's task counts as pending
+/// work until it has stopped, so there is no need to give it a moment first.
+pub fn stop_after_interrupt() -> CliError {
+    runtime::settle_detached(std::time::Duration::from_secs(5));
+    CliError::interrupted()
 }

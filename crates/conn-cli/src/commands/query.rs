@@ -8,18 +8,29 @@ use conn_core::plugin::{Redactor, is_secret_key};
 use super::{Opened, interruptible};
 use crate::cli::{QueryArgs, ReadArgs};
 use crate::error::{CliError, CliResult, Code};
-use crate::output;
+use crate::output::{self, Batches};
 use crate::progress::Progress;
 use crate::project::Project;
 
-/// Runs `conn query`.
+/// Runs `conn query`: the result streamed from the server to the output, batch by
+/// batch (`--timeout` covers the wait for the first batch), or read whole first with
+/// `--whole`.
 pub fn run(project: &Project, args: &QueryArgs) -> CliResult {
     let params = parse_params(&args.params)?;
     let opened = Opened::open(project, &args.name)?;
     let progress = Progress::start(format!("querying {}", args.name));
-    let table = run_query(&opened, &args.name, &args.sql, params, args.timeout)?;
-    drop(progress);
-    output::write(&table, &args.output)?;
+    let batches = if args.whole {
+        Batches::table(run_query(
+            &opened,
+            &args.name,
+            &args.sql,
+            params,
+            args.timeout,
+        )?)
+    } else {
+        stream_query(&opened, &args.name, &args.sql, params, args.timeout)?
+    };
+    output::write(batches, &args.output, &progress)?;
     Ok(Code::Ok)
 }
 
@@ -28,9 +39,78 @@ pub fn read(project: &Project, args: &ReadArgs) -> CliResult {
     let opened = Opened::open(project, &args.name)?;
     let progress = Progress::start(format!("reading {} from {}", args.path, args.name));
     let table = read_file(&opened, &args.name, &args.path, args.timeout)?;
-    drop(progress);
-    output::write(&table, &args.output)?;
+    output::write(Batches::table(table), &args.output, &progress)?;
     Ok(Code::Ok)
+}
+
+/// A streamed query on a `sql` or `duckdb` connection.
+fn stream_query(
+    opened: &Opened,
+    name: &str,
+    sql: &str,
+    params: Params,
+    timeout: Option<Duration>,
+) -> CliResult<Batches> {
+    let redactor = secret_values(&params);
+    let call = match opened {
+        Opened::Sql(c) => c.query(sql).params(params).stream(),
+        Opened::Duck(c) => c.query(sql).params(params).stream(),
+        other => return Err(not_queryable(other, name)),
+    };
+    let call = match timeout {
+        Some(limit) => call.timeout(limit),
+        None => call,
+    };
+    let stream = interruptible(call).map_err(|err| with_whole_hint(err.redacted(&redactor)))?;
+    Ok(Batches::Stream {
+        schema: stream.schema(),
+        stream: Some(stream),
+        redactor,
+    })
+}
+
+/// A streamed column's later value that does not fit its first batch's type: the
+/// error says how to read the result anyway.
+pub fn with_whole_hint(mut err: CliError) -> CliError {
+    if err
+        .message
+        .contains("announced by the stream's first batch")
+    {
+        err.message
+            .push_str(" (conn query: run again with --whole)");
+    }
+    err
+}
+
+/// The redactor of the values of secret-named parameters: a driver may echo a
+/// parameter's value ("could not convert string '...'").
+fn secret_values(params: &Params) -> Redactor {
+    params
+        .named()
+        .iter()
+        .filter(|(name, _)| is_secret_key(name))
+        .filter_map(|(_, value)| match value {
+            Param::Text(text) => Some(text.clone()),
+            Param::Int(i) => Some(i.to_string()),
+            Param::Float(f) => Some(f.to_string()),
+            _ => None,
+        })
+        .fold(Redactor::default(), |r, value| r.with_secret(&value))
+}
+
+/// The error for a query on a connection that does not run queries.
+fn not_queryable(opened: &Opened, name: &str) -> CliError {
+    match opened {
+        Opened::Files(_) => CliError::config(format!(
+            "connection \"{name}\" is of type files, which reads files rather than \
+             running queries: use `conn read {name} PATH`"
+        )),
+        other => CliError::config(format!(
+            "connection \"{name}\" is of type {}; the conn command runs queries on sql \
+             and duckdb connections only",
+            other.type_name()
+        )),
+    }
 }
 
 /// A query on a `sql` or `duckdb` connection.
@@ -41,19 +121,7 @@ pub fn run_query(
     params: Params,
     timeout: Option<Duration>,
 ) -> CliResult<Table> {
-    // A driver may echo a parameter's value ("could not convert string '...'"): the
-    // values of secret-named parameters are removed from errors.
-    let redactor = params
-        .named()
-        .iter()
-        .filter(|(name, _)| is_secret_key(name))
-        .filter_map(|(_, value)| match value {
-            Param::Text(text) => Some(text.clone()),
-            Param::Int(i) => Some(i.to_string()),
-            Param::Float(f) => Some(f.to_string()),
-            _ => None,
-        })
-        .fold(Redactor::default(), |r, value| r.with_secret(&value));
+    let redactor = secret_values(&params);
     run_query_unredacted(opened, name, sql, params, timeout).map_err(|err| err.redacted(&redactor))
 }
 
@@ -79,14 +147,7 @@ fn run_query_unredacted(
                 None => interruptible(query),
             }
         }
-        Opened::Files(_) => Err(CliError::config(format!(
-            "connection \"{name}\" is of type files, which reads files rather than \
-             running queries: use `conn read {name} PATH`"
-        ))),
-        Opened::Other(type_name) => Err(CliError::config(format!(
-            "connection \"{name}\" is of type {type_name}; the conn command runs \
-             queries on sql and duckdb connections only"
-        ))),
+        other => Err(not_queryable(other, name)),
     }
 }
 

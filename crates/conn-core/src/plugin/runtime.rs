@@ -72,24 +72,46 @@ where
     F: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let task = AbortOnDrop(runtime()?.spawn(future));
+    let task = AbortOnDrop(Some(runtime()?.spawn(future)));
     joined(task.await)
 }
 
 /// A spawned task that is aborted when its handle is dropped before it finished.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+struct AbortOnDrop<T: Send + 'static>(Option<tokio::task::JoinHandle<T>>);
 
-impl<T> Future for AbortOnDrop<T> {
+impl<T: Send + 'static> Future for AbortOnDrop<T> {
     type Output = std::result::Result<T, tokio::task::JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+        match self.0.as_mut() {
+            Some(task) => {
+                let output = std::task::ready!(Pin::new(task).poll(cx));
+                self.0 = None;
+                Poll::Ready(output)
+            }
+            None => Poll::Pending,
+        }
     }
 }
 
-impl<T> Drop for AbortOnDrop<T> {
+impl<T: Send + 'static> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = self.0.take() {
+            abort_counted(task);
+        }
+    }
+}
+
+/// Aborts `task` and, until it has really stopped, counts it as detached work: an
+/// aborted task is dropped a moment later, on a worker thread, and only then do its
+/// drop guards spawn their cleanup (a cancel request). [`settle_detached`] called at
+/// once after the abort must wait for both, not see nothing pending yet.
+pub(crate) fn abort_counted<T: Send + 'static>(task: tokio::task::JoinHandle<T>) {
+    task.abort();
+    if !task.is_finished() {
+        spawn_detached(async move {
+            let _ = task.await;
+        });
     }
 }
 
@@ -166,8 +188,8 @@ where
 /// exit right after giving up on a call, so that the server is still told to stop the
 /// statement. Returns whether everything finished in time.
 ///
-/// A dropped call's task is aborted asynchronously: give it a moment to drop (and so
-/// to spawn its cancel request) before calling this.
+/// A dropped call's task is aborted asynchronously; it counts as pending work until it
+/// has stopped (and so spawned its cancel request), so this can be called at once.
 pub fn settle_detached(limit: std::time::Duration) -> bool {
     let wait = async move {
         let deadline = tokio::time::Instant::now() + limit;
@@ -354,5 +376,45 @@ mod tests {
     fn errors_pass_through() {
         let err = block_on(async { Err::<(), _>(Error::Data("boom".into())) }).unwrap_err();
         assert_eq!(err.to_string(), "boom");
+    }
+
+    /// A cleanup spawned by a drop guard when a dropped call's task is aborted.
+    struct CleanupOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for CleanupOnDrop {
+        fn drop(&mut self) {
+            // A drop that takes a while (closing a socket, say) before it spawns.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let done = std::sync::Arc::clone(&self.0);
+            spawn_detached(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                done.store(true, Ordering::SeqCst);
+            });
+        }
+    }
+
+    #[test]
+    fn settling_right_after_dropping_a_call_waits_for_its_cleanup() {
+        for _ in 0..20 {
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let guard = CleanupOnDrop(std::sync::Arc::clone(&done));
+            let call = run(async move {
+                let _guard = guard;
+                std::future::pending::<Result<()>>().await
+            });
+            // Started, then given up on: the task is aborted on conn's runtime.
+            let outcome = block_on(async move {
+                tokio::select! {
+                    _ = call => Ok(false),
+                    () = tokio::time::sleep(std::time::Duration::from_millis(5)) => Ok(true),
+                }
+            });
+            assert!(outcome.unwrap());
+            assert!(settle_detached(std::time::Duration::from_secs(5)));
+            assert!(
+                done.load(Ordering::SeqCst),
+                "settle_detached returned before the aborted task's cleanup ran"
+            );
+        }
     }
 }

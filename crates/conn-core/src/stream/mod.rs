@@ -230,7 +230,7 @@ impl AbortOnDrop {
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
-            task.abort();
+            runtime::abort_counted(task);
         }
     }
 }

@@ -272,6 +272,8 @@ fn explain_shows_each_value_its_source_and_masks_secrets() {
                 {"key": "type", "value": "sql", "source": ".streamlit/secrets.toml:2:8", "secret": false},
                 {"key": "url", "value": url, "source": ".streamlit/secrets.toml:3:7", "secret": false},
             ],
+            "unknown_keys": [],
+            "ignored_keys": [],
             "ok": true,
             "error": null,
         })
@@ -926,4 +928,60 @@ fn a_streamed_query_writes_every_batch_and_reads_back_whole() {
     assert_eq!(lines[0], r#"{"i":0,"d":0}"#);
     assert_eq!(lines[6543], r#"{"i":6543,"d":13086}"#);
     assert_eq!(lines[9999], r#"{"i":9999,"d":19998}"#);
+}
+
+#[test]
+fn explain_names_every_unknown_key_and_every_ignored_one() {
+    let project = Project::new(|_| {
+        "[connections.db]\ntype = \"sql\"\nurl = \"sqlite://\"\nbatch_sise = 10\n\
+         pasword = \"x\"\ncolour = \"blue\"\n\
+         create_engine_kwargs = { pool_size = 2, echo_pool = true, future = true }\n"
+            .into()
+    });
+    let run = project.run(&["explain", "db"], &[]).expect(2);
+    let text = &run.stdout;
+    for line in [
+        "unknown keys (type sql does not read them):",
+        "  batch_sise (.streamlit/secrets.toml:4:14): did you mean `batch_size`?",
+        "  pasword (.streamlit/secrets.toml:5:11): did you mean `password`?",
+        "  colour (.streamlit/secrets.toml:6:10)",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+    let json = project
+        .run(&["explain", "db", "--json"], &[])
+        .expect(2)
+        .json();
+    let unknown: Vec<&str> = json["unknown_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(unknown, ["batch_sise", "colour", "pasword"]);
+    assert_eq!(json["unknown_keys"][2]["did_you_mean"], "password");
+    assert_eq!(json["unknown_keys"][1]["did_you_mean"], json!(null));
+    // The build stopped at the first unknown key, before the engine options: a
+    // configuration without unknown keys shows the ignored ones.
+    let clean = Project::new(|_| {
+        "[connections.db]\ntype = \"sql\"\nurl = \"sqlite://\"\n\
+         create_engine_kwargs = { pool_size = 2, echo_pool = true, future = true }\n"
+            .into()
+    });
+    let json = clean
+        .run(&["explain", "db", "--json"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(
+        json["ignored_keys"],
+        json!([
+            {"key": "create_engine_kwargs.echo_pool", "source": ".streamlit/secrets.toml:4:53",
+             "reason": "SQLAlchemy's create_engine option has no equivalent in sqlx's pool"},
+            {"key": "create_engine_kwargs.future", "source": ".streamlit/secrets.toml:4:68",
+             "reason": "SQLAlchemy's create_engine option has no equivalent in sqlx's pool"},
+        ])
+    );
 }

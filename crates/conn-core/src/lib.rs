@@ -54,7 +54,7 @@ pub use any_connection::AnyConnection;
 /// The Arrow crate conn is built on (one major version for the whole workspace).
 pub use arrow;
 pub use budget::{Budget, RESULT_CACHE_BUDGET_VAR};
-pub use config::ConnectionConfig;
+pub use config::{ConnectionConfig, KeyFinding, KeyFindingKind};
 pub use connection::ConnectionType;
 pub use error::{
     ConfigError, DriverError, Error, ErrorClass, ErrorKind, FeatureHint, Limit, Result,

@@ -409,6 +409,10 @@ fn pool_settings(config: &ConnectionConfig) -> Result<PoolSettings> {
         }
         if ENGINE_KEYS_WITHOUT_EQUIVALENT.contains(&key.as_str()) {
             report_ignored(key);
+            config.note_ignored(
+                &format!("create_engine_kwargs.{key}"),
+                "SQLAlchemy's create_engine option has no equivalent in sqlx's pool",
+            );
             continue;
         }
         let all: Vec<&str> = ENGINE_KEYS

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use conn::{ConnectionConfig, Kind, Value};
+use conn_core::KeyFindingKind;
 use conn_core::plugin::{Redactor, is_secret_key};
 use serde_json::json;
 
@@ -37,6 +38,26 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
         .lookup(config.type_name())
         .and_then(|info| info.build(config.clone()))
         .err();
+    // Every key the type did not use, not only the first unknown one.
+    let findings = config.findings();
+    let unknown: Vec<_> = findings
+        .iter()
+        .filter_map(|f| match &f.kind {
+            KeyFindingKind::Unknown { suggestion } => {
+                Some((f.key.clone(), project.source(&f.at), suggestion.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let ignored: Vec<_> = findings
+        .iter()
+        .filter_map(|f| match &f.kind {
+            KeyFindingKind::Ignored { reason } => {
+                Some((f.key.clone(), project.source(&f.at), reason.clone()))
+            }
+            _ => None,
+        })
+        .collect();
     let code = problem.as_ref().map_or(Code::Ok, Code::of);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -52,6 +73,16 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
             "type_reason": reason,
             "defined_at": defined_at,
             "keys": keys,
+            "unknown_keys": unknown
+                .iter()
+                .map(|(key, source, suggestion)| {
+                    json!({"key": key, "source": source, "did_you_mean": suggestion})
+                })
+                .collect::<Vec<_>>(),
+            "ignored_keys": ignored
+                .iter()
+                .map(|(key, source, reason)| json!({"key": key, "source": source, "reason": reason}))
+                .collect::<Vec<_>>(),
             "ok": problem.is_none(),
             "error": problem.as_ref().map(ToString::to_string),
         });
@@ -95,6 +126,30 @@ pub fn run(project: &Project, args: &ExplainArgs) -> CliResult {
                 "{:key_width$}  {value}{:pad$}  {}",
                 entry.key, "", entry.source
             )?;
+        }
+    }
+    if !unknown.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "unknown keys (type {} does not read them):",
+            config.type_name()
+        )?;
+        for (key, source, suggestion) in &unknown {
+            match suggestion {
+                Some(near) => writeln!(out, "  {key} ({source}): did you mean `{near}`?")?,
+                None => writeln!(out, "  {key} ({source})")?,
+            }
+        }
+    }
+    if !ignored.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "ignored keys (accepted as Streamlit accepts them, no effect):"
+        )?;
+        for (key, source, reason) in &ignored {
+            writeln!(out, "  {key} ({source}): {reason}")?;
         }
     }
     writeln!(out)?;

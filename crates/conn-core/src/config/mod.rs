@@ -148,6 +148,37 @@ pub struct ConnectionConfig {
     resolve: Option<Arc<Resolve>>,
     budget: Option<Budget>,
     results_group: Option<ResultGroup>,
+    /// What the type made of the keys while building (shared by clones, so that whoever
+    /// kept a clone can read it afterwards, as `conn explain` does).
+    findings: Arc<parking_lot::Mutex<Vec<KeyFinding>>>,
+}
+
+/// A key the connection type did not use, found while it read its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFinding {
+    /// The key, dotted when nested (`create_engine_kwargs.echo_pool`).
+    pub key: String,
+    /// Where its value came from.
+    pub at: Source,
+    /// Unknown or ignored.
+    pub kind: KeyFindingKind,
+}
+
+/// Why a key was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFindingKind {
+    /// The type does not know the key (building fails on the first such key); the
+    /// nearest known key, if one is near.
+    Unknown {
+        /// The nearest known key.
+        suggestion: Option<String>,
+    },
+    /// A key the original accepts that conn reads but ignores, and why.
+    Ignored {
+        /// Why it has no effect.
+        reason: String,
+    },
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -174,6 +205,7 @@ impl ConnectionConfig {
             resolve: None,
             budget: None,
             results_group: None,
+            findings: Arc::default(),
         }
     }
 
@@ -325,28 +357,71 @@ impl ConnectionConfig {
     /// Checks every top-level key against the keys the type understands (`type` and the
     /// keys every type has, [`COMMON_KEYS`], are always allowed). The first unknown key
     /// is an error with the nearest known one.
+    ///
+    /// Every unknown key is also recorded (see [`findings`](Self::findings)), so that a
+    /// tool can name them all at once.
     pub fn check_keys(&self, known: &[&str]) -> Result<()> {
+        let known: Vec<&str> = known.iter().chain(COMMON_KEYS).copied().collect();
+        let mut first = None;
         for (key, value) in &self.values {
-            if key == "type" || known.contains(&key.as_str()) || COMMON_KEYS.contains(&key.as_str())
-            {
+            if key == "type" || known.contains(&key.as_str()) {
                 continue;
             }
-            let known: Vec<&str> = known.iter().chain(COMMON_KEYS).copied().collect();
-            let mut known_sorted: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
-            known_sorted.sort();
-            // A type may list a common key too (`retry`): name it once.
-            known_sorted.dedup();
-            return Err(ConfigError::UnknownKey {
-                connection: self.name.clone(),
-                type_name: self.type_name.clone(),
+            let suggestion = suggest::nearest(key, &known).map(str::to_owned);
+            self.record(KeyFinding {
                 key: key.clone(),
                 at: value.source().clone(),
-                suggestion: suggest::nearest(key, &known).map(str::to_owned),
-                known: known_sorted,
-            }
-            .into());
+                kind: KeyFindingKind::Unknown {
+                    suggestion: suggestion.clone(),
+                },
+            });
+            first.get_or_insert((key, value.source().clone(), suggestion));
         }
-        Ok(())
+        let Some((key, at, suggestion)) = first else {
+            return Ok(());
+        };
+        let mut known_sorted: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
+        known_sorted.sort();
+        // A type may list a common key too (`retry`): name it once.
+        known_sorted.dedup();
+        Err(ConfigError::UnknownKey {
+            connection: self.name.clone(),
+            type_name: self.type_name.clone(),
+            key: key.clone(),
+            at,
+            suggestion,
+            known: known_sorted,
+        }
+        .into())
+    }
+
+    /// Records that `key` (dotted when nested) is accepted, as the original accepts it,
+    /// but has no effect in conn, and why.
+    pub fn note_ignored(&self, key: &str, reason: impl Into<String>) {
+        let at = self
+            .get(key)
+            .map_or(Source::Default, |value| value.source().clone());
+        self.record(KeyFinding {
+            key: key.to_owned(),
+            at,
+            kind: KeyFindingKind::Ignored {
+                reason: reason.into(),
+            },
+        });
+    }
+
+    /// The keys the type did not use, as found while it read this configuration (or a
+    /// clone of it): unknown ones (the first of which failed the build) and ignored
+    /// ones, each once, in the order found.
+    pub fn findings(&self) -> Vec<KeyFinding> {
+        self.findings.lock().clone()
+    }
+
+    fn record(&self, finding: KeyFinding) {
+        let mut findings = self.findings.lock();
+        if !findings.contains(&finding) {
+            findings.push(finding);
+        }
     }
 
     /// The error for a missing key, with `detail` (", or `url`") after the key name.

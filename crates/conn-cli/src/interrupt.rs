@@ -1,6 +1,7 @@
 //! Ctrl-C, watched for the whole run: once a handler is installed the terminal's
 //! interrupt no longer kills the process, so every wait and every loop of the commands
-//! must see it, also between two batches of output.
+//! must see it, also between two batches of output. A second Ctrl-C exits at once
+//! (code 130), whatever the command is blocked on.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,11 @@ pub fn install() {
         if let Ok(handle) = runtime::handle() {
             handle.spawn(async {
                 while tokio::signal::ctrl_c().await.is_ok() {
-                    REQUESTED.store(true, Ordering::SeqCst);
+                    if REQUESTED.swap(true, Ordering::SeqCst) {
+                        // A second Ctrl-C: the user will not wait for the first to be
+                        // handled (a blocked write, the wait for cancel requests).
+                        std::process::exit(130);
+                    }
                     NOTIFY.notify_waiters();
                 }
             });

@@ -935,7 +935,7 @@ fn explain_names_every_unknown_key_and_every_ignored_one() {
     let project = Project::new(|_| {
         "[connections.db]\ntype = \"sql\"\nurl = \"sqlite://\"\nbatch_sise = 10\n\
          pasword = \"x\"\ncolour = \"blue\"\n\
-         create_engine_kwargs = { pool_size = 2, echo_pool = true, future = true }\n"
+         create_engine_kwargs = { pool_sise = 2, echo_pool = true, future = true }\n"
             .into()
     });
     let run = project.run(&["explain", "db"], &[]).expect(2);
@@ -945,6 +945,10 @@ fn explain_names_every_unknown_key_and_every_ignored_one() {
         "  batch_sise (.streamlit/secrets.toml:4:14): did you mean `batch_size`?",
         "  pasword (.streamlit/secrets.toml:5:11): did you mean `password`?",
         "  colour (.streamlit/secrets.toml:6:10)",
+        "  create_engine_kwargs.pool_sise (.streamlit/secrets.toml:7:38): did you mean `pool_size`?",
+        "ignored keys (accepted as Streamlit accepts them, no effect):",
+        "  create_engine_kwargs.echo_pool (.streamlit/secrets.toml:7:53): SQLAlchemy's \
+         create_engine option has no equivalent in sqlx's pool",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -961,27 +965,34 @@ fn explain_names_every_unknown_key_and_every_ignored_one() {
         .iter()
         .map(|k| k["key"].as_str().unwrap())
         .collect();
-    assert_eq!(unknown, ["batch_sise", "colour", "pasword"]);
+    assert_eq!(
+        unknown,
+        [
+            "batch_sise",
+            "colour",
+            "pasword",
+            "create_engine_kwargs.pool_sise"
+        ]
+    );
     assert_eq!(json["unknown_keys"][2]["did_you_mean"], "password");
     assert_eq!(json["unknown_keys"][1]["did_you_mean"], json!(null));
-    // The build stopped at the first unknown key, before the engine options: a
-    // configuration without unknown keys shows the ignored ones.
-    let clean = Project::new(|_| {
-        "[connections.db]\ntype = \"sql\"\nurl = \"sqlite://\"\n\
-         create_engine_kwargs = { pool_size = 2, echo_pool = true, future = true }\n"
-            .into()
-    });
-    let json = clean
-        .run(&["explain", "db", "--json"], &[])
-        .expect(0)
-        .json();
     assert_eq!(
         json["ignored_keys"],
         json!([
-            {"key": "create_engine_kwargs.echo_pool", "source": ".streamlit/secrets.toml:4:53",
+            {"key": "create_engine_kwargs.echo_pool", "source": ".streamlit/secrets.toml:7:53",
              "reason": "SQLAlchemy's create_engine option has no equivalent in sqlx's pool"},
-            {"key": "create_engine_kwargs.future", "source": ".streamlit/secrets.toml:4:68",
+            {"key": "create_engine_kwargs.future", "source": ".streamlit/secrets.toml:7:68",
              "reason": "SQLAlchemy's create_engine option has no equivalent in sqlx's pool"},
         ])
+    );
+    // The error is still the first unknown key's.
+    assert_eq!(json["ok"], false);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown key `batch_sise` for connection \"db\""),
+        "{}",
+        json["error"]
     );
 }

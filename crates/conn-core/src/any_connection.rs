@@ -55,6 +55,11 @@ impl AnyConnection {
     pub fn close(&self) {
         self.inner.close();
     }
+
+    /// The type's health check, if it has one (see [`ConnectionType::health_check`]).
+    pub fn health_check(&self) -> Option<crate::plugin::Call<()>> {
+        self.inner.health_check()
+    }
 }
 
 impl fmt::Debug for AnyConnection {

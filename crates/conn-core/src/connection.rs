@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::ConnectionConfig;
 use crate::error::Result;
+use crate::plugin::Call;
 use crate::value::{Env, Map};
 
 /// A kind of data connection: `sql`, `duckdb`, `files`, or a third party's.
@@ -44,6 +45,13 @@ pub trait ConnectionType: Send + Sync + Sized + 'static {
     /// Releases the underlying connection for good. Called when the connection cache
     /// evicts this connection. Using the connection afterwards reconnects.
     fn close(&self);
+
+    /// Connects if needed and checks that the data source answers (`SELECT 1`, a
+    /// listing): what `conn check` runs for connections of this type. `None` (the
+    /// default) when the type has no check; `conn check` then reports it as skipped.
+    fn health_check(&self) -> Option<Call<()>> {
+        None
+    }
 }
 
 /// The object-safe face of a [`ConnectionType`], implemented for every one of them.
@@ -52,6 +60,8 @@ pub trait DynConnection: Send + Sync + 'static {
     fn reset(&self);
     /// See [`ConnectionType::close`].
     fn close(&self);
+    /// See [`ConnectionType::health_check`].
+    fn health_check(&self) -> Option<Call<()>>;
     /// For downcasting to the concrete type.
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
@@ -63,6 +73,10 @@ impl<T: ConnectionType> DynConnection for T {
 
     fn close(&self) {
         ConnectionType::close(self);
+    }
+
+    fn health_check(&self) -> Option<Call<()>> {
+        ConnectionType::health_check(self)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

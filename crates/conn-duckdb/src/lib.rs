@@ -136,6 +136,10 @@ impl ConnectionType for DuckDbConnection {
     fn close(&self) {
         self.base.close();
     }
+
+    fn health_check(&self) -> Option<Call<()>> {
+        Some(self.base.health_check())
+    }
 }
 
 impl DuckDbConnection {

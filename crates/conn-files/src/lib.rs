@@ -138,6 +138,39 @@ impl Connector for FilesConnector {
         )))
     }
 
+    /// With a `root` (or `bucket`), lists one level under it: proves the endpoint, the
+    /// credentials and the bucket (a local root must be a folder). Without one there is
+    /// no place to ask about, and building the stores is the check.
+    async fn health_check(&self, stores: &Arc<Stores>) -> Result<()> {
+        if self.config.root.is_none() {
+            return Ok(());
+        }
+        if self.config.protocol == Protocol::Local {
+            let folder = stores.local_path("")?.unwrap_or_default();
+            if !folder.is_dir() {
+                return Err(Error::Io {
+                    context: format!("files connection \"{}\", health check", self.name),
+                    message: format!("the root {} is not a folder", folder.display()),
+                });
+            }
+            return Ok(());
+        }
+        let (store, location) = stores.resolve("")?;
+        if self.config.protocol == Protocol::Http {
+            // Listing over HTTP is WebDAV, which plain web servers refuse: ask for the
+            // root itself instead, and take "not found" as an answer.
+            return match store.head(&location).await {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(err) => Err(stores.error(&err, "health check (asking for the root)")),
+            };
+        }
+        store
+            .list_with_delimiter(Some(&location))
+            .await
+            .map(drop)
+            .map_err(|err| stores.error(&err, "health check (listing the root)"))
+    }
+
     fn reset_loses_data(&self) -> bool {
         self.config.protocol == Protocol::Memory
     }
@@ -172,6 +205,10 @@ impl ConnectionType for FilesConnection {
 
     fn close(&self) {
         self.base.close();
+    }
+
+    fn health_check(&self) -> Option<Call<()>> {
+        Some(self.base.health_check())
     }
 }
 

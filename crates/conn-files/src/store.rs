@@ -345,6 +345,7 @@ impl Stores {
                 #[cfg(feature = "aws")]
                 Protocol::S3 => {
                     let mut builder = object_store::aws::AmazonS3Builder::new()
+                        .with_http_connector(crate::unsent::CanceledIsUnsent)
                         .with_bucket_name(bucket)
                         .with_retry(self.retry_config());
                     for (key, value) in options {
@@ -357,6 +358,7 @@ impl Stores {
                 #[cfg(feature = "gcp")]
                 Protocol::Gcs => {
                     let mut builder = object_store::gcp::GoogleCloudStorageBuilder::new()
+                        .with_http_connector(crate::unsent::CanceledIsUnsent)
                         .with_bucket_name(bucket)
                         .with_retry(self.retry_config());
                     for (key, value) in options {
@@ -369,6 +371,7 @@ impl Stores {
                 #[cfg(feature = "azure")]
                 Protocol::Azure => {
                     let mut builder = object_store::azure::MicrosoftAzureBuilder::new()
+                        .with_http_connector(crate::unsent::CanceledIsUnsent)
                         .with_container_name(bucket)
                         .with_retry(self.retry_config());
                     for (key, value) in options {
@@ -381,6 +384,7 @@ impl Stores {
                 #[cfg(feature = "http")]
                 Protocol::Http => {
                     let mut builder = object_store::http::HttpBuilder::new()
+                        .with_http_connector(crate::unsent::CanceledIsUnsent)
                         .with_url(bucket)
                         .with_retry(self.retry_config());
                     // A plain-HTTP base URL says plain HTTP is intended.
@@ -404,28 +408,7 @@ impl Stores {
                 }
             };
         let _ = options;
-        let built = built.map_err(|e| self.error(&e, "configuring the store"))?;
-        Ok(self.with_unsent_retry(built))
-    }
-
-    /// A cloud store, with the requests object_store fails without retrying because
-    /// they never left the client sent again (see [`crate::unsent`]).
-    fn with_unsent_retry(&self, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
-        match self.config.protocol {
-            Protocol::Local | Protocol::Memory => store,
-            #[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http"))]
-            _ => Arc::new(crate::unsent::UnsentRetry::new(
-                store,
-                self.config.store_retry,
-            )),
-            #[cfg(not(any(
-                feature = "aws",
-                feature = "gcp",
-                feature = "azure",
-                feature = "http"
-            )))]
-            _ => store,
-        }
+        built.map_err(|e| self.error(&e, "configuring the store"))
     }
 
     /// object_store's retries for every request, from the connection's `retry`

@@ -1,74 +1,60 @@
-//! Retries of requests that never left the client.
+//! Requests that never left the client, told to object_store as such.
 //!
 //! object_store retries a request when it can tell what went wrong; an error it cannot
 //! classify fails at once, even with retries configured (object_store 0.13 and
 //! apache/arrow-rs-object-store#368). One such error is hyper's "operation was canceled:
 //! connection was not ready": a new connection closed by the server (or a proxy, or a
 //! load balancer) before the request was written on it. Nothing reached the server, so
-//! sending the request again is safe for every method, a PUT included: it cannot apply
-//! a write twice.
+//! sending the request again is safe for every method, a PUT or a multipart part
+//! included: it cannot apply a write twice.
 //!
-//! [`UnsentRetry`] wraps a cloud store and sends such requests again, by the
-//! connection's `retry` section (the same attempts and waits object_store uses for the
-//! errors it does classify, so the two never multiply: object_store made no retry of
-//! these). Any other error passes through untouched.
-
-use std::fmt;
-use std::future::Future;
-use std::ops::Range;
-use std::sync::Arc;
+//! [`CanceledIsUnsent`] builds object_store's usual reqwest client and marks such errors
+//! as "request not sent" (`HttpErrorKind::Request`), which object_store retries on
+//! every path (reads, listings, puts, multipart parts, deletes) within the connection's
+//! own retry budget: no second layer of retries, nothing multiplied. Any other error
+//! passes through untouched.
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use conn_core::RetryPolicy;
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+use object_store::ClientOptions;
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
+    ReqwestConnector,
 };
 
-/// A store whose requests are sent again when they provably never left the client.
-#[derive(Debug)]
-pub(crate) struct UnsentRetry {
-    inner: Arc<dyn ObjectStore>,
-    policy: RetryPolicy,
+/// object_store's reqwest client, with "canceled before sending" marked as not sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CanceledIsUnsent;
+
+impl HttpConnector for CanceledIsUnsent {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let inner = ReqwestConnector::default().connect(options)?;
+        Ok(HttpClient::new(MarkUnsent(inner)))
+    }
 }
 
-impl UnsentRetry {
-    /// `inner`, with unsent requests retried by `policy`.
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>, policy: RetryPolicy) -> Self {
-        UnsentRetry { inner, policy }
-    }
+#[derive(Debug)]
+struct MarkUnsent(HttpClient);
 
-    /// Runs `request` until it succeeds, fails with an error other than "never sent",
-    /// or has used the policy's attempts. Waits `wait`, doubling up to 4 x `wait`.
-    async fn run<T, F, Fut>(&self, mut request: F) -> object_store::Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = object_store::Result<T>>,
-    {
-        let mut attempt = 1;
-        let mut wait = self.policy.wait;
-        loop {
-            match request().await {
-                Err(err) if attempt < self.policy.attempts && was_never_sent(&err) => {
-                    tracing::debug!(attempt, "request never sent ({err}); sending it again");
-                    tokio::time::sleep(wait).await;
-                    wait = wait
-                        .saturating_mul(2)
-                        .min(self.policy.wait.saturating_mul(4));
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+#[async_trait]
+impl HttpService for MarkUnsent {
+    async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.0.execute(request).await.map_err(mark_unsent)
+    }
+}
+
+/// `err` as "request not sent" when object_store could not classify it and hyper
+/// canceled the request before writing it.
+fn mark_unsent(err: HttpError) -> HttpError {
+    if err.kind() == HttpErrorKind::Unknown && was_never_sent(&err) {
+        HttpError::new(HttpErrorKind::Request, err)
+    } else {
+        err
     }
 }
 
 /// Whether `err` says the request was never written to the server: hyper canceled it
 /// because its connection closed before it was ready.
-pub(crate) fn was_never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
+fn was_never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(error) = cause {
         if error
@@ -82,90 +68,15 @@ pub(crate) fn was_never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-impl fmt::Display for UnsentRetry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.inner, f)
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[async_trait]
-impl ObjectStore for UnsentRetry {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.run(|| self.inner.put_opts(location, payload.clone(), opts.clone()))
-            .await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.run(|| self.inner.put_multipart_opts(location, opts.clone()))
-            .await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.run(|| self.inner.get_opts(location, options.clone()))
-            .await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.run(|| self.inner.get_ranges(location, ranges)).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.run(|| self.inner.list_with_delimiter(prefix)).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.run(|| self.inner.copy_opts(from, to, options.clone()))
-            .await
-    }
-
-    async fn rename_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: RenameOptions,
-    ) -> object_store::Result<()> {
-        // Passed on as is (conn renames nothing); a rename is not one request.
-        self.inner.rename_opts(from, to, options).await
+    #[test]
+    fn other_errors_pass_through_unchanged() {
+        let err = HttpError::new(HttpErrorKind::Unknown, std::io::Error::other("boom"));
+        assert_eq!(mark_unsent(err).kind(), HttpErrorKind::Unknown);
+        let err = HttpError::new(HttpErrorKind::Timeout, std::io::Error::other("slow"));
+        assert_eq!(mark_unsent(err).kind(), HttpErrorKind::Timeout);
     }
 }

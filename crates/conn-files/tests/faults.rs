@@ -397,8 +397,10 @@ fn s3_connections_closed_on_accept_are_sent_again() {
         let id = round * 10;
         check_numbers(&back, id, id + 3, 5).unwrap();
     }
-    println!(
-        "FIGURES faults target=s3 fault=closed_on_accept rounds={rounds} refused={}",
-        proxy.stats().refused
+    let refused = proxy.stats().refused;
+    assert!(
+        refused >= u64::try_from(rounds).unwrap(),
+        "the proxy closed only {refused} connections on accept"
     );
+    println!("FIGURES faults target=s3 fault=closed_on_accept rounds={rounds} refused={refused}");
 }

@@ -948,3 +948,55 @@ fn a_quoted_newline_never_cuts_the_schema_sample() {
         }
     }
 }
+
+/// The type's health check (what `conn check` runs): with a root, it asks the store
+/// about the root, so a missing bucket or folder fails it, naming it.
+#[test]
+fn health_checks_ask_about_the_root() {
+    let Some(moto) = conn_testkit::MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket("present");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("here")).unwrap();
+    let s3 = |root: &str| {
+        format!(
+            "type = \"files\"\nprotocol = \"s3\"\nroot = \"{root}\"\nkey = \"AKIAMOTO\"\n\
+             secret = \"moto-Secret-123\"\nendpoint_url = \"{}\"\n\
+             client_kwargs = {{ region_name = \"us-east-1\" }}\n",
+            moto.endpoint()
+        )
+    };
+    let factory = factory(
+        dir.path(),
+        &format!(
+            "[connections.bucket]\n{}[connections.nobucket]\n{}\
+             [connections.folder]\ntype = \"files\"\nprotocol = \"file\"\nroot = \"{}\"\n\
+             [connections.nofolder]\ntype = \"files\"\nprotocol = \"file\"\nroot = \"{}\"\n",
+            s3("present/data"),
+            s3("absent-bucket/data"),
+            dir.path().join("here").display(),
+            dir.path().join("gone").display(),
+        ),
+        &[],
+    );
+    let check = |name: &str| {
+        factory
+            .get::<FilesConnection>(name)
+            .unwrap()
+            .health_check()
+            .blocking()
+    };
+    check("bucket").unwrap();
+    check("folder").unwrap();
+    let err = check("nobucket").unwrap_err().to_string();
+    assert!(
+        err.contains("health check (listing the root)") && err.contains("NoSuchBucket"),
+        "{err}"
+    );
+    let err = check("nofolder").unwrap_err().to_string();
+    assert!(err.ends_with("gone is not a folder"), "{err}");
+    // Through the type-erased face `conn check` uses, for every type.
+    let any = factory.get_dyn("nofolder").unwrap();
+    assert!(any.health_check().unwrap().blocking().is_err());
+}

@@ -145,7 +145,12 @@ fn encode(text: &str) -> String {
 
 impl SqlConfig {
     pub(crate) fn from_config(config: &ConnectionConfig) -> Result<Self> {
-        config.check_keys(KEYS)?;
+        // The engine options are read even when a top-level key is unknown, so that
+        // every unknown and ignored key is recorded (`conn explain` lists them all).
+        let unknown = config.check_keys(KEYS);
+        let engine_options = pool_settings(config);
+        unknown?;
+        let pool = engine_options?;
         if config.is_empty() {
             return Err(missing_configuration(config));
         }
@@ -153,7 +158,6 @@ impl SqlConfig {
             Some(url) => translate_url(config, &url)?,
             None => url_from_parts(config)?,
         };
-        let pool = pool_settings(config)?;
         let batch_size = config.get_as::<usize>("batch_size")?.unwrap_or(65_536);
         if batch_size == 0 {
             return Err(config.invalid_value("batch_size", "must be at least 1"));
@@ -403,14 +407,16 @@ fn pool_settings(config: &ConnectionConfig) -> Result<PoolSettings> {
             format!("expected a table, found {}", kwargs.type_name()),
         ));
     };
+    let mut first_unknown = None;
     for (key, value) in table {
         if ENGINE_KEYS.contains(&key.as_str()) {
             continue;
         }
+        let dotted = format!("create_engine_kwargs.{key}");
         if ENGINE_KEYS_WITHOUT_EQUIVALENT.contains(&key.as_str()) {
             report_ignored(key);
             config.note_ignored(
-                &format!("create_engine_kwargs.{key}"),
+                &dotted,
                 "SQLAlchemy's create_engine option has no equivalent in sqlx's pool",
             );
             continue;
@@ -420,14 +426,19 @@ fn pool_settings(config: &ConnectionConfig) -> Result<PoolSettings> {
             .chain(ENGINE_KEYS_WITHOUT_EQUIVALENT)
             .copied()
             .collect();
+        let suggestion = conn_core::plugin::did_you_mean(key, &all).map(str::to_owned);
+        config.note_unknown(&dotted, suggestion.clone());
+        first_unknown.get_or_insert((dotted, value.source().clone(), suggestion));
+    }
+    if let Some((key, at, suggestion)) = first_unknown {
         let mut known: Vec<String> = ENGINE_KEYS.iter().map(|k| (*k).to_owned()).collect();
         known.sort();
         return Err(conn_core::ConfigError::UnknownKey {
             connection: config.name().to_owned(),
             type_name: "sql".into(),
-            key: format!("create_engine_kwargs.{key}"),
-            at: value.source().clone(),
-            suggestion: conn_core::plugin::did_you_mean(key, &all).map(str::to_owned),
+            key,
+            at,
+            suggestion,
             known,
         }
         .into());

@@ -173,6 +173,10 @@ impl ConnectionType for SqlConnection {
     fn close(&self) {
         self.base.close();
     }
+
+    fn health_check(&self) -> Option<Call<()>> {
+        Some(self.base.health_check())
+    }
 }
 
 impl SqlConnection {

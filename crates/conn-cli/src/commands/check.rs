@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{Opened, millis};
+use super::millis;
 use crate::cli::CheckArgs;
 use crate::error::{CliError, CliResult, Code};
 use crate::project::Project;
@@ -117,8 +117,8 @@ fn check_one(project: &Project, name: &str, timeout: Duration) -> Checked {
         kind: format!("{:?}", err.kind()).to_lowercase(),
         message: err.to_string(),
     };
-    let opened = match Opened::open(project, name) {
-        Ok(opened) => opened,
+    let any = match project.request(name).get_dyn() {
+        Ok(any) => any,
         Err(err) => {
             // The type, when the configuration names one, for the report.
             let type_name = project
@@ -134,52 +134,21 @@ fn check_one(project: &Project, name: &str, timeout: Duration) -> Checked {
             };
         }
     };
-    let result = match &opened {
-        Opened::Sql(c) => Some(c.health_check().timeout(timeout).blocking()),
-        Opened::Duck(c) => Some(c.health_check().timeout(timeout).blocking()),
-        Opened::Files(c) => Some(
-            c.health_check()
-                .timeout(timeout)
-                .blocking()
-                .and_then(|()| probe_root(project, name, c, timeout)),
-        ),
-        Opened::Other(_) => None,
-    };
-    let outcome = match result {
-        Some(Ok(())) => Outcome::Ok,
-        Some(Err(err)) => failed(&err),
+    // Every type's own check, third parties' included (`ConnectionType::health_check`).
+    let outcome = match any.health_check() {
+        Some(call) => match call.timeout(timeout).blocking() {
+            Ok(()) => Outcome::Ok,
+            Err(err) => failed(&err),
+        },
         None => Outcome::Skipped(format!(
-            "no health check for type {} in the conn command (only sql, duckdb and files)",
-            opened.type_name()
+            "type {} has no health check (ConnectionType::health_check)",
+            any.type_name()
         )),
     };
     Checked {
         name: name.to_owned(),
-        type_name: Some(opened.type_name().to_owned()),
+        type_name: Some(any.type_name().to_owned()),
         outcome,
         elapsed: start.elapsed(),
     }
 }
-
-/// The `files` type's own health check only builds its stores; with a `root`, also ask
-/// the store for an object under it (absent is fine), which proves the credentials, the
-/// endpoint and the bucket.
-fn probe_root(
-    project: &Project,
-    name: &str,
-    files: &conn::files::FilesConnection,
-    timeout: Duration,
-) -> conn::Result<()> {
-    let config = project.request(name).config()?;
-    if config.get("root").is_none() {
-        return Ok(());
-    }
-    files
-        .exists(PROBE)
-        .timeout(timeout)
-        .blocking()
-        .map(|_exists| ())
-}
-
-/// The object `conn check` looks for under a `files` connection's root.
-const PROBE: &str = ".conn-check-probe";

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use conn::{Param, Params, Table};
-use conn_core::plugin::{Redactor, is_secret_key};
+use conn_core::plugin::{Redactor, is_secret_key, runtime};
 
 use super::{Opened, interruptible};
-use crate::cli::{QueryArgs, ReadArgs};
+use crate::cli::{OutputFormat, QueryArgs, ReadArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output::{self, Batches};
 use crate::progress::Progress;
@@ -19,18 +19,19 @@ pub fn run(project: &Project, args: &QueryArgs) -> CliResult {
     let params = parse_params(&args.params)?;
     let opened = Opened::open(project, &args.name)?;
     let progress = Progress::start(format!("querying {}", args.name));
-    let batches = if args.whole {
-        Batches::table(run_query(
-            &opened,
-            &args.name,
-            &args.sql,
-            params,
-            args.timeout,
-        )?)
+    // The aligned table needs every row anyway: read it whole, with the widening.
+    let whole = args.whole || output::choose(&args.output)? == OutputFormat::Table;
+    let batches = if whole {
+        let table = run_query(&opened, &args.name, &args.sql, params, args.timeout)?;
+        Batches::table(table)
     } else {
         stream_query(&opened, &args.name, &args.sql, params, args.timeout)?
     };
-    output::write(batches, &args.output, &progress)?;
+    let written = output::write(batches, &args.output, &progress);
+    // A stream dropped early (a closed pipe, a failed write) cancels its query: let
+    // that request go out before the process exits.
+    runtime::settle_detached(Duration::from_secs(5));
+    written?;
     Ok(Code::Ok)
 }
 

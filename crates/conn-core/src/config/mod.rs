@@ -395,6 +395,20 @@ impl ConnectionConfig {
         .into())
     }
 
+    /// Records that `key` (dotted when nested: a type checking a nested table itself)
+    /// is unknown, with the nearest known key. [`check_keys`](Self::check_keys) records
+    /// top-level keys itself.
+    pub fn note_unknown(&self, key: &str, suggestion: Option<String>) {
+        let at = self
+            .get(key)
+            .map_or(Source::Default, |value| value.source().clone());
+        self.record(KeyFinding {
+            key: key.to_owned(),
+            at,
+            kind: KeyFindingKind::Unknown { suggestion },
+        });
+    }
+
     /// Records that `key` (dotted when nested) is accepted, as the original accepts it,
     /// but has no effect in conn, and why.
     pub fn note_ignored(&self, key: &str, reason: impl Into<String>) {

@@ -229,6 +229,8 @@ fn env_prefix_in_the_name_reads_a_variable() {
     let conn = factory.get_dyn("env:DB_NAME").unwrap();
     assert_eq!(conn.name(), "from_var");
     assert_eq!(conn.type_name(), "probe");
+    // The probe type has no health check of its own: `conn check` reports it skipped.
+    assert!(conn.health_check().is_none());
     let err = factory.get_dyn("env:NOPE").unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use parking_lot::RwLock;
 
 use super::call::Call;
@@ -227,22 +228,39 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     {
         let this = self.clone();
         self.call("write", async move {
-            // Dropped half-way, the guard clears once the work it started has ended.
-            let (outcome, stale_results) = Settle::new(
-                this.inner.results.clear_on_drop(),
-                this.run(Idempotence::Write, write),
-            )
-            .await;
-            if let Some(stale_results) = stale_results
-                && outcome
-                    .as_ref()
-                    .is_err_and(|err| !err.may_have_reached_server())
-            {
-                // Nothing reached the server: the cached results are still true.
-                stale_results.disarm();
-            }
-            outcome
+            this.write_settled(write, || true, || false).await
         })
+    }
+
+    /// The body of [`write`](Self::write), without its `Call` (and so without its time
+    /// limit): retried while `may_retry()` (and the error allows it); the cached results
+    /// are kept only when the write failed before reaching the server and `ran()` says
+    /// nothing of it ran either.
+    async fn write_settled<T, F, Fut>(
+        &self,
+        write: F,
+        may_retry: impl Fn() -> bool,
+        ran: impl Fn() -> bool,
+    ) -> Result<T>
+    where
+        F: Fn(Arc<C>, C::Raw) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        // Dropped half-way, the guard clears once the work it started has ended.
+        let (outcome, stale_results) = Settle::new(
+            self.inner.results.clear_on_drop(),
+            self.run_while(Idempotence::Write, write, may_retry),
+        )
+        .await;
+        if let Some(stale_results) = stale_results
+            && outcome
+                .as_ref()
+                .is_err_and(|err| !err.may_have_reached_server() && !ran())
+        {
+            // Nothing reached the server: the cached results are still true.
+            stale_results.disarm();
+        }
+        outcome
     }
 
     /// A streamed read (or a write that returns rows): `produce` sends one attempt's
@@ -269,30 +287,31 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
         let this = self.clone();
         let producer = async move {
             let attempt_sink = sink.clone();
-            let attempt = move |connector: Arc<C>, raw: C::Raw| {
-                let sink = attempt_sink.clone();
-                let fetched = produce(connector, raw, sink.clone());
-                async move {
-                    match fetched.await {
-                        Ok(()) => Ok(Ok(())),
-                        // Rows were handed out: the read cannot start over, the error
-                        // ends it.
-                        Err(err) if sink.started() => Ok(Err(err)),
-                        Err(err) => Err(err),
-                    }
-                }
+            let attempt =
+                move |connector: Arc<C>, raw: C::Raw| produce(connector, raw, attempt_sink.clone());
+            // Rows handed out cannot be taken back: no attempt starts over after them. A
+            // write whose statement ran (it touched the sink) is not run again either.
+            let may_retry = || match idempotence {
+                Idempotence::Read => !sink.started(),
+                Idempotence::Write => !sink.touched(),
             };
             let outcome = match idempotence {
-                Idempotence::Read => this.run(Idempotence::Read, attempt).await,
-                Idempotence::Write => this.write(attempt).await,
+                Idempotence::Read => this.run_while(Idempotence::Read, attempt, may_retry).await,
+                Idempotence::Write => {
+                    this.write_settled(attempt, may_retry, || sink.touched())
+                        .await
+                }
             };
             match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    let err = err.on_connection(this.name(), this.inner.origin.as_deref());
-                    sink.fail(err).await;
-                }
+                Ok(()) => sink.end().await,
                 Err(err) => sink.fail(err).await,
+            }
+        };
+        let producer = async move {
+            // A producer that panics ends the stream with an error, never as if the
+            // result were complete.
+            if let Err(panic) = std::panic::AssertUnwindSafe(producer).catch_unwind().await {
+                tracing::error!(panic = %panic_text(&panic), "conn.stream producer panicked");
             }
         };
         self.call("stream", async move {
@@ -306,6 +325,21 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
     /// resets the connection it happened on. A write is retried only if it failed
     /// before anything was sent. Errors say where the connection was configured.
     pub async fn run<T, F, Fut>(&self, idempotence: Idempotence, op: F) -> Result<T>
+    where
+        F: Fn(Arc<C>, C::Raw) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_while(idempotence, op, || true).await
+    }
+
+    /// [`run`](Self::run), retrying only while `may_retry()` also says so (a stream that
+    /// handed out rows may not start over). A stale error still resets its connection.
+    async fn run_while<T, F, Fut>(
+        &self,
+        idempotence: Idempotence,
+        op: F,
+        may_retry: impl Fn() -> bool,
+    ) -> Result<T>
     where
         F: Fn(Arc<C>, C::Raw) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -336,7 +370,8 @@ impl<C: Connector, V: CacheValue> Base<C, V> {
             let retry = err.class().is_retryable()
                 && (!stale || resets)
                 && (idempotence == Idempotence::Read || !err.may_have_reached_server())
-                && attempt < policy.attempts;
+                && attempt < policy.attempts
+                && may_retry();
             if !retry {
                 return Err(err.on_connection(self.name(), self.inner.origin.as_deref()));
             }
@@ -361,6 +396,15 @@ fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
     Duration::from_millis(100)
         .saturating_mul(1 << exponent)
         .min(policy.wait)
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
 }
 
 fn with_origin(err: Error, origin: Option<&str>) -> Error {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{Array, ArrayRef, RecordBatch, new_null_array};
 use arrow::compute::kernels::cmp::distinct;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -27,6 +27,18 @@ pub(super) fn to_schema(
             "a streamed batch has {} columns where the first had {}",
             batch.num_columns(),
             schema.fields().len()
+        )));
+    }
+    if let Some((field, given)) = schema
+        .fields()
+        .iter()
+        .zip(batch.schema_ref().fields())
+        .find(|(field, given)| field.name() != given.name())
+    {
+        return Err(Error::Data(format!(
+            "a streamed batch has a column \"{}\" where the first had \"{}\"",
+            given.name(),
+            field.name()
         )));
     }
     let mut columns = Vec::with_capacity(batch.num_columns());
@@ -70,6 +82,14 @@ fn fit_column(array: &ArrayRef, wanted: &DataType) -> std::result::Result<ArrayR
     if array.data_type() == wanted {
         return Ok(Arc::clone(array));
     }
+    if array.null_count() == array.len() {
+        return Ok(new_null_array(wanted, array.len()));
+    }
+    if !same_kind(array.data_type(), wanted) {
+        // Arrow would cast an integer to a date or a timestamp as a count of days or
+        // seconds, and back to the same integer: the round trip cannot catch it.
+        return Err((0..array.len()).find(|&i| array.is_valid(i)));
+    }
     let strict = CastOptions {
         safe: false,
         ..CastOptions::default()
@@ -82,6 +102,28 @@ fn fit_column(array: &ArrayRef, wanted: &DataType) -> std::result::Result<ArrayR
     match (0..changed.len()).find(|&i| changed.is_valid(i) && changed.value(i)) {
         Some(row) => Err(Some(row)),
         None => Ok(cast),
+    }
+}
+
+/// Whether values of `from` keep their meaning as `to` when they fit: numbers as
+/// numbers, text as text, bytes as bytes, instants in the same time zone, dates as
+/// dates, times of day as times of day, durations as durations. A column of NULLs fits
+/// anything.
+fn same_kind(from: &DataType, to: &DataType) -> bool {
+    use DataType as T;
+    match (from, to) {
+        (T::Null, _) => true,
+        (a, b) if a.is_numeric() && b.is_numeric() => true,
+        (T::Utf8 | T::LargeUtf8 | T::Utf8View, T::Utf8 | T::LargeUtf8 | T::Utf8View) => true,
+        (
+            T::Binary | T::LargeBinary | T::BinaryView | T::FixedSizeBinary(_),
+            T::Binary | T::LargeBinary | T::BinaryView,
+        ) => true,
+        (T::Timestamp(_, a), T::Timestamp(_, b)) => a == b,
+        (T::Date32 | T::Date64, T::Date32 | T::Date64) => true,
+        (T::Time32(_) | T::Time64(_), T::Time32(_) | T::Time64(_)) => true,
+        (T::Duration(_), T::Duration(_)) => true,
+        _ => false,
     }
 }
 

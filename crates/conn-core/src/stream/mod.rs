@@ -58,6 +58,8 @@ pub(crate) enum Message {
     Batch(RecordBatch),
     /// The read failed; nothing follows.
     Error(Error),
+    /// The result is complete; nothing follows.
+    End,
 }
 
 /// A streamed read: the schema up front, then record batches in order.
@@ -95,13 +97,14 @@ impl BatchStream {
             Some(Message::Schema(schema)) => (schema, None),
             Some(Message::Batch(batch)) => (batch.schema(), Some(batch)),
             Some(Message::Error(err)) => return Err(err),
-            None => {
+            Some(Message::End) => {
                 return Err(Error::Data(
                     "the read ended before it announced its columns (a bug of the \
                      connection type)"
                         .into(),
                 ));
             }
+            None => return Err(stopped_early()),
         };
         Ok(BatchStream {
             schema,
@@ -172,9 +175,15 @@ impl Stream for BatchStream {
                     self.finished();
                     Poll::Ready(Some(Err(err)))
                 }
-                Poll::Ready(None) => {
+                Poll::Ready(Some(Message::End)) => {
                     self.finished();
                     Poll::Ready(None)
+                }
+                // The producer is gone without saying the result was complete (it
+                // panicked, or its runtime shut down): an error, never a short result.
+                Poll::Ready(None) => {
+                    self.finished();
+                    Poll::Ready(Some(Err(stopped_early())))
                 }
             };
         }
@@ -208,6 +217,15 @@ impl Iterator for BlockingBatches {
 
     fn next(&mut self) -> Option<Result<RecordBatch>> {
         self.stream.next_blocking()
+    }
+}
+
+/// The error of a stream whose producer stopped without ending it.
+fn stopped_early() -> Error {
+    Error::Cancelled {
+        context: "a streamed read whose producer stopped before the end of the result (see \
+                  the log)"
+            .into(),
     }
 }
 

@@ -35,6 +35,8 @@ struct State {
     rows: usize,
     /// Whether a batch with rows was handed out: no attempt may start over after it.
     started: bool,
+    /// Whether anything was sent or announced: the statement ran.
+    touched: bool,
 }
 
 impl BatchSink {
@@ -52,6 +54,7 @@ impl BatchSink {
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
         let message = {
             let mut state = self.state.lock();
+            state.touched = true;
             match &state.schema {
                 None if batch.num_rows() == 0 => {
                     state.schema = Some(batch.schema());
@@ -89,6 +92,7 @@ impl BatchSink {
     pub async fn announce(&self, schema: SchemaRef) -> Result<()> {
         let message = {
             let mut state = self.state.lock();
+            state.touched = true;
             if state.schema.is_some() {
                 return Ok(());
             }
@@ -116,9 +120,21 @@ impl BatchSink {
         self.state.lock().started
     }
 
+    /// Whether anything was sent or announced (the statement ran and answered).
+    pub fn touched(&self) -> bool {
+        self.state.lock().touched
+    }
+
     /// Whether the reader is gone (the stream was dropped): the producer should stop.
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()
+    }
+
+    /// Ends the stream: the result is complete. (A channel that closes without this is
+    /// an error for the reader, never a complete result.)
+    pub(crate) async fn end(&self) {
+        // A reader that is gone needs no end.
+        let _ = self.sender.send(Message::End).await;
     }
 
     /// Ends the stream with `err` (the reader sees it after the batches before it).

@@ -35,6 +35,7 @@ mod pool;
 mod prepare;
 mod run;
 mod session;
+mod stream;
 mod widen;
 mod write;
 
@@ -42,6 +43,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use conn_core::plugin::{Base, Connector, Queryable, Redactor, runtime};
+use conn_core::stream::BatchSink;
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Params, Query, Result, StatsSnapshot, Table,
 };
@@ -115,6 +117,18 @@ impl Queryable for DuckConnector {
             run::query_on(conn, pool, &sql, &params)
         })
     }
+
+    /// Batches as DuckDB produces them, at most the prefetch depth ahead of the reader
+    /// (see the `stream` module).
+    fn fetch_stream(
+        self: Arc<Self>,
+        pool: Arc<DuckPool>,
+        sql: Arc<str>,
+        params: Arc<Params>,
+        sink: BatchSink,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        stream::fetch_stream(pool, sql, params, sink)
+    }
 }
 
 impl ConnectionType for DuckDbConnection {
@@ -142,6 +156,8 @@ impl DuckDbConnection {
     /// A query returning a [`Table`]: await it, or call `.blocking()`. Parameters are
     /// positional (`?`, `$1`, set with `.bind(...)`) or named (`$name`, set with
     /// `.param("name", ...)`). Results are cached by statement and parameters.
+    /// `.stream()` instead hands out record batches as DuckDB produces them, in bounded
+    /// memory (see `docs/duckdb.md`).
     pub fn query(&self, sql: impl Into<String>) -> Query<DuckConnector> {
         Query::new(&self.base, sql)
     }

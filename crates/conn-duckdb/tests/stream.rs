@@ -294,3 +294,50 @@ fn a_stream_is_read_with_await_too() {
     });
     assert_eq!(total, (0..50_000_i64).sum::<i64>());
 }
+
+/// The process's peak resident memory so far, in bytes.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// Figures for docs and reports (run by hand: `cargo test -p conn-duckdb --test stream
+/// -- --ignored --nocapture`): streaming 20 million rows keeps the peak memory far below
+/// what `query()` of them needs.
+#[test]
+#[ignore = "a measurement: slow in debug builds, run by hand"]
+fn streaming_a_large_result_keeps_memory_bounded() {
+    let (_dir, conn) = common::memory();
+    let sql = "SELECT i, i::VARCHAR || ' and some text' AS s FROM range(20000000) t(i)";
+    let base = peak_memory();
+    let started = Instant::now();
+    let mut rows = 0;
+    for batch in conn.query(sql).stream().blocking().unwrap() {
+        rows += batch.unwrap().num_rows();
+    }
+    let streamed = started.elapsed();
+    let stream_peak = peak_memory() - base;
+    let started = Instant::now();
+    let table = conn.query(sql).ttl(Ttl::ZERO).blocking().unwrap();
+    let queried = started.elapsed();
+    let query_peak = peak_memory() - base;
+    assert_eq!(table.num_rows(), rows);
+    eprintln!(
+        "{rows} rows: stream {streamed:?}, peak +{} MB; query() {queried:?}, peak +{} MB",
+        stream_peak >> 20,
+        query_peak >> 20
+    );
+    assert!(
+        stream_peak < query_peak / 4,
+        "{stream_peak} vs {query_peak}"
+    );
+}

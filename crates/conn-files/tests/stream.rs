@@ -304,14 +304,33 @@ fn bytes_read() -> u64 {
 
 /// A CSV of about `megabytes` MB.
 fn big_csv(megabytes: usize) -> Vec<u8> {
-    let mut text = String::from("id,payload\n");
+    let mut bytes = Vec::with_capacity((megabytes << 20) + 128);
+    write_big_csv(&mut bytes, megabytes);
+    bytes
+}
+
+/// Writes a CSV of about `megabytes` MB to `out`; returns its size.
+fn write_big_csv(out: &mut impl std::io::Write, megabytes: usize) -> u64 {
     let payload = "x".repeat(90);
+    let mut size = 0;
+    let mut line = String::from("id,payload\n");
     let mut i = 0;
-    while text.len() < megabytes << 20 {
-        text.push_str(&format!("{i},{payload}\n"));
+    while size < megabytes << 20 {
+        out.write_all(line.as_bytes()).unwrap();
+        size += line.len();
+        line = format!("{i},{payload}\n");
         i += 1;
     }
-    text.into_bytes()
+    size as u64
+}
+
+/// A local CSV file of about `megabytes` MB, written without holding it in memory;
+/// returns its size.
+fn big_csv_file(path: &Path, megabytes: usize) -> u64 {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let size = write_big_csv(&mut file, megabytes);
+    file.flush().unwrap();
+    size
 }
 
 #[test]
@@ -321,10 +340,7 @@ fn dropping_a_local_stream_after_one_batch_stops_reading_the_file() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let conn = local(dir.path());
-    let bytes = big_csv(96);
-    let size = bytes.len() as u64;
-    std::fs::write(dir.path().join("data/big.csv"), &bytes).unwrap();
-    drop(bytes);
+    let size = big_csv_file(&dir.path().join("data/big.csv"), 96);
     let before = bytes_read();
     let started = Instant::now();
     let mut stream = conn
@@ -435,4 +451,52 @@ fn s3_streams_as_read_and_a_dropped_stream_stops_downloading() {
     // The connection still reads.
     let (_, streamed, read) = stream_and_read(&s3, "stream/t.csv", None);
     assert_same("stream/t.csv", &streamed, &read);
+}
+
+/// The process's peak resident memory so far, in bytes.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// Figures for docs and reports (run by hand: `cargo test -p conn-files --test stream
+/// -- --ignored --nocapture`): streaming a 192 MB CSV whole keeps the peak memory far
+/// below what `read()` of it needs.
+#[test]
+#[ignore = "a measurement: slow in debug builds, run by hand"]
+fn streaming_a_large_csv_keeps_memory_bounded() {
+    let _measured = MEASURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let size = big_csv_file(&dir.path().join("data/big.csv"), 192);
+    let base = peak_memory();
+    let started = Instant::now();
+    let mut rows = 0;
+    for batch in conn.read("big.csv").stream().blocking().unwrap() {
+        rows += batch.unwrap().num_rows();
+    }
+    let streamed = started.elapsed();
+    let stream_peak = peak_memory() - base;
+    let started = Instant::now();
+    let table = conn.read("big.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    let read = started.elapsed();
+    let read_peak = peak_memory() - base;
+    assert_eq!(table.num_rows(), rows);
+    eprintln!(
+        "{size} bytes, {rows} rows: stream {streamed:?}, peak +{} MB; read() {read:?}, peak +{} MB",
+        stream_peak >> 20,
+        read_peak >> 20
+    );
+    assert!(stream_peak < read_peak / 4, "{stream_peak} vs {read_peak}");
 }

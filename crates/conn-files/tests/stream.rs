@@ -500,3 +500,146 @@ fn streaming_a_large_csv_keeps_memory_bounded() {
     );
     assert!(stream_peak < read_peak / 4, "{stream_peak} vs {read_peak}");
 }
+
+/// A Parquet file of `groups` row groups of `rows` rows each: an id (from `first`) and
+/// a text that does not compress away, so each row group is a sizeable part of the file.
+fn parquet_groups(groups: usize, rows: usize, first: i64) -> Vec<u8> {
+    use conn_core::arrow::array::{Int64Array, StringArray};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows))
+        .set_dictionary_enabled(false)
+        .build();
+    let mut out = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties))
+            .unwrap();
+    for group in 0..groups {
+        let ids: Vec<i64> = (0..rows as i64)
+            .map(|i| first + (group * rows) as i64 + i)
+            .collect();
+        let texts: Vec<String> = ids
+            .iter()
+            .map(|i| format!("{:016x}", (*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(texts)),
+            ],
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+    out
+}
+
+#[test]
+fn s3_parquet_streams_by_row_group_stops_on_drop_and_never_mixes_versions() {
+    let Some(moto) = MotoServer::start(false) else {
+        return;
+    };
+    moto.create_bucket("pqstream");
+    let (proxy, proxied) = FaultProxy::for_url(&moto.endpoint()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let factory = moto_factory(dir.path(), &proxied, &moto.endpoint());
+    let s3 = factory.get::<FilesConnection>("proxied").unwrap();
+    let direct = factory.get::<FilesConnection>("direct").unwrap();
+    let put = |path: &str, bytes: &[u8]| {
+        let mut writer = direct.create_blocking(path).unwrap();
+        writer.write_all(bytes).unwrap();
+        writer.finish().unwrap();
+    };
+    let bytes = parquet_groups(8, 200_000, 0);
+    let size = bytes.len() as u64;
+    put("pqstream/groups.parquet", &bytes);
+
+    // Read whole: every row, in order, in batches of 10,000.
+    let (batches, streamed, read) = {
+        let stream = s3
+            .read("pqstream/groups.parquet")
+            .option("batch_size", 10_000)
+            .stream()
+            .blocking()
+            .unwrap();
+        let schema = stream.schema();
+        let batches: Vec<RecordBatch> = stream.into_iter().map(Result::unwrap).collect();
+        let streamed = Table::new(schema, batches.clone()).unwrap();
+        let read = s3
+            .read("pqstream/groups.parquet")
+            .option("batch_size", 10_000)
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        (batches, streamed, read)
+    };
+    assert_eq!(batches.len(), 160);
+    assert_eq!(ids(&batches), (0..1_600_000).collect::<Vec<i64>>());
+    assert_same("pqstream/groups.parquet", &streamed, &read);
+
+    // Dropped after one batch: the footer and the first row group, not the file.
+    let _measured = MEASURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = proxy.stats().bytes_from_server;
+    let mut stream = s3
+        .read("pqstream/groups.parquet")
+        .option("batch_size", 10_000)
+        .prefetch(1)
+        .stream()
+        .blocking()
+        .unwrap()
+        .into_iter();
+    assert_eq!(stream.next().unwrap().unwrap().num_rows(), 10_000);
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.stats().open > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let downloaded = proxy.stats().bytes_from_server - before;
+    eprintln!("s3 parquet: {downloaded} of {size} bytes downloaded after one batch");
+    assert!(
+        downloaded < size / 2,
+        "{downloaded} of {size} bytes downloaded"
+    );
+
+    // Overwritten after the first batch: the batches of the row group in hand, then the
+    // next row group's request is refused (If-Match) and the stream ends saying so.
+    let mut stream = s3
+        .read("pqstream/groups.parquet")
+        .option("batch_size", 10_000)
+        .prefetch(1)
+        .stream()
+        .blocking()
+        .unwrap()
+        .into_iter();
+    assert_eq!(stream.next().unwrap().unwrap().num_rows(), 10_000);
+    put(
+        "pqstream/groups.parquet",
+        &parquet_groups(8, 200_000, 10_000_000),
+    );
+    let mut rows = 10_000;
+    let err = loop {
+        match stream.next().expect("an error before the end") {
+            Ok(batch) => {
+                rows += batch.num_rows();
+                assert!(ids(&[batch]).iter().all(|id| *id < 10_000_000), "mixed");
+            }
+            Err(err) => break err,
+        }
+    };
+    assert!(rows < 1_600_000, "{rows}");
+    // (Errors name the object by its key in the bucket, as read()'s do.)
+    assert_eq!(
+        err.to_string(),
+        "connection \"proxied\": groups.parquet changed while it was being read (its ETag no \
+         longer matches); nothing of the two versions was mixed: read it again"
+    );
+    assert!(stream.next().is_none());
+}

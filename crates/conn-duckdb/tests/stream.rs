@@ -295,12 +295,12 @@ fn a_stream_is_read_with_await_too() {
     assert_eq!(total, (0..50_000_i64).sum::<i64>());
 }
 
-/// The process's peak resident memory so far, in bytes.
-fn peak_memory() -> u64 {
+/// A field of /proc/self/status, in bytes.
+fn status_bytes(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .unwrap()
         .trim()
         .trim_end_matches(" kB")
@@ -308,6 +308,15 @@ fn peak_memory() -> u64 {
         .parse()
         .unwrap();
     kb * 1024
+}
+
+/// Runs `work` and returns how far it raised the process's resident memory at its
+/// peak (Linux: the peak is reset first, through /proc/self/clear_refs).
+fn peak_growth(work: impl FnOnce()) -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let base = status_bytes("VmRSS:");
+    work();
+    status_bytes("VmHWM:").saturating_sub(base)
 }
 
 /// Figures for docs and reports (run by hand: `cargo test -p conn-duckdb --test stream
@@ -318,18 +327,21 @@ fn peak_memory() -> u64 {
 fn streaming_a_large_result_keeps_memory_bounded() {
     let (_dir, conn) = common::memory();
     let sql = "SELECT i, i::VARCHAR || ' and some text' AS s FROM range(20000000) t(i)";
-    let base = peak_memory();
-    let started = Instant::now();
     let mut rows = 0;
-    for batch in conn.query(sql).stream().blocking().unwrap() {
-        rows += batch.unwrap().num_rows();
-    }
-    let streamed = started.elapsed();
-    let stream_peak = peak_memory() - base;
     let started = Instant::now();
-    let table = conn.query(sql).ttl(Ttl::ZERO).blocking().unwrap();
+    let stream_peak = peak_growth(|| {
+        for batch in conn.query(sql).stream().blocking().unwrap() {
+            rows += batch.unwrap().num_rows();
+        }
+    });
+    let streamed = started.elapsed();
+    let mut table = None;
+    let started = Instant::now();
+    let query_peak = peak_growth(|| {
+        table = Some(conn.query(sql).ttl(Ttl::ZERO).blocking().unwrap());
+    });
     let queried = started.elapsed();
-    let query_peak = peak_memory() - base;
+    let table = table.unwrap();
     assert_eq!(table.num_rows(), rows);
     eprintln!(
         "{rows} rows: stream {streamed:?}, peak +{} MB; query() {queried:?}, peak +{} MB",

@@ -16,8 +16,8 @@ use conn_files::{FilesConnection, Format};
 use conn_testkit::MotoServer;
 use conn_testkit::faults::FaultProxy;
 
-/// The tests that measure how much was read run one at a time (the counters they read
-/// are the process's).
+/// The tests that measure how much was read or allocated, and those that read or
+/// allocate a lot, run one at a time (the counters the first read are the process's).
 static MEASURED: Mutex<()> = Mutex::new(());
 
 fn factory(dir: &Path, secrets: &str) -> ConnectionFactory {
@@ -380,6 +380,9 @@ fn moto_factory(dir: &Path, proxied: &str, direct: &str) -> ConnectionFactory {
 
 #[test]
 fn s3_streams_as_read_and_a_dropped_stream_stops_downloading() {
+    let _measured = MEASURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(moto) = MotoServer::start(false) else {
         return;
     };
@@ -415,9 +418,6 @@ fn s3_streams_as_read_and_a_dropped_stream_stops_downloading() {
         assert_same(path, &streamed, &read);
     }
 
-    let _measured = MEASURED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let bytes = big_csv(64);
     let size = bytes.len() as u64;
     put("stream/big.csv", &bytes);
@@ -453,12 +453,12 @@ fn s3_streams_as_read_and_a_dropped_stream_stops_downloading() {
     assert_same("stream/t.csv", &streamed, &read);
 }
 
-/// The process's peak resident memory so far, in bytes.
-fn peak_memory() -> u64 {
+/// A field of /proc/self/status, in bytes.
+fn status_bytes(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .unwrap()
         .trim()
         .trim_end_matches(" kB")
@@ -466,6 +466,15 @@ fn peak_memory() -> u64 {
         .parse()
         .unwrap();
     kb * 1024
+}
+
+/// Runs `work` and returns how far it raised the process's resident memory at its
+/// peak (Linux: the peak is reset first, through /proc/self/clear_refs).
+fn peak_growth(work: impl FnOnce()) -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let base = status_bytes("VmRSS:");
+    work();
+    status_bytes("VmHWM:").saturating_sub(base)
 }
 
 /// Figures for docs and reports (run by hand: `cargo test -p conn-files --test stream
@@ -480,18 +489,21 @@ fn streaming_a_large_csv_keeps_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let conn = local(dir.path());
     let size = big_csv_file(&dir.path().join("data/big.csv"), 192);
-    let base = peak_memory();
-    let started = Instant::now();
     let mut rows = 0;
-    for batch in conn.read("big.csv").stream().blocking().unwrap() {
-        rows += batch.unwrap().num_rows();
-    }
-    let streamed = started.elapsed();
-    let stream_peak = peak_memory() - base;
     let started = Instant::now();
-    let table = conn.read("big.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    let stream_peak = peak_growth(|| {
+        for batch in conn.read("big.csv").stream().blocking().unwrap() {
+            rows += batch.unwrap().num_rows();
+        }
+    });
+    let streamed = started.elapsed();
+    let mut table = None;
+    let started = Instant::now();
+    let read_peak = peak_growth(|| {
+        table = Some(conn.read("big.csv").ttl(Ttl::ZERO).blocking().unwrap());
+    });
     let read = started.elapsed();
-    let read_peak = peak_memory() - base;
+    let table = table.unwrap();
     assert_eq!(table.num_rows(), rows);
     eprintln!(
         "{size} bytes, {rows} rows: stream {streamed:?}, peak +{} MB; read() {read:?}, peak +{} MB",
@@ -542,6 +554,9 @@ fn parquet_groups(groups: usize, rows: usize, first: i64) -> Vec<u8> {
 
 #[test]
 fn s3_parquet_streams_by_row_group_stops_on_drop_and_never_mixes_versions() {
+    let _measured = MEASURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(moto) = MotoServer::start(false) else {
         return;
     };
@@ -584,9 +599,6 @@ fn s3_parquet_streams_by_row_group_stops_on_drop_and_never_mixes_versions() {
     assert_same("pqstream/groups.parquet", &streamed, &read);
 
     // Dropped after one batch: the footer and the first row group, not the file.
-    let _measured = MEASURED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let before = proxy.stats().bytes_from_server;
     let mut stream = s3
         .read("pqstream/groups.parquet")

@@ -23,7 +23,8 @@
 //! Results come from DuckDB's own Arrow export (no row-by-row copy). Queries from many
 //! threads run in parallel on a small pool of connections to the same database. A
 //! query whose caller gives up (a dropped future, a time limit) is interrupted inside
-//! DuckDB. Building: the `bundled` feature (default) compiles DuckDB from source;
+//! DuckDB. `query(...).stream()` hands out batches as DuckDB produces them, in bounded
+//! memory. Building: the `bundled` feature (default) compiles DuckDB from source;
 //! without it the crate links a prebuilt libduckdb found through `DUCKDB_LIB_DIR` (see
 //! `docs/duckdb.md`).
 #![deny(missing_docs)]

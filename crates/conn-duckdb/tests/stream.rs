@@ -146,6 +146,36 @@ fn parameters_bind_as_in_query() {
 }
 
 #[test]
+fn a_statement_that_writes_streams_once_and_drops_cached_reads() {
+    let (_dir, conn) = common::memory();
+    conn.execute_batch("CREATE TABLE t (i BIGINT)")
+        .blocking()
+        .unwrap();
+    let count = || {
+        let table = conn
+            .query("SELECT count(*) AS n FROM t")
+            .blocking()
+            .unwrap();
+        table.batches()[0]
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .value(0)
+    };
+    assert_eq!(count(), 0);
+    let returned: usize = conn
+        .query("INSERT INTO t SELECT * FROM range(5000) RETURNING i")
+        .stream()
+        .blocking()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(returned, 5000);
+    // Run once, and the cached count (0) is gone.
+    assert_eq!(count(), 5000);
+}
+
+#[test]
 fn an_error_after_the_first_batches_ends_the_stream_with_duckdbs_text() {
     let (_dir, conn) = common::memory();
     let pool = conn.pool().blocking().unwrap();

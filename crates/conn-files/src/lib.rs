@@ -24,6 +24,8 @@
 //!
 //! A cached read is served only while the object is unchanged (one `HEAD` compares
 //! its ETag), so an overwritten file is never served stale; the ttl still applies.
+//! `read(path).stream()` hands out a file's record batches as its bytes arrive, in
+//! bounded memory (see [`Read::stream`]).
 #![deny(missing_docs)]
 
 mod checks;

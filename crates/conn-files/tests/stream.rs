@@ -151,7 +151,21 @@ fn csv_jsonl_and_parquet_stream_in_batches_as_read_gives_them() {
     conn.write("t.parquet", &table, Format::Parquet)
         .blocking()
         .unwrap();
-    for path in ["t.csv", "t.csv.gz", "t.jsonl", "t.jsonl.gz", "t.parquet"] {
+    conn.write("t.csv.zst", &table, Format::Csv)
+        .blocking()
+        .unwrap();
+    conn.write("t.jsonl.bz2", &table, Format::Jsonl)
+        .blocking()
+        .unwrap();
+    for path in [
+        "t.csv",
+        "t.csv.gz",
+        "t.csv.zst",
+        "t.jsonl",
+        "t.jsonl.gz",
+        "t.jsonl.bz2",
+        "t.parquet",
+    ] {
         let (batches, streamed, read) = stream_and_read(&conn, path, None);
         assert_eq!(batches.len(), 10, "{path}");
         assert_eq!(ids(&batches), (0..10_000).collect::<Vec<i64>>(), "{path}");

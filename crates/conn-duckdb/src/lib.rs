@@ -23,7 +23,8 @@
 //! Results come from DuckDB's own Arrow export (no row-by-row copy). Queries from many
 //! threads run in parallel on a small pool of connections to the same database. A
 //! query whose caller gives up (a dropped future, a time limit) is interrupted inside
-//! DuckDB. Building: the `bundled` feature (default) compiles DuckDB from source;
+//! DuckDB. `query(...).stream()` hands out batches as DuckDB produces them, in bounded
+//! memory. Building: the `bundled` feature (default) compiles DuckDB from source;
 //! without it the crate links a prebuilt libduckdb found through `DUCKDB_LIB_DIR` (see
 //! `docs/duckdb.md`).
 #![deny(missing_docs)]
@@ -35,6 +36,7 @@ mod pool;
 mod prepare;
 mod run;
 mod session;
+mod stream;
 mod widen;
 mod write;
 
@@ -42,6 +44,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use conn_core::plugin::{Base, Connector, Queryable, Redactor, runtime};
+use conn_core::stream::BatchSink;
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Params, Query, Result, StatsSnapshot, Table,
 };
@@ -115,6 +118,18 @@ impl Queryable for DuckConnector {
             run::query_on(conn, pool, &sql, &params)
         })
     }
+
+    /// Batches as DuckDB produces them, at most the prefetch depth ahead of the reader
+    /// (see the `stream` module).
+    fn fetch_stream(
+        self: Arc<Self>,
+        pool: Arc<DuckPool>,
+        sql: Arc<str>,
+        params: Arc<Params>,
+        sink: BatchSink,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        stream::fetch_stream(pool, sql, params, sink)
+    }
 }
 
 impl ConnectionType for DuckDbConnection {
@@ -146,6 +161,8 @@ impl DuckDbConnection {
     /// A query returning a [`Table`]: await it, or call `.blocking()`. Parameters are
     /// positional (`?`, `$1`, set with `.bind(...)`) or named (`$name`, set with
     /// `.param("name", ...)`). Results are cached by statement and parameters.
+    /// `.stream()` instead hands out record batches as DuckDB produces them, in bounded
+    /// memory (see `docs/duckdb.md`).
     pub fn query(&self, sql: impl Into<String>) -> Query<DuckConnector> {
         Query::new(&self.base, sql)
     }

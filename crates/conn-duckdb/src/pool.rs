@@ -55,6 +55,8 @@ pub struct DuckPool {
     idle: Mutex<Vec<Connection>>,
     config: Arc<DuckDbConfig>,
     opened: AtomicUsize,
+    /// Connections checked out now.
+    in_use: AtomicUsize,
     name: Arc<str>,
     redactor: Redactor,
 }
@@ -65,6 +67,7 @@ impl std::fmt::Debug for DuckPool {
             .field("connection", &self.name)
             .field("opened", &self.opened.load(Ordering::Relaxed))
             .field("idle", &self.idle.lock().len())
+            .field("in_use", &self.in_use.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -91,6 +94,7 @@ impl DuckPool {
             idle: Mutex::new(Vec::new()),
             config,
             opened: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
             name,
             redactor,
         };
@@ -134,6 +138,7 @@ impl DuckPool {
             Some(conn) => conn,
             None => self.new_connection(false)?,
         };
+        self.in_use.fetch_add(1, Ordering::AcqRel);
         Ok(Pooled {
             conn: Some(conn),
             pool: Arc::clone(self),
@@ -143,6 +148,12 @@ impl DuckPool {
     /// How many connections have been opened onto the database.
     pub fn connections_opened(&self) -> usize {
         self.opened.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are checked out now (running a query, or held by a session
+    /// or a stream that has not ended).
+    pub fn connections_in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
     }
 
     /// The connection's name, for errors.
@@ -185,6 +196,15 @@ impl Pooled {
     }
 }
 
+/// Counts a checked-out connection back in when dropped (after its rollback).
+struct InUse<'a>(&'a AtomicUsize);
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[allow(clippy::panic)]
 fn unreachable_connection() -> ! {
     panic!("a pooled DuckDB connection was used after it was returned")
@@ -219,7 +239,10 @@ fn settle(conn: &Connection, pool: &DuckPool) -> bool {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        let conn = self.conn.take();
+        // Counted back in when this drop ends, after the rollback.
+        let _returned = InUse(&self.pool.in_use);
+        if let Some(conn) = conn {
             if !settle(&conn, &self.pool) {
                 return;
             }

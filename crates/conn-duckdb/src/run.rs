@@ -93,14 +93,25 @@ fn to_value(param: &Param) -> Value {
     }
 }
 
-/// Runs `sql` on `conn` with positional or named parameters and collects DuckDB's
-/// own Arrow batches.
-pub(crate) fn query_on(
-    conn: &duckdb::Connection,
+/// How a prepared statement runs: its whole result at once, or chunk by chunk as it is
+/// fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Execution {
+    /// DuckDB materializes the result before the first batch is fetched.
+    Materialized,
+    /// DuckDB produces each chunk when it is fetched (bounded memory).
+    Streaming,
+}
+
+/// Prepares `sql` on `conn` and runs it with positional or named parameters, leaving
+/// its result in the statement (fetch it with `Statement::step`).
+pub(crate) fn execute<'conn>(
+    conn: &'conn duckdb::Connection,
     pool: &DuckPool,
     sql: &str,
     params: &Params,
-) -> Result<Table> {
+    execution: Execution,
+) -> Result<duckdb::Statement<'conn>> {
     let mut statement = conn.prepare(sql).map_err(|e| pool.err(&e, "query"))?;
     let positional: Vec<Value> = params.positional().iter().map(to_value).collect();
     let named: Vec<(String, Value)> = params
@@ -113,26 +124,57 @@ pub(crate) fn query_on(
             "a statement takes named parameters or positional ones, not both".into(),
         ));
     }
-    let arrow = if named.is_empty() {
-        statement.query_arrow(duckdb::params_from_iter(positional.iter()))
-    } else {
-        let pairs: Vec<(&str, &dyn duckdb::ToSql)> = named
-            .iter()
-            .map(|(n, v)| (n.as_str(), v as &dyn duckdb::ToSql))
-            .collect();
-        statement.query_arrow(pairs.as_slice())
+    let pairs: Vec<(&str, &dyn duckdb::ToSql)> = named
+        .iter()
+        .map(|(n, v)| (n.as_str(), v as &dyn duckdb::ToSql))
+        .collect();
+    let outcome = match (execution, named.is_empty()) {
+        (Execution::Materialized, true) => statement
+            .query_arrow(duckdb::params_from_iter(positional.iter()))
+            .map(drop),
+        (Execution::Materialized, false) => statement.query_arrow(pairs.as_slice()).map(drop),
+        (Execution::Streaming, true) => statement
+            .stream_arrow(duckdb::params_from_iter(positional.iter()))
+            .map(drop),
+        (Execution::Streaming, false) => statement.stream_arrow(pairs.as_slice()).map(drop),
+    };
+    outcome.map_err(|e| pool.err(&e, "query"))?;
+    Ok(statement)
+}
+
+/// The next Arrow batch of an executed statement, `None` at the end. duckdb-rs may
+/// panic while converting a chunk; that stays a conn error.
+pub(crate) fn next_batch(
+    statement: &duckdb::Statement<'_>,
+    pool: &DuckPool,
+) -> Result<Option<RecordBatch>> {
+    let step = catch_unwind(AssertUnwindSafe(|| statement.step())).map_err(|_| {
+        Error::Data(format!(
+            "duckdb connection \"{}\", query: DuckDB failed while producing Arrow batches",
+            pool.name()
+        ))
+    })?;
+    match step {
+        Ok(Some(array)) => Ok(Some(RecordBatch::from(&array))),
+        Ok(None) => Ok(None),
+        Err(err) => Err(pool.err(&err, "query")),
     }
-    .map_err(|e| pool.err(&e, "query"))?;
-    let schema = arrow.get_schema();
-    // duckdb-rs panics if a chunk cannot be fetched (an interrupted query, say); keep
-    // that a conn error.
-    let batches: Vec<RecordBatch> =
-        catch_unwind(AssertUnwindSafe(|| arrow.collect())).map_err(|_| {
-            Error::Data(format!(
-                "duckdb connection \"{}\", query: DuckDB failed while producing Arrow batches",
-                pool.name()
-            ))
-        })?;
+}
+
+/// Runs `sql` on `conn` with positional or named parameters and collects DuckDB's
+/// own Arrow batches.
+pub(crate) fn query_on(
+    conn: &duckdb::Connection,
+    pool: &DuckPool,
+    sql: &str,
+    params: &Params,
+) -> Result<Table> {
+    let statement = execute(conn, pool, sql, params, Execution::Materialized)?;
+    let schema = statement.schema();
+    let mut batches = Vec::new();
+    while let Some(batch) = next_batch(&statement, pool)? {
+        batches.push(batch);
+    }
     let (schema, batches) = crate::widen::settle_decimals(schema, batches)?;
     Table::new(schema, batches)
 }

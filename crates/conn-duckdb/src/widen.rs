@@ -73,11 +73,55 @@ pub(crate) fn settle_decimals(
     Ok((widened, batches))
 }
 
+/// One batch of a streamed result, whose first row is row `first_row` of the result,
+/// in the types `announced` by the stream's first batch (`None`: this is the first).
+///
+/// The first batch is settled alone (a 39-digit value widens its column, as
+/// [`settle_decimals`] does for a whole result). A later batch cannot widen a column
+/// the reader already has: a 39-digit value in a column announced as
+/// `Decimal128(38, s)` is an error naming the column, the row and both types.
+pub(crate) fn settle_batch(
+    announced: Option<&SchemaRef>,
+    batch: RecordBatch,
+    first_row: usize,
+) -> Result<RecordBatch> {
+    if let Some(announced) = announced {
+        for (index, field) in announced.fields().iter().enumerate() {
+            let DataType::Decimal128(DECIMAL128_PRECISION, scale) = field.data_type() else {
+                continue;
+            };
+            if let Some(row) = first_exceeding(batch.column(index)) {
+                return Err(Error::Data(format!(
+                    "column \"{}\", row {}: a value of {} digits, more than the {} the \
+                     stream's first batch announced for the column; read it with query() \
+                     (which widens the column to {}) or cast it to VARCHAR in the statement",
+                    field.name(),
+                    first_row + row,
+                    DECIMAL128_PRECISION + 1,
+                    field.data_type(),
+                    DataType::Decimal256(DECIMAL128_PRECISION + 1, *scale),
+                )));
+            }
+        }
+    }
+    let (schema, mut batches) = settle_decimals(batch.schema(), vec![batch])?;
+    batches
+        .pop()
+        .ok_or_else(|| Error::Data(format!("settling a batch of {schema} returned none")))
+}
+
 /// Whether a `Decimal128(38, _)` column holds a value of more than 38 digits.
 fn exceeds_precision(column: &ArrayRef) -> bool {
+    first_exceeding(column).is_some()
+}
+
+/// The first row of a `Decimal128(38, _)` column whose value has more than 38 digits.
+fn first_exceeding(column: &ArrayRef) -> Option<usize> {
     const LIMIT: i128 = 10_i128.pow(DECIMAL128_PRECISION as u32);
-    let values = column.as_primitive::<Decimal128Type>();
-    values.iter().flatten().any(|v| v >= LIMIT || v <= -LIMIT)
+    let values = column.as_primitive_opt::<Decimal128Type>()?;
+    values
+        .iter()
+        .position(|v| v.is_some_and(|v| v >= LIMIT || v <= -LIMIT))
 }
 
 #[cfg(test)]

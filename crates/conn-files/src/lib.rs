@@ -24,6 +24,8 @@
 //!
 //! A cached read is served only while the object is unchanged (one `HEAD` compares
 //! its ETag), so an overwritten file is never served stale; the ttl still applies.
+//! `read(path).stream()` hands out a file's record batches as its bytes arrive, in
+//! bounded memory (see [`Read::stream`]).
 #![deny(missing_docs)]
 
 mod checks;
@@ -36,6 +38,7 @@ mod io;
 mod parquet_read;
 mod read;
 mod store;
+mod stream;
 mod typing;
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "http"))]
 mod unsent;
@@ -48,7 +51,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conn_core::plugin::{Base, CacheValue, Connector, Redactor, Settle, runtime};
+use conn_core::plugin::{Base, CacheValue, Connector, Idempotence, Redactor, Settle, runtime};
+use conn_core::stream::{BatchStream, DEFAULT_PREFETCH};
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Env, Error, Map, Result, RetryPolicy, StatsSnapshot,
     Table, Ttl, Value,
@@ -515,6 +519,7 @@ pub struct Read<T> {
     options: Map,
     ttl: Ttl,
     timeout: Option<Duration>,
+    prefetch: usize,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -537,6 +542,7 @@ impl<T: ReadOutput> Read<T> {
             options: Map::new(),
             ttl: Ttl::Forever,
             timeout: None,
+            prefetch: DEFAULT_PREFETCH,
             _output: PhantomData,
         }
     }
@@ -635,6 +641,70 @@ impl<T: ReadOutput> Read<T> {
     /// Runs the read from synchronous code.
     pub fn blocking(self) -> Result<T> {
         self.into_call().blocking()
+    }
+}
+
+impl Read<Table> {
+    /// For [`stream`](Self::stream): how many batches may be read ahead of the reader
+    /// (default [`DEFAULT_PREFETCH`], at least 1). Each one costs a batch of memory
+    /// (`batch_size` rows).
+    pub fn prefetch(mut self, batches: usize) -> Self {
+        self.prefetch = batches.max(1);
+        self
+    }
+
+    /// Streams the file: resolves once its columns are known (with the first batch,
+    /// or the end of a file without records) to a [`BatchStream`] of record batches
+    /// of `batch_size` rows, decoded as the bytes arrive (CSV and JSON lines, also
+    /// compressed, through one download; Parquet row group by row group, pinned to
+    /// one version of the object). Memory holds at most [`prefetch`](Self::prefetch)
+    /// batches ahead of the reader, whatever the file's size.
+    ///
+    /// A stream bypasses the cache (the ttl is not used). The column types are those
+    /// of the first `infer_rows` records (CSV, JSON lines): a later record that does
+    /// not fit them ends the stream with an error naming the column and the row. The
+    /// time limit covers the wait for the first batch. Dropping the stream stops the
+    /// download. See `docs/files.md`.
+    pub fn stream(self) -> Call<BatchStream> {
+        let plan = match self.plan() {
+            Ok(plan) => plan,
+            Err(err) => return Call::ready(Err(err.redacted(&self.conn.redactor()))),
+        };
+        let Read {
+            conn,
+            path,
+            timeout,
+            prefetch,
+            ..
+        } = self;
+        let redactor = conn.redactor();
+        let stats = Arc::clone(conn.base.handle().stats());
+        let (path, plan) = (Arc::<str>::from(path), Arc::new(plan));
+        let call = conn.base.stream(
+            Idempotence::Read,
+            prefetch,
+            move |_, stores: Arc<Stores>, sink| {
+                stats.record_query();
+                let (path, plan, redactor) =
+                    (Arc::clone(&path), Arc::clone(&plan), redactor.clone());
+                async move {
+                    stream::object(
+                        stores,
+                        &path,
+                        plan.format,
+                        plan.compression,
+                        &plan.options,
+                        &sink,
+                    )
+                    .await
+                    .map_err(|e| e.redacted(&redactor))
+                }
+            },
+        );
+        match timeout {
+            Some(limit) => call.timeout(limit),
+            None => call,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
+use conn_core::stream::BatchSink;
 use conn_core::{Error, Result, Table};
 use futures::stream::BoxStream;
 use futures::{FutureExt, TryStreamExt};
@@ -84,6 +85,89 @@ async fn read_version(
         .await?
         .map_err(|e| data_error(path, e))?;
     in_order(Table::new(schema, batches)?, options, path)
+}
+
+/// Streams a Parquet object into `sink`, batch by batch as its row groups arrive, every
+/// request pinned to the version the first `HEAD` saw. A change before the first batch
+/// starts the read over once from the new version; after it, the stream ends with an
+/// error (it cannot take back what it handed out).
+pub(crate) async fn stream(
+    stores: &Stores,
+    store: Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    options: &ReadOptions,
+    sink: &BatchSink,
+) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        let meta = store
+            .head(location)
+            .await
+            .map_err(|e| stores.error(&e, "read"))?;
+        let pinned = Arc::new(Pinned::new(Arc::clone(&store), &meta));
+        let outcome = stream_version(
+            Arc::clone(&pinned) as Arc<dyn ObjectStore>,
+            &meta,
+            options,
+            sink,
+        )
+        .await;
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(_) if pinned.changed() && attempt == 1 && !sink.started() => {
+                tracing::debug!(path = %location, "conn.files: object changed before its first batch; starting over");
+                attempt += 1;
+            }
+            Err(_) if pinned.changed() => return Err(changed_error(location)),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+async fn stream_version(
+    store: Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+    options: &ReadOptions,
+    sink: &BatchSink,
+) -> Result<()> {
+    let path = &meta.location;
+    let label = path.as_ref();
+    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(meta.size);
+    let mut builder = in_reader_async(label, ParquetRecordBatchStreamBuilder::new(reader))
+        .await?
+        .map_err(|e| data_error(path, e))?
+        .with_batch_size(options.batch_size);
+    check_row_counts(builder.metadata(), label)?;
+    let file_schema = Arc::clone(builder.schema());
+    let indices = projection(&file_schema, options.columns.as_ref(), path)?;
+    if let Some(indices) = &indices {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let mut stream = in_reader(label, || builder.build())?.map_err(|e| data_error(path, e))?;
+    // The reader gives the file's order; `columns` may ask for another.
+    let read_schema = Arc::clone(stream.schema());
+    let order = projection(&read_schema, options.columns.as_ref(), path)?
+        .filter(|order| order.iter().enumerate().any(|(i, at)| i != *at));
+    let schema = match &order {
+        Some(order) => Arc::new(
+            read_schema
+                .project(order)
+                .map_err(|e| data_error(path, e))?,
+        ),
+        None => read_schema,
+    };
+    while let Some(batch) = in_reader_async(label, stream.try_next())
+        .await?
+        .map_err(|e| data_error(path, e))?
+    {
+        let batch = match &order {
+            Some(order) => batch.project(order).map_err(|e| data_error(path, e))?,
+            None => batch,
+        };
+        sink.send(batch).await?;
+    }
+    sink.announce(schema).await
 }
 
 /// The table's columns in the order `columns` asked for (the reader gives the

@@ -167,7 +167,7 @@ impl ReadOptions {
     }
 }
 
-type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+pub(crate) type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
 /// The object's bytes, decompressed, as a buffered async reader; stream errors have
 /// the connection's secrets removed.
@@ -195,7 +195,7 @@ pub(crate) fn byte_reader(
     }
 }
 
-fn io_error(path: &ObjectPath, err: &std::io::Error) -> Error {
+pub(crate) fn io_error(path: &ObjectPath, err: &std::io::Error) -> Error {
     Error::Io {
         context: format!("reading {path}"),
         message: err.to_string(),
@@ -291,7 +291,7 @@ pub(crate) fn changed_error(location: &ObjectPath) -> Error {
 /// Reads from `reader` until `records` records (or end of input, or a size cap) are
 /// buffered; returns them. A record ends at a newline outside quotes (`quote`, for
 /// CSV: a quoted field may hold newlines; a doubled quote inside one toggles twice).
-async fn sample(
+pub(crate) async fn sample(
     reader: &mut Reader,
     records: usize,
     quote: Option<u8>,
@@ -324,7 +324,7 @@ async fn sample(
 }
 
 /// What the CSV and JSON decoders of arrow have in common.
-trait PushDecoder {
+pub(crate) trait PushDecoder {
     fn decode(&mut self, bytes: &[u8]) -> std::result::Result<usize, ArrowError>;
     fn flush(&mut self) -> std::result::Result<Option<RecordBatch>, ArrowError>;
 }
@@ -415,7 +415,7 @@ pub(crate) fn projection(
 }
 
 /// The CSV dialect the options describe.
-fn csv_format(options: &ReadOptions) -> CsvFormat {
+pub(crate) fn csv_format(options: &ReadOptions) -> CsvFormat {
     let mut format = CsvFormat::default()
         .with_header(options.header)
         .with_delimiter(options.delimiter);
@@ -433,7 +433,7 @@ fn csv_format(options: &ReadOptions) -> CsvFormat {
 
 /// A CSV reader builder for a plan, with the options' projection (columns come out
 /// in the order asked); also the projection.
-fn csv_builder(
+pub(crate) fn csv_builder(
     plan: &Plan,
     format: CsvFormat,
     options: &ReadOptions,
@@ -466,7 +466,7 @@ fn settle(
 }
 
 /// An arrow-csv message's `for column 3` with the column's name added.
-fn name_columns(message: &str, plan: &Plan) -> String {
+pub(crate) fn name_columns(message: &str, plan: &Plan) -> String {
     let Some(at) = message.find("for column ") else {
         return message.to_owned();
     };
@@ -536,7 +536,7 @@ pub(crate) fn csv_seekable<R: Read + Seek>(
 /// A JSON lines decoder for a plan: integer columns come as text (see `typing.rs`),
 /// a number or boolean in a text column is kept as its text (the widening inference
 /// chose), and a field missing from the schema is an error rather than dropped.
-fn json_builder(plan: &Plan, options: &ReadOptions) -> arrow_json::ReaderBuilder {
+pub(crate) fn json_builder(plan: &Plan, options: &ReadOptions) -> arrow_json::ReaderBuilder {
     arrow_json::ReaderBuilder::new(Arc::clone(&plan.decode))
         .with_batch_size(options.batch_size)
         .with_coerce_primitive(true)

@@ -101,40 +101,68 @@ impl Plan {
         batches: Vec<RecordBatch>,
         indices: Option<&[usize]>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), Misfit> {
-        let all: Vec<usize> = (0..self.checks.len()).collect();
-        let indices = indices.unwrap_or(&all);
-        let schema = Arc::new(
-            self.inferred
-                .project(indices)
-                .map_err(|e| Misfit(e.to_string()))?,
-        );
+        let schema = self.schema(indices)?;
         if !self.has_checks() {
             return Ok((schema, batches));
         }
         let mut row = 0_usize;
         let mut settled = Vec::with_capacity(batches.len());
         for batch in batches {
-            let mut columns: Vec<ArrayRef> = Vec::with_capacity(indices.len());
-            for (out, &index) in indices.iter().enumerate() {
-                let column = batch.column(out);
-                let name = self.inferred.field(index).name();
-                columns.push(match self.checks[index] {
-                    Check::AsInferred => Arc::clone(column),
-                    Check::StillNull => still_null(column, name, row)?,
-                    Check::WholeNumbers => whole_numbers(column, name, row)?,
-                    Check::ExactFloats => exact_floats(column, name, row)?,
-                    Check::Temporal => {
-                        temporal(column, self.inferred.field(index).data_type(), name, row)?
-                    }
-                });
-            }
-            row += batch.num_rows();
-            settled.push(
-                RecordBatch::try_new(Arc::clone(&schema), columns)
-                    .map_err(|e| Misfit(e.to_string()))?,
-            );
+            let rows = batch.num_rows();
+            settled.push(self.settle_batch(&schema, &batch, indices, row)?);
+            row += rows;
         }
         Ok((schema, settled))
+    }
+
+    /// The inferred schema, projected to `indices` when given.
+    pub(crate) fn schema(&self, indices: Option<&[usize]>) -> Result<SchemaRef, Misfit> {
+        match indices {
+            None => Ok(Arc::clone(&self.inferred)),
+            Some(indices) => Ok(Arc::new(
+                self.inferred
+                    .project(indices)
+                    .map_err(|e| Misfit(e.to_string()))?,
+            )),
+        }
+    }
+
+    /// One decoded batch, whose first row is row `first_row` of the file, in `schema`
+    /// (from [`schema`](Self::schema) with the same `indices`): for a streamed read,
+    /// which settles each batch as it is decoded.
+    pub(crate) fn settle_batch(
+        &self,
+        schema: &SchemaRef,
+        batch: &RecordBatch,
+        indices: Option<&[usize]>,
+        first_row: usize,
+    ) -> Result<RecordBatch, Misfit> {
+        let all: Vec<usize>;
+        let indices = match indices {
+            Some(indices) => indices,
+            None => {
+                all = (0..self.checks.len()).collect();
+                &all
+            }
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(indices.len());
+        for (out, &index) in indices.iter().enumerate() {
+            let column = batch.column(out);
+            let name = self.inferred.field(index).name();
+            columns.push(match self.checks[index] {
+                Check::AsInferred => Arc::clone(column),
+                Check::StillNull => still_null(column, name, first_row)?,
+                Check::WholeNumbers => whole_numbers(column, name, first_row)?,
+                Check::ExactFloats => exact_floats(column, name, first_row)?,
+                Check::Temporal => temporal(
+                    column,
+                    self.inferred.field(index).data_type(),
+                    name,
+                    first_row,
+                )?,
+            });
+        }
+        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| Misfit(e.to_string()))
     }
 }
 
@@ -184,8 +212,21 @@ fn exact_floats(column: &ArrayRef, name: &str, first_row: usize) -> Result<Array
         safe: false,
         ..CastOptions::default()
     };
-    let parsed = cast_with_options(values, &DataType::Float64, &strict)
-        .map_err(|e| Misfit(format!("column \"{name}\": {e}")))?;
+    let parsed = cast_with_options(values, &DataType::Float64, &strict).map_err(|e| {
+        // Name the first value that is not a number, as the other checks do.
+        let bad = values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.is_some_and(|v| v.trim().parse::<f64>().is_err()));
+        Misfit(match bad {
+            Some((at, Some(value))) => format!(
+                "column \"{name}\" is Float64, but row {} holds {}",
+                first_row + at,
+                describe(value)
+            ),
+            _ => format!("column \"{name}\": {e}"),
+        })
+    })?;
     let floats = parsed
         .as_any()
         .downcast_ref::<Float64Array>()

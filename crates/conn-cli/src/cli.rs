@@ -138,6 +138,10 @@ pub struct ReadArgs {
     /// Give up after this long (`10s`, `500ms`, `2m`, or seconds).
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Read the whole file before writing it, instead of streaming it batch by batch:
+    /// the column types then come from every record, not from the first `infer_rows`.
+    #[arg(long)]
+    pub whole: bool,
 }
 
 /// The output options of `query` and `read`.

@@ -996,3 +996,40 @@ fn explain_names_every_unknown_key_and_every_ignored_one() {
         json["error"]
     );
 }
+
+#[test]
+fn a_streamed_file_read_stops_at_a_value_its_types_cannot_hold_and_whole_reads_it() {
+    let project = all_backends();
+    let mut csv = String::from("i,v\n");
+    for i in 0..20_000 {
+        if i == 15_000 {
+            csv.push_str(&format!("{i},{i}.5\n"));
+        } else {
+            csv.push_str(&format!("{i},{i}\n"));
+        }
+    }
+    std::fs::write(project.join("data/mixed.csv"), csv).unwrap();
+    let failed = project
+        .run(&["read", "files", "mixed.csv", "-o", "out.jsonl"], &[])
+        .expect(1);
+    assert!(
+        failed.stderr.contains("(conn: run again with --whole)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !project.join("out.jsonl").exists(),
+        "no partial output file"
+    );
+    project
+        .run(
+            &["read", "files", "mixed.csv", "-o", "out.jsonl", "--whole"],
+            &[],
+        )
+        .expect(0);
+    let text = std::fs::read_to_string(project.join("out.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 20_000);
+    assert_eq!(lines[15_000], r#"{"i":15000,"v":15000.5}"#);
+    assert_eq!(lines[14_999], r#"{"i":14999,"v":14999.0}"#);
+}

@@ -35,13 +35,47 @@ pub fn run(project: &Project, args: &QueryArgs) -> CliResult {
     Ok(Code::Ok)
 }
 
-/// Runs `conn read`.
+/// Runs `conn read`: the file streamed to the output batch by batch, or read whole
+/// first with `--whole` (and for the table format).
 pub fn read(project: &Project, args: &ReadArgs) -> CliResult {
     let opened = Opened::open(project, &args.name)?;
     let progress = Progress::start(format!("reading {} from {}", args.path, args.name));
-    let table = read_file(&opened, &args.name, &args.path, args.timeout)?;
-    output::write(Batches::table(table), &args.output, &progress)?;
+    let whole = args.whole || output::choose(&args.output)? == OutputFormat::Table;
+    let batches = if whole {
+        Batches::table(read_file(&opened, &args.name, &args.path, args.timeout)?)
+    } else {
+        stream_file(&opened, &args.name, &args.path, args.timeout)?
+    };
+    let written = output::write(batches, &args.output, &progress);
+    runtime::settle_detached(Duration::from_secs(5));
+    written?;
     Ok(Code::Ok)
+}
+
+/// A streamed file read through a `files` connection.
+fn stream_file(
+    opened: &Opened,
+    name: &str,
+    path: &str,
+    timeout: Option<Duration>,
+) -> CliResult<Batches> {
+    let Opened::Files(c) = opened else {
+        return Err(CliError::config(format!(
+            "connection \"{name}\" is of type {}, not files: use `conn query {name} SQL`",
+            opened.type_name()
+        )));
+    };
+    let call = c.read(path).stream();
+    let call = match timeout {
+        Some(limit) => call.timeout(limit),
+        None => call,
+    };
+    let stream = interruptible(call).map_err(with_whole_hint)?;
+    Ok(Batches::Stream {
+        schema: stream.schema(),
+        stream: Some(stream),
+        redactor: Redactor::default(),
+    })
 }
 
 /// A streamed query on a `sql` or `duckdb` connection.
@@ -76,9 +110,9 @@ pub fn with_whole_hint(mut err: CliError) -> CliError {
     if err
         .message
         .contains("announced by the stream's first batch")
+        || err.message.contains("read the file with read()")
     {
-        err.message
-            .push_str(" (conn query: run again with --whole)");
+        err.message.push_str(" (conn: run again with --whole)");
     }
     err
 }

@@ -135,7 +135,8 @@ pub struct ReadArgs {
     /// Where and how to write the result.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Give up after this long (`10s`, `500ms`, `2m`, or seconds).
+    /// Give up after this long (`10s`, `500ms`, `2m`, or seconds); when streaming, the
+    /// limit is on the wait for the first rows.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Read the whole file before writing it, instead of streaming it batch by batch:

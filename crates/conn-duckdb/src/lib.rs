@@ -128,7 +128,18 @@ impl Queryable for DuckConnector {
         params: Arc<Params>,
         sink: BatchSink,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
-        stream::fetch_stream(pool, sql, params, sink)
+        // DuckDB commits a streamed statement only when its last chunk is fetched: a
+        // write dropped half-way would be rolled back without a word. A statement that
+        // may write runs to its end first (its RETURNING rows are materialized by DuckDB
+        // anyway), then its batches are handed out.
+        let writes = !self.is_read_only(&sql);
+        async move {
+            if writes {
+                let table = self.fetch(pool, sql, params).await?;
+                return sink.send_table(table).await;
+            }
+            stream::fetch_stream(pool, sql, params, sink).await
+        }
     }
 }
 

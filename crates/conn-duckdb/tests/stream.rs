@@ -173,6 +173,17 @@ fn a_statement_that_writes_streams_once_and_drops_cached_reads() {
     assert_eq!(returned, 5000);
     // Run once, and the cached count (0) is gone.
     assert_eq!(count(), 5000);
+    // Dropped after its first batch, a streamed write is still applied whole: DuckDB
+    // would roll back a streamed statement whose last chunk was never fetched.
+    let mut stream = conn
+        .query("INSERT INTO t SELECT * FROM range(100000) RETURNING i")
+        .prefetch(1)
+        .stream()
+        .blocking()
+        .unwrap();
+    assert!(stream.next_blocking().unwrap().unwrap().num_rows() > 0);
+    drop(stream);
+    assert_eq!(count(), 105_000);
 }
 
 #[test]

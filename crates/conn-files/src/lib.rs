@@ -655,10 +655,13 @@ impl Read<Table> {
 
     /// Streams the file: resolves once its columns are known (with the first batch,
     /// or the end of a file without records) to a [`BatchStream`] of record batches
-    /// of `batch_size` rows, decoded as the bytes arrive (CSV and JSON lines, also
-    /// compressed, through one download; Parquet row group by row group, pinned to
-    /// one version of the object). Memory holds at most [`prefetch`](Self::prefetch)
-    /// batches ahead of the reader, whatever the file's size.
+    /// decoded as the bytes arrive (CSV and JSON lines, also compressed, through one
+    /// download, in batches of `batch_size` rows; Parquet row group by row group,
+    /// pinned to one version of the object, in batches that end at row group
+    /// boundaries). Memory holds at most [`prefetch`](Self::prefetch) batches ahead of
+    /// the reader, plus the sample the column types are inferred from (the first
+    /// `infer_rows` records of CSV and JSON lines, at most 64 MiB and one line) and,
+    /// for Parquet, one row group's column chunks.
     ///
     /// A stream bypasses the cache (the ttl is not used). The column types are those
     /// of the first `infer_rows` records (CSV, JSON lines): a later record that does

@@ -181,17 +181,26 @@ pub(crate) fn byte_reader(
         .into_stream()
         .map_err(move |e| std::io::Error::other(redactor.redact(&e.to_string())));
     let raw = BufReader::with_capacity(1 << 16, tokio_util::io::StreamReader::new(stream));
+    // Every member: `cat a.gz b.gz`, bgzip, pbzip2 and concatenated zstd frames are one
+    // file, and a decoder left at its default stops after the first member without a
+    // word, cutting the table short.
     match compression {
         None => Box::pin(raw),
-        Some(Compression::Gzip) => Box::pin(BufReader::new(
-            async_compression::tokio::bufread::GzipDecoder::new(raw),
-        )),
-        Some(Compression::Zstd) => Box::pin(BufReader::new(
-            async_compression::tokio::bufread::ZstdDecoder::new(raw),
-        )),
-        Some(Compression::Bzip2) => Box::pin(BufReader::new(
-            async_compression::tokio::bufread::BzDecoder::new(raw),
-        )),
+        Some(Compression::Gzip) => {
+            let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(raw);
+            decoder.multiple_members(true);
+            Box::pin(BufReader::new(decoder))
+        }
+        Some(Compression::Zstd) => {
+            let mut decoder = async_compression::tokio::bufread::ZstdDecoder::new(raw);
+            decoder.multiple_members(true);
+            Box::pin(BufReader::new(decoder))
+        }
+        Some(Compression::Bzip2) => {
+            let mut decoder = async_compression::tokio::bufread::BzDecoder::new(raw);
+            decoder.multiple_members(true);
+            Box::pin(BufReader::new(decoder))
+        }
     }
 }
 

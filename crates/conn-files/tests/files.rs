@@ -1000,3 +1000,30 @@ fn health_checks_ask_about_the_root() {
     let any = factory.get_dyn("nofolder").unwrap();
     assert!(any.health_check().unwrap().blocking().is_err());
 }
+
+/// A gzip file of several members (`cat a.gz b.gz`, bgzip) is one file: every member's
+/// rows are read, by `read()` and by `stream()`, not the first member's alone.
+#[test]
+fn every_member_of_a_concatenated_gzip_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = local(dir.path());
+    let mut joined = gzip(b"n,v\n1,a\n2,b\n");
+    joined.extend(gzip(b"3,c\n"));
+    joined.extend(gzip(b"4,d\n5,e\n"));
+    std::fs::write(dir.path().join("data/joined.csv.gz"), joined).unwrap();
+    let table = conn
+        .read("joined.csv.gz")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(table.num_rows(), 5);
+    let streamed: usize = conn
+        .read("joined.csv.gz")
+        .stream()
+        .blocking()
+        .unwrap()
+        .into_iter()
+        .map(|batch| batch.unwrap().num_rows())
+        .sum();
+    assert_eq!(streamed, 5);
+}

@@ -56,7 +56,11 @@ fn drain(stream: BatchStream) -> Drained {
     for item in items.by_ref() {
         match item {
             Ok(batch) => {
-                assert_eq!(batch.schema(), schema, "every batch has the stream's schema");
+                assert_eq!(
+                    batch.schema(),
+                    schema,
+                    "every batch has the stream's schema"
+                );
                 batches.push(batch);
             }
             Err(err) => {
@@ -147,8 +151,9 @@ fn becomes_zero(count: impl Fn() -> i64) -> bool {
 const FIRST_BATCH_WITHIN: Duration = Duration::from_secs(30);
 
 /// Takes one batch of the endless `sql` and drops the stream: `running` counts the
-/// statement on the server before (1) and after (0 within a few seconds), and the next
-/// statement on the connection (the pool's only one) is answered.
+/// statement (or the connection that ran it) on the server before (1) and after (0
+/// within a few seconds: cancelled and closed, not returned to the pool), and the next
+/// statement on the connection (the pool's only one, a new one) is answered.
 fn drop_cancels(conn: &SqlConnection, sql: &str, running: impl Fn() -> i64) {
     let mut stream = conn
         .query(sql)
@@ -263,12 +268,51 @@ fn pg_an_error_midway_ends_the_stream_after_the_batches_before_it() {
 }
 
 #[test]
+fn pg_a_later_batch_that_does_not_fit_ends_the_stream_and_the_connection_stays_usable() {
+    let Some((_scratch, project)) = pg() else {
+        return;
+    };
+    let conn = project.sql("s");
+    // An unconstrained numeric's scale comes with its values: 1 place, then 2 at id 500,
+    // mid-result (the connection is mid-COPY, or mid-rows, when the batch is refused).
+    for (sql, params) in [
+        (
+            "SELECT g::int8 AS id, (CASE WHEN g = 500 THEN 1.25 ELSE 1.5 END)::numeric AS n \
+             FROM generate_series(1, 1000) g",
+            &[][..],
+        ),
+        (
+            "SELECT g::int8 AS id, (CASE WHEN g = $1 THEN 1.25 ELSE 1.5 END)::numeric AS n \
+             FROM generate_series(1, 1000) g",
+            &[Param::Int(500)][..],
+        ),
+    ] {
+        let streamed = stream(&conn, sql, params);
+        assert_eq!(streamed.ids(), (1..=497).collect::<Vec<_>>(), "{sql}");
+        let error = streamed.error.unwrap_or_default();
+        assert!(
+            error.contains("column \"n\", row 499: a Decimal128(")
+                && error.contains("does not fit the column's type Decimal128("),
+            "{sql}: {error}"
+        );
+        // query() settles the scale over the whole result.
+        assert_eq!(read(&conn, sql, params).num_rows(), 1000);
+    }
+    assert_eq!(read(&conn, "SELECT 1::int8 AS x", &[]).num_rows(), 1);
+}
+
+#[test]
 fn pg_dropping_the_stream_cancels_the_query() {
     let Some((scratch, project)) = pg() else {
         return;
     };
     let conn = project.sql("s");
     for (path, params) in [("copy", ""), ("rows", " WHERE $1")] {
+        // The pool's one connection, which runs the stream.
+        let pid = read(&conn, "SELECT pg_backend_pid() AS pid", &[])
+            .rows::<(i32,)>()
+            .unwrap()[0]
+            .0;
         let marker = conn_testkit::unique_name(&format!("stream_drop_{path}"));
         // A set-returning function in the select list streams (one in FROM would be
         // materialized first).
@@ -281,9 +325,10 @@ fn pg_dropping_the_stream_cancels_the_query() {
                 .admin()
                 .query(
                     "SELECT count(*) AS n FROM pg_stat_activity \
-                     WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                     WHERE (query LIKE $1 OR pid = $2) AND pid <> pg_backend_pid()",
                 )
                 .bind(format!("%{marker}' AS m%"))
+                .bind(pid)
                 .ttl(Ttl::ZERO)
                 .blocking()
                 .unwrap()
@@ -405,6 +450,11 @@ fn mysql_dropping_the_stream_cancels_the_query() {
         return;
     };
     let conn = project.sql("s");
+    // The pool's one connection, which runs the stream.
+    let id = read(&conn, "SELECT CONNECTION_ID() AS id", &[])
+        .rows::<(u64,)>()
+        .unwrap()[0]
+        .0;
     let marker = conn_testkit::unique_name("stream_drop");
     let sql = format!("SELECT seq AS g, '{marker}' AS m FROM seq_1_to_1000000000");
     let running = || {
@@ -412,9 +462,10 @@ fn mysql_dropping_the_stream_cancels_the_query() {
             .admin()
             .query(
                 "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
+                 WHERE (INFO LIKE ? OR ID = ?) AND ID <> CONNECTION_ID()",
             )
             .bind(format!("%{marker}' AS m%"))
+            .bind(i64::try_from(id).unwrap())
             .ttl(Ttl::ZERO)
             .blocking()
             .unwrap()
@@ -519,7 +570,10 @@ fn sqlite_a_later_value_of_another_type_ends_the_stream_naming_column_and_row() 
         &DataType::Float64
     );
     // The connection is usable afterwards.
-    assert_eq!(read(&conn, "SELECT count(*) AS n FROM edge", &[]).num_rows(), 1);
+    assert_eq!(
+        read(&conn, "SELECT count(*) AS n FROM edge", &[]).num_rows(),
+        1
+    );
 }
 
 #[test]

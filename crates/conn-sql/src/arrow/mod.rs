@@ -146,18 +146,19 @@ impl<D: ColumnDecoder> Batches<D> {
     fn build_handed_out(&mut self) -> Result<RecordBatch> {
         let mut fields = Vec::with_capacity(self.decoders.len());
         let mut arrays = Vec::with_capacity(self.decoders.len());
-        for ((decoder, name), column) in self
-            .decoders
-            .iter()
-            .zip(&self.names)
-            .zip(&mut self.columns)
+        for ((decoder, name), column) in
+            self.decoders.iter().zip(&self.names).zip(&mut self.columns)
         {
             let Some(array) = column.pop() else {
                 return Err(Error::Data(format!(
                     "column \"{name}\": no array was built for the batch"
                 )));
             };
-            fields.push(decoder.field(name).with_data_type(array.data_type().clone()));
+            fields.push(
+                decoder
+                    .field(name)
+                    .with_data_type(array.data_type().clone()),
+            );
             arrays.push(array);
         }
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows_in_batch));

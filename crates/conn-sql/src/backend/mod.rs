@@ -311,12 +311,14 @@ impl Tx {
             #[cfg(feature = "postgres")]
             // Never COPY inside a transaction: a refused COPY would leave the
             // session's connection out of step (see `postgres::Fetched`).
-            Tx::Postgres(tx) => match postgres::fetch(tx, prepared, ctx, false, Output::Table).await? {
-                postgres::Fetched::Done(read) => read.into_table(),
-                postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_) => {
-                    Err(Error::Data("the rows path attempted COPY".into()))
+            Tx::Postgres(tx) => {
+                match postgres::fetch(tx, prepared, ctx, false, Output::Table).await? {
+                    postgres::Fetched::Done(read) => read.into_table(),
+                    postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_) => {
+                        Err(Error::Data("the rows path attempted COPY".into()))
+                    }
                 }
-            },
+            }
             #[cfg(feature = "mysql")]
             Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx, Output::Table)
                 .await?

@@ -215,3 +215,68 @@ impl<D: ColumnDecoder> Batches<D> {
         Table::new(schema, batches)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+
+    use super::generic::{Builder, DynamicColumn, DynamicValue};
+    use super::*;
+
+    fn dynamic(batch_size: usize) -> Batches<Builder> {
+        let decoder = Builder::Dynamic(DynamicColumn::declared("INTEGER"));
+        Batches::new(vec!["v".to_owned()], vec![decoder], batch_size).handing_out()
+    }
+
+    fn push(batches: &mut Batches<Builder>, value: DynamicValue) {
+        batches
+            .push_row(&value, |decoder, value, _| match decoder {
+                Builder::Dynamic(column) => {
+                    column.push(value.clone());
+                    Ok(())
+                }
+                _ => Err("not dynamic".to_owned()),
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn handed_out_batches_come_as_built_each_at_its_own_type() {
+        let mut batches = dynamic(2);
+        push(&mut batches, DynamicValue::Int(1));
+        assert!(!batches.has_ready(), "a batch is handed out when full");
+        push(&mut batches, DynamicValue::Int(2));
+        let first = batches.take_ready();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].schema().field(0).data_type(), &DataType::Int64);
+        assert_eq!(
+            first[0].column(0).as_primitive::<Int64Type>().values(),
+            &[1, 2]
+        );
+        assert!(batches.take_ready().is_empty(), "taken once");
+        push(&mut batches, DynamicValue::Real(2.5));
+        // Not widened back: the earlier batch is gone, the sink fits this one.
+        let rest = batches.finish_handing_out().unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].num_rows(), 1);
+        assert_eq!(rest[0].schema().field(0).data_type(), &DataType::Float64);
+    }
+
+    #[test]
+    fn a_result_without_rows_hands_out_one_empty_batch_with_its_schema() {
+        let rest = dynamic(7).finish_handing_out().unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].num_rows(), 0);
+        assert_eq!(rest[0].schema().field(0).name(), "v");
+        assert_eq!(rest[0].schema().field(0).data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn a_result_of_whole_batches_ends_without_an_empty_one() {
+        let mut batches = dynamic(1);
+        push(&mut batches, DynamicValue::Int(7));
+        assert_eq!(batches.take_ready().len(), 1);
+        assert!(batches.finish_handing_out().unwrap().is_empty());
+    }
+}

@@ -229,9 +229,9 @@ mod tests {
         Batches::new(vec!["v".to_owned()], vec![decoder], batch_size).handing_out()
     }
 
-    fn push(batches: &mut Batches<Builder>, value: DynamicValue) {
+    fn push(batches: &mut Batches<Builder>, value: &DynamicValue) {
         batches
-            .push_row(&value, |decoder, value, _| match decoder {
+            .push_row(value, |decoder, value, _| match decoder {
                 Builder::Dynamic(column) => {
                     column.push(value.clone());
                     Ok(())
@@ -244,9 +244,9 @@ mod tests {
     #[test]
     fn handed_out_batches_come_as_built_each_at_its_own_type() {
         let mut batches = dynamic(2);
-        push(&mut batches, DynamicValue::Int(1));
+        push(&mut batches, &DynamicValue::Int(1));
         assert!(!batches.has_ready(), "a batch is handed out when full");
-        push(&mut batches, DynamicValue::Int(2));
+        push(&mut batches, &DynamicValue::Int(2));
         let first = batches.take_ready();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].schema().field(0).data_type(), &DataType::Int64);
@@ -255,7 +255,7 @@ mod tests {
             &[1, 2]
         );
         assert!(batches.take_ready().is_empty(), "taken once");
-        push(&mut batches, DynamicValue::Real(2.5));
+        push(&mut batches, &DynamicValue::Real(2.5));
         // Not widened back: the earlier batch is gone, the sink fits this one.
         let rest = batches.finish_handing_out().unwrap();
         assert_eq!(rest.len(), 1);
@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn a_result_of_whole_batches_ends_without_an_empty_one() {
         let mut batches = dynamic(1);
-        push(&mut batches, DynamicValue::Int(7));
+        push(&mut batches, &DynamicValue::Int(7));
         assert_eq!(batches.take_ready().len(), 1);
         assert!(batches.finish_handing_out().unwrap().is_empty());
     }

@@ -13,7 +13,8 @@
     clippy::print_stderr,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::cast_precision_loss
+    clippy::cast_precision_loss,
+    clippy::panic
 )]
 
 use std::process::Command;

@@ -263,6 +263,28 @@ fn pg_an_error_midway_ends_the_stream_after_the_batches_before_it() {
         &[Param::Int(500)],
         "division by zero",
     );
+    // A value conn cannot decode (its error, not the server's), on both paths.
+    for (sql, params) in [
+        (
+            "SELECT g::int8 AS id, \
+               (CASE WHEN g = 500 THEN 'infinity' ELSE '2024-01-01' END)::date AS d \
+             FROM generate_series(1, 1000) g",
+            &[][..],
+        ),
+        (
+            "SELECT g::int8 AS id, \
+               (CASE WHEN g = $1 THEN 'infinity' ELSE '2024-01-01' END)::date AS d \
+             FROM generate_series(1, 1000) g",
+            &[Param::Int(500)][..],
+        ),
+    ] {
+        error_midway(
+            &conn,
+            sql,
+            params,
+            "column \"d\": row 499 holds the date infinity",
+        );
+    }
     // The connection is in step afterwards.
     assert_eq!(read(&conn, "SELECT 1::int8 AS x", &[]).num_rows(), 1);
 }

@@ -365,10 +365,13 @@ async fn copy_out(
     let mut parser = CopyParser::default();
     while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         if let Err(err) = parser.feed(&chunk, &mut batches) {
-            // A stream's reader waits for this error: the connection is closed
-            // instead of reading the rest (an outdated description shows at the first
-            // row, before anything was sent, and is read to the end to run again).
+            // A stream's reader gets the batches completed before the bad value, then
+            // this error: the connection is closed instead of reading the rest (an
+            // outdated description shows at the first row, before anything was sent,
+            // and is read to the end to run again).
             if out.is_stream() && !parser.field_count_differs {
+                // A reader that is gone needs no batch: the error ends the read anyway.
+                let _ = out.send_ready(&mut batches).await;
                 return Ok(Attempt::Done(Fetched::OutOfStep(err)));
             }
             // A value that does not decode ends the read, but the server is still

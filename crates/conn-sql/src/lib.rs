@@ -48,6 +48,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use conn_core::plugin::{Base, Connector, Queryable};
+use conn_core::stream::BatchSink;
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Param, Params, Query, Result, StatsSnapshot, Table,
 };
@@ -147,6 +148,19 @@ impl Queryable for SqlConnector {
     ) -> Result<Table> {
         let prepared = named::prepare(&sql, &params, self.config.backend)?;
         pool.fetch(prepared, &self.ctx).await
+    }
+
+    /// Sends each batch as it is decoded (PostgreSQL's COPY and rows, MySQL's and
+    /// SQLite's rows alike), at most the stream's prefetch depth ahead of its reader.
+    async fn fetch_stream(
+        self: Arc<Self>,
+        pool: SqlPool,
+        sql: Arc<str>,
+        params: Arc<Params>,
+        sink: BatchSink,
+    ) -> Result<()> {
+        let prepared = named::prepare(&sql, &params, self.config.backend)?;
+        pool.fetch_stream(prepared, &self.ctx, &sink).await
     }
 }
 

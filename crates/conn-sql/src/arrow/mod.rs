@@ -1,7 +1,9 @@
 //! Query results to Arrow, streamed in batches so memory stays near the Arrow size.
 //!
 //! Each batch is built from its own values; the column types of the table are settled
-//! over the whole result at its end (see [`unify`]), never by the first batch.
+//! over the whole result at its end (see [`unify`]), never by the first batch. A
+//! streamed read instead hands out each batch as it is built (see
+//! [`Batches::handing_out`]): the stream fixes the types by its first batch.
 
 pub(crate) mod decimal;
 pub(crate) mod generic;
@@ -42,6 +44,10 @@ pub(crate) struct Batches<D> {
     columns: Vec<Vec<ArrayRef>>,
     /// Each built batch's row count and first row.
     batches: Vec<(usize, usize)>,
+    /// Whether built batches are handed out (a streamed read) instead of kept.
+    hand_out: bool,
+    /// Built batches not yet taken, when handing out.
+    ready: Vec<RecordBatch>,
 }
 
 impl<D: ColumnDecoder> Batches<D> {
@@ -54,7 +60,28 @@ impl<D: ColumnDecoder> Batches<D> {
             rows_in_batch: 0,
             rows_before: 0,
             batches: Vec::new(),
+            hand_out: false,
+            ready: Vec::new(),
         }
+    }
+
+    /// Hands out each batch as it is built ([`take_ready`](Self::take_ready),
+    /// [`finish_handing_out`](Self::finish_handing_out)) instead of keeping them all
+    /// for [`finish`](Self::finish): a streamed read, whose memory is one batch.
+    pub(crate) fn handing_out(mut self) -> Self {
+        self.hand_out = true;
+        self
+    }
+
+    /// Whether a built batch waits to be taken.
+    #[inline]
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The batches built since the last call, in order (only when handing out).
+    pub(crate) fn take_ready(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.ready)
     }
 
     /// The error for a value of column `index` in the row being appended: `problem`
@@ -103,10 +130,49 @@ impl<D: ColumnDecoder> Batches<D> {
                 .map_err(|e| Error::Data(format!("column \"{name}\": {e}")))?;
             arrays.push(array);
         }
-        self.batches.push((self.rows_in_batch, first_row));
+        if self.hand_out {
+            let batch = self.build_handed_out()?;
+            self.ready.push(batch);
+        } else {
+            self.batches.push((self.rows_in_batch, first_row));
+        }
         self.rows_before += self.rows_in_batch;
         self.rows_in_batch = 0;
         Ok(())
+    }
+
+    /// The batch just flushed, each column at the type of its own array (the stream's
+    /// sink fits later batches to the first one's types).
+    fn build_handed_out(&mut self) -> Result<RecordBatch> {
+        let mut fields = Vec::with_capacity(self.decoders.len());
+        let mut arrays = Vec::with_capacity(self.decoders.len());
+        for ((decoder, name), column) in
+            self.decoders.iter().zip(&self.names).zip(&mut self.columns)
+        {
+            let Some(array) = column.pop() else {
+                return Err(Error::Data(format!(
+                    "column \"{name}\": no array was built for the batch"
+                )));
+            };
+            fields.push(
+                decoder
+                    .field(name)
+                    .with_data_type(array.data_type().clone()),
+            );
+            arrays.push(array);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows_in_batch));
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
+            .map_err(|e| Error::Data(e.to_string()))
+    }
+
+    /// The batches not yet taken, the last (partial) one built: when nothing was handed
+    /// out, one batch without rows, whose schema a result without rows announces.
+    pub(crate) fn finish_handing_out(mut self) -> Result<Vec<RecordBatch>> {
+        if self.rows_in_batch > 0 || self.rows_before == 0 {
+            self.flush()?;
+        }
+        Ok(self.ready)
     }
 
     /// The table of every row appended, each column of one type settled over all of
@@ -147,5 +213,70 @@ impl<D: ColumnDecoder> Batches<D> {
             batches.push(batch);
         }
         Table::new(schema, batches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+
+    use super::generic::{Builder, DynamicColumn, DynamicValue};
+    use super::*;
+
+    fn dynamic(batch_size: usize) -> Batches<Builder> {
+        let decoder = Builder::Dynamic(DynamicColumn::declared("INTEGER"));
+        Batches::new(vec!["v".to_owned()], vec![decoder], batch_size).handing_out()
+    }
+
+    fn push(batches: &mut Batches<Builder>, value: &DynamicValue) {
+        batches
+            .push_row(value, |decoder, value, _| match decoder {
+                Builder::Dynamic(column) => {
+                    column.push(value.clone());
+                    Ok(())
+                }
+                _ => Err("not dynamic".to_owned()),
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn handed_out_batches_come_as_built_each_at_its_own_type() {
+        let mut batches = dynamic(2);
+        push(&mut batches, &DynamicValue::Int(1));
+        assert!(!batches.has_ready(), "a batch is handed out when full");
+        push(&mut batches, &DynamicValue::Int(2));
+        let first = batches.take_ready();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].schema().field(0).data_type(), &DataType::Int64);
+        assert_eq!(
+            first[0].column(0).as_primitive::<Int64Type>().values(),
+            &[1, 2]
+        );
+        assert!(batches.take_ready().is_empty(), "taken once");
+        push(&mut batches, &DynamicValue::Real(2.5));
+        // Not widened back: the earlier batch is gone, the sink fits this one.
+        let rest = batches.finish_handing_out().unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].num_rows(), 1);
+        assert_eq!(rest[0].schema().field(0).data_type(), &DataType::Float64);
+    }
+
+    #[test]
+    fn a_result_without_rows_hands_out_one_empty_batch_with_its_schema() {
+        let rest = dynamic(7).finish_handing_out().unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].num_rows(), 0);
+        assert_eq!(rest[0].schema().field(0).name(), "v");
+        assert_eq!(rest[0].schema().field(0).data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn a_result_of_whole_batches_ends_without_an_empty_one() {
+        let mut batches = dynamic(1);
+        push(&mut batches, &DynamicValue::Int(7));
+        assert_eq!(batches.take_ready().len(), 1);
+        assert!(batches.finish_handing_out().unwrap().is_empty());
     }
 }

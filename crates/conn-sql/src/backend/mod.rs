@@ -4,6 +4,7 @@ pub(crate) mod cancel;
 pub(crate) mod checkout;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
+mod output;
 #[cfg(feature = "postgres")]
 mod pg_params;
 #[cfg(feature = "postgres")]
@@ -15,11 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conn_core::plugin::Redactor;
+use conn_core::stream::BatchSink;
 use conn_core::{Error, Result, Source, Table};
 
 use crate::classify;
 use crate::config::Backend;
 use crate::named::Prepared;
+use output::{Output, Read};
 
 /// What every driver call needs besides the connection: the name and redactor for
 /// errors, the batch size for results, the limit on opening a connection.
@@ -85,6 +88,26 @@ impl Pool {
     /// Runs a query and collects its rows into a table, on a connection of the pool;
     /// the statement is cancelled on the server if the call is dropped.
     pub(crate) async fn fetch(&self, prepared: Prepared, ctx: &Ctx) -> Result<Table> {
+        self.read(prepared, ctx, Output::Table).await?.into_table()
+    }
+
+    /// Runs a query on a connection of the pool, sending each batch to `sink` as it is
+    /// decoded. Dropping the call (the stream's reader went away) cancels the statement
+    /// on the server and closes the connection, as does a batch the stream refuses.
+    pub(crate) async fn fetch_stream(
+        &self,
+        prepared: Prepared,
+        ctx: &Ctx,
+        sink: &BatchSink,
+    ) -> Result<()> {
+        self.read(prepared, ctx, Output::Stream(sink))
+            .await
+            .map(drop)
+    }
+
+    /// Runs a query on a connection of the pool, its batches going to `out`; the
+    /// statement is cancelled on the server if the call is dropped.
+    async fn read(&self, prepared: Prepared, ctx: &Ctx, out: Output<'_>) -> Result<Read> {
         match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
@@ -92,38 +115,46 @@ impl Pool {
                 let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx)
                     .await?
                     .guard(ctx);
-                let outcome = postgres::fetch(&mut conn, prepared.clone(), ctx, true).await;
-                guard.disarm();
+                let outcome = postgres::fetch(&mut conn, prepared.clone(), ctx, true, out).await;
                 match outcome {
-                    Ok(postgres::Fetched::Table(table)) => {
+                    Ok(postgres::Fetched::Done(read)) => {
+                        guard.disarm();
                         conn.finish();
-                        Ok(table)
+                        Ok(read)
                     }
                     Ok(postgres::Fetched::OutOfStep(err)) => {
+                        // A stream stopped mid-result: the server may still be sending.
+                        if out.is_stream() {
+                            drop(guard);
+                        } else {
+                            guard.disarm();
+                        }
                         drop(conn);
                         Err(err)
                     }
                     Ok(postgres::Fetched::CopyRefused) => {
                         // That connection is out of step: close it, read through another.
+                        guard.disarm();
                         drop(conn);
                         let mut conn = checkout::acquire(pool, ctx).await?;
                         let guard = cancel::postgres(&mut conn, pool.connect_options(), ctx)
                             .await?
                             .guard(ctx);
-                        let outcome = match postgres::fetch(&mut conn, prepared, ctx, false).await {
-                            Ok(postgres::Fetched::Table(table)) => Ok(table),
-                            Ok(
-                                postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_),
-                            ) => Err(Error::Data("the rows path attempted COPY".into())),
-                            Err(err) => Err(err),
-                        };
-                        guard.disarm();
-                        conn.settle(&outcome);
+                        let outcome =
+                            match postgres::fetch(&mut conn, prepared, ctx, false, out).await {
+                                Ok(postgres::Fetched::Done(read)) => Ok(read),
+                                Ok(postgres::Fetched::OutOfStep(err)) => Err(err),
+                                Ok(postgres::Fetched::CopyRefused) => {
+                                    Err(Error::Data("the rows path attempted COPY".into()))
+                                }
+                                Err(err) => Err(err),
+                            };
+                        out.release(guard, conn, &outcome);
                         outcome
                     }
                     Err(err) => {
                         let outcome = Err(err);
-                        conn.settle(&outcome);
+                        out.release(guard, conn, &outcome);
                         outcome
                     }
                 }
@@ -134,18 +165,16 @@ impl Pool {
                 let guard = cancel::mysql(&mut conn, pool.connect_options(), ctx)
                     .await?
                     .guard(ctx);
-                let outcome = mysql::fetch(&mut conn, prepared, ctx).await;
-                guard.disarm();
-                conn.settle(&outcome);
+                let outcome = mysql::fetch(&mut conn, prepared, ctx, out).await;
+                out.release(guard, conn, &outcome);
                 outcome
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
                 let mut conn = checkout::acquire(pool, ctx).await?;
                 let guard = cancel::sqlite(&mut conn, ctx).await?.guard(ctx);
-                let outcome = sqlite::fetch(&mut conn, prepared, ctx).await;
-                guard.disarm();
-                conn.settle(&outcome);
+                let outcome = sqlite::fetch(&mut conn, prepared, ctx, out).await;
+                out.release(guard, conn, &outcome);
                 outcome
             }
         }
@@ -282,16 +311,22 @@ impl Tx {
             #[cfg(feature = "postgres")]
             // Never COPY inside a transaction: a refused COPY would leave the
             // session's connection out of step (see `postgres::Fetched`).
-            Tx::Postgres(tx) => match postgres::fetch(tx, prepared, ctx, false).await? {
-                postgres::Fetched::Table(table) => Ok(table),
-                postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_) => {
-                    Err(Error::Data("the rows path attempted COPY".into()))
+            Tx::Postgres(tx) => {
+                match postgres::fetch(tx, prepared, ctx, false, Output::Table).await? {
+                    postgres::Fetched::Done(read) => read.into_table(),
+                    postgres::Fetched::CopyRefused | postgres::Fetched::OutOfStep(_) => {
+                        Err(Error::Data("the rows path attempted COPY".into()))
+                    }
                 }
-            },
+            }
             #[cfg(feature = "mysql")]
-            Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx).await,
+            Tx::MySql(tx) => mysql::fetch(tx, prepared, ctx, Output::Table)
+                .await?
+                .into_table(),
             #[cfg(feature = "sqlite")]
-            Tx::Sqlite(tx) => sqlite::fetch(tx, prepared, ctx).await,
+            Tx::Sqlite(tx) => sqlite::fetch(tx, prepared, ctx, Output::Table)
+                .await?
+                .into_table(),
         }
     }
 

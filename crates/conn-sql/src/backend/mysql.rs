@@ -9,7 +9,7 @@ use arrow::array::{
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use conn_core::{Error, Result, Table};
+use conn_core::{Error, Result};
 use futures::TryStreamExt;
 use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{
@@ -18,7 +18,7 @@ use sqlx::mysql::{
 use sqlx::{AssertSqlSafe, Column, Executor, MySql, Row, SqlSafeStr, Statement, TypeInfo};
 
 use super::Ctx;
-use crate::arrow::Batches;
+use super::output::{Output, Read};
 use crate::arrow::decimal::{DecimalColumn, parse_decimal};
 use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros};
 use crate::config::SqlConfig;
@@ -215,7 +215,8 @@ pub(crate) async fn fetch(
     conn: &mut MySqlConnection,
     prepared: Prepared,
     ctx: &Ctx,
-) -> Result<Table> {
+    out: Output<'_>,
+) -> Result<Read> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
@@ -231,7 +232,7 @@ pub(crate) async fn fetch(
         .iter()
         .map(|c| c.name().to_owned())
         .collect();
-    let mut batches = Batches::new(names, builders(statement.columns())?, ctx.batch_size);
+    let mut batches = out.batches(names, builders(statement.columns())?, ctx.batch_size);
     // The result's column types are fixed by its metadata (sent once, before the
     // rows), never by a value.
     let mut first = true;
@@ -248,8 +249,10 @@ pub(crate) async fn fetch(
             first = false;
         }
         batches.push_row(&row, append)?;
+        out.send_ready(&mut batches).await?;
     }
-    batches.finish()
+    drop(rows);
+    out.finish(batches).await
 }
 
 /// Runs a statement on `conn`; returns the rows it affected.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use bytes::BytesMut;
-use conn_core::{Error, Param, Result, Table};
+use conn_core::{Error, Param, Result};
 use futures::TryStreamExt;
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
@@ -17,6 +17,7 @@ use sqlx::{
     ValueRef,
 };
 
+use super::output::{Output, Read};
 use super::{Ctx, pg_params};
 use crate::arrow::Batches;
 use crate::arrow::postgres::{Decoder, PgKind};
@@ -255,14 +256,16 @@ async fn describe(
 
 /// What [`fetch`] read.
 pub(crate) enum Fetched {
-    Table(Table),
+    /// The result, kept or streamed.
+    Done(Read),
     /// The server refused to run the query inside COPY. sqlx then leaves the server's
     /// ReadyForQuery unread, so the connection is out of step with the server: the
     /// caller must close it and read the rows through another connection.
     CopyRefused,
     /// The statement failed in a way that leaves the connection out of step with the
-    /// server (an error before a COPY's rows flow): the caller must close it and
-    /// report the error.
+    /// server (an error before a COPY's rows flow; a streamed read that stopped
+    /// mid-result because its reader went away or a batch did not fit): the caller
+    /// must close it and report the error.
     OutOfStep(Error),
 }
 
@@ -274,27 +277,32 @@ pub(crate) enum Fetched {
 /// A statement whose cached description turns out to be out of date while it runs (a
 /// `SELECT *` after a column was added: more COPY fields than described columns, or the
 /// server refusing the cached plan) is prepared afresh and run once more, unless a
-/// failed statement has aborted the transaction it ran in.
+/// failed statement has aborted the transaction it ran in, or a streamed read already
+/// sent rows (both happen before the first row, but a stream never repeats one).
 pub(crate) async fn fetch(
     conn: &mut PgConnection,
     prepared: Prepared,
     ctx: &Ctx,
     allow_copy: bool,
+    out: Output<'_>,
 ) -> Result<Fetched> {
-    let fetched = match attempt(conn, &prepared, ctx, allow_copy).await {
+    let fetched = match attempt(conn, &prepared, ctx, allow_copy, out).await {
         Ok(Attempt::Done(fetched)) => Ok(fetched),
+        Ok(Attempt::Outdated(err)) if matches!(out, Output::Stream(sink) if sink.started()) => {
+            Err(err)
+        }
         Ok(Attempt::Outdated(_)) => {
             conn.clear_cached_statements()
                 .await
                 .map_err(|e| ctx.err(e, "query"))?;
-            match attempt(conn, &prepared, ctx, allow_copy).await {
+            match attempt(conn, &prepared, ctx, allow_copy, out).await {
                 Ok(Attempt::Done(fetched)) => Ok(fetched),
                 Ok(Attempt::Outdated(err)) | Err(err) => Err(err),
             }
         }
         Err(err) => Err(err),
     };
-    if matches!(fetched, Ok(Fetched::Table(_)) | Err(_)) {
+    if matches!(fetched, Ok(Fetched::Done(_)) | Err(_)) {
         // No description outlives its statement: a COPY re-plans the statement's text,
         // and a cached description would decode a column whose type changed since
         // (an ALTER TABLE under a computed column) with the old type's decoder, or
@@ -318,16 +326,17 @@ async fn attempt(
     prepared: &Prepared,
     ctx: &Ctx,
     allow_copy: bool,
+    out: Output<'_>,
 ) -> Result<Attempt> {
     let (statement, names, decoders) = describe(conn, &prepared.sql, ctx).await?;
-    let batches = Batches::new(names, decoders, ctx.batch_size);
+    let batches = out.batches(names, decoders, ctx.batch_size);
     // A statement without result columns (`SELECT ... INTO`) is one COPY refuses.
     let body = copy_body(&prepared.sql)
         .filter(|_| allow_copy && prepared.values.is_empty() && !statement.columns().is_empty());
     if let Some(body) = body {
-        return copy_out(conn, body, batches, ctx).await;
+        return copy_out(conn, body, batches, ctx, out).await;
     }
-    fetch_rows(conn, &statement, prepared, batches, ctx).await
+    fetch_rows(conn, &statement, prepared, batches, ctx, out).await
 }
 
 /// SQLSTATEs with which the server refuses to wrap a statement in COPY (rather than
@@ -342,6 +351,7 @@ async fn copy_out(
     body: &str,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
+    out: Output<'_>,
 ) -> Result<Attempt> {
     let copy = format!("COPY (\n{body}\n) TO STDOUT (FORMAT binary)");
     // Any error before the rows flow (a refusal, a division by zero while planning,
@@ -355,6 +365,15 @@ async fn copy_out(
     let mut parser = CopyParser::default();
     while let Some(chunk) = stream.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         if let Err(err) = parser.feed(&chunk, &mut batches) {
+            // A stream's reader gets the batches completed before the bad value, then
+            // this error: the connection is closed instead of reading the rest (an
+            // outdated description shows at the first row, before anything was sent,
+            // and is read to the end to run again).
+            if out.is_stream() && !parser.field_count_differs {
+                // A reader that is gone needs no batch: the error ends the read anyway.
+                let _ = out.send_ready(&mut batches).await;
+                return Ok(Attempt::Done(Fetched::OutOfStep(err)));
+            }
             // A value that does not decode ends the read, but the server is still
             // sending: read the rest, or the connection would go back to the pool in
             // the middle of a COPY (and fail its next statement).
@@ -369,12 +388,17 @@ async fn copy_out(
             }
             return Err(err);
         }
+        // Mid-COPY, a batch the stream did not take leaves the connection out of step.
+        if let Err(err) = out.send_ready(&mut batches).await {
+            return Ok(Attempt::Done(Fetched::OutOfStep(err)));
+        }
     }
     drop(stream);
     if !parser.ended {
         return Err(Error::Data("the COPY stream ended early".into()));
     }
-    Ok(Attempt::Done(Fetched::Table(batches.finish()?)))
+    let read = out.finish(batches).await?;
+    Ok(Attempt::Done(Fetched::Done(read)))
 }
 
 async fn fetch_rows(
@@ -383,6 +407,7 @@ async fn fetch_rows(
     prepared: &Prepared,
     mut batches: Batches<Decoder>,
     ctx: &Ctx,
+    out: Output<'_>,
 ) -> Result<Attempt> {
     let in_transaction = conn.is_in_transaction();
     let mut rows = bind_all(statement, &prepared.values)?.fetch(&mut *conn);
@@ -395,7 +420,7 @@ async fn fetch_rows(
             }
             Err(err) => return Err(ctx.err(err, "query")),
         };
-        batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
+        let pushed = batches.push_row(&row, |decoder: &mut Decoder, row: &PgRow, index| {
             let unreadable = |e: sqlx::Error| format!("could not be read: {e}");
             let raw = row.try_get_raw(index).map_err(unreadable)?;
             let value = if raw.is_null() {
@@ -409,11 +434,23 @@ async fn fetch_rows(
                 return Err("came in text format, where conn reads binary".to_owned());
             };
             decoder.append(value)
-        })?;
+        });
+        if let Err(err) = pushed {
+            // A stream's reader waits for this error: the connection is closed instead
+            // of reading the rest of the result.
+            if out.is_stream() {
+                return Ok(Attempt::Done(Fetched::OutOfStep(err)));
+            }
+            return Err(err);
+        }
+        // Mid-result, a batch the stream did not take leaves the connection out of step.
+        if let Err(err) = out.send_ready(&mut batches).await {
+            return Ok(Attempt::Done(Fetched::OutOfStep(err)));
+        }
     }
-    batches
-        .finish()
-        .map(|table| Attempt::Done(Fetched::Table(table)))
+    drop(rows);
+    let read = out.finish(batches).await?;
+    Ok(Attempt::Done(Fetched::Done(read)))
 }
 
 /// The server refusing a cached prepared statement whose result columns changed since

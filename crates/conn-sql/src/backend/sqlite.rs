@@ -8,13 +8,13 @@ use arrow::array::{
     BooleanBuilder, Date32Builder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
-use conn_core::{Error, Result, Table};
+use conn_core::{Error, Result};
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
 
 use super::Ctx;
-use crate::arrow::Batches;
+use super::output::{Output, Read};
 use crate::arrow::generic::{
     Builder, DynamicColumn, DynamicValue, date_to_days, datetime_to_micros, time_to_micros,
 };
@@ -158,7 +158,8 @@ pub(crate) async fn fetch(
     conn: &mut SqliteConnection,
     prepared: Prepared,
     ctx: &Ctx,
-) -> Result<Table> {
+    out: Output<'_>,
+) -> Result<Read> {
     let statement = conn
         .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
         .await
@@ -173,7 +174,7 @@ pub(crate) async fn fetch(
         .iter()
         .map(|c| builder_for(c.type_info().name()))
         .collect();
-    let mut batches = Batches::new(names, builders, ctx.batch_size);
+    let mut batches = out.batches(names, builders, ctx.batch_size);
     let mut query = statement.query();
     for value in &prepared.values {
         query = bind(query, value);
@@ -181,8 +182,10 @@ pub(crate) async fn fetch(
     let mut rows = query.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await.map_err(|e| ctx.err(e, "query"))? {
         batches.push_row(&row, append)?;
+        out.send_ready(&mut batches).await?;
     }
-    batches.finish()
+    drop(rows);
+    out.finish(batches).await
 }
 
 /// Runs a statement on `conn`; returns the rows it affected.

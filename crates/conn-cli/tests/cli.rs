@@ -1033,3 +1033,33 @@ fn a_streamed_file_read_stops_at_a_value_its_types_cannot_hold_and_whole_reads_i
     assert_eq!(lines[15_000], r#"{"i":15000,"v":15000.5}"#);
     assert_eq!(lines[14_999], r#"{"i":14999,"v":14999.0}"#);
 }
+
+#[test]
+fn a_streamed_value_that_does_not_fit_its_column_stops_the_query_and_whole_reads_it() {
+    let project = mixed_project();
+    std::fs::write(project.join("out.csv"), "old\n").unwrap();
+    let sql = "select i, v from mixed order by i";
+    let failed = project
+        .run(&["query", "small", sql, "-o", "out.csv"], &[])
+        .expect(1);
+    assert!(
+        failed.stderr.contains(
+            "column \"v\", row 7000: a Float64 value does not fit the column's type Int64"
+        ) && failed.stderr.contains("(conn: run again with --whole)"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("out.csv")).unwrap(),
+        "old\n",
+        "a failed query left the output file as it was"
+    );
+    project
+        .run(&["query", "small", sql, "-o", "out.csv", "--whole"], &[])
+        .expect(0);
+    let text = std::fs::read_to_string(project.join("out.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10_001);
+    assert_eq!(lines[1], "0,0.0");
+    assert_eq!(lines[7001], "7000,7000.5");
+}

@@ -684,8 +684,10 @@ impl ArrayDecoder {
         for _ in 0..count {
             let len = int(at)?;
             at += 4;
-            if len < 0 {
+            if len == -1 {
                 self.values.append(None)?;
+            } else if len < 0 {
+                return Err(format!("holds an array element of length {len}"));
             } else {
                 let len = usize::try_from(len).map_err(|_| "holds a bad array element length")?;
                 let element = bytes
@@ -885,6 +887,20 @@ mod tests {
         );
         let array = decoder.finish(&|i| i).unwrap();
         assert_eq!(array.len(), 0);
+    }
+
+    #[test]
+    fn an_array_element_length_below_minus_one_is_an_error_not_a_null() {
+        // ndim 1, no nulls flag, int4, one element, lower bound 1, element length -2.
+        let mut bytes = Vec::new();
+        for part in [1i32, 0, 23, 1, 1, -2] {
+            bytes.extend_from_slice(&part.to_be_bytes());
+        }
+        let mut decoder = Decoder::new(&PgKind::Array(Box::new(PgKind::Int4)));
+        assert_eq!(
+            decoder.append(Some(&bytes)).unwrap_err(),
+            "holds an array element of length -2"
+        );
     }
 
     #[test]

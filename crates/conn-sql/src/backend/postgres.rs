@@ -587,7 +587,15 @@ impl CopyParser {
                         field += len;
                         Some(bytes)
                     }
-                    Err(_) => None,
+                    // -1 is NULL; any other negative length is a broken stream, not a
+                    // NULL to make up.
+                    Err(_) if len == -1 => None,
+                    Err(_) => {
+                        return Err(batches.value_error(
+                            index,
+                            &format!("has a field length of {len} in the COPY stream"),
+                        ));
+                    }
                 };
                 if let Err(problem) = batches.decoders[index].append(value) {
                     return Err(batches.value_error(index, &problem));
@@ -602,7 +610,43 @@ impl CopyParser {
 
 #[cfg(test)]
 mod tests {
-    use super::copy_body;
+    use super::{CopyParser, copy_body};
+    use crate::arrow::Batches;
+    use crate::arrow::postgres::{Decoder, PgKind};
+
+    /// A binary COPY stream of one `int4` column holding `fields` (a length and bytes
+    /// each), with its header and trailer.
+    fn copy_of(fields: &[(i32, &[u8])]) -> Vec<u8> {
+        let mut out = b"PGCOPY\n\xff\r\n\0".to_vec();
+        out.extend([0u8; 8]);
+        for (len, bytes) in fields {
+            out.extend(1i16.to_be_bytes());
+            out.extend(len.to_be_bytes());
+            out.extend(*bytes);
+        }
+        out.extend((-1i16).to_be_bytes());
+        out
+    }
+
+    fn decode(stream: &[u8]) -> conn_core::Result<usize> {
+        let kind = PgKind::from_oid(23).unwrap();
+        let mut batches = Batches::new(vec!["n".into()], vec![Decoder::new(&kind)], 100);
+        let mut parser = CopyParser::default();
+        parser.feed(stream, &mut batches)?;
+        assert!(parser.ended);
+        Ok(batches.finish()?.num_rows())
+    }
+
+    #[test]
+    fn a_field_length_below_minus_one_is_an_error_not_a_null() {
+        let seven = 7i32.to_be_bytes();
+        assert_eq!(decode(&copy_of(&[(4, &seven), (-1, &[])])).unwrap(), 2);
+        let err = decode(&copy_of(&[(4, &seven), (-2, &[])])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column \"n\": row 1 has a field length of -2 in the COPY stream"
+        );
+    }
 
     #[test]
     fn copy_bodies_lose_trailing_semicolons_and_comments() {

@@ -14,7 +14,6 @@ use conn_core::plugin::Redactor;
 use futures::StreamExt;
 
 use crate::cli::{OutputArgs, OutputFormat};
-use crate::commands::interruptible;
 use crate::error::{CliError, CliResult};
 use crate::interrupt;
 use crate::progress::Progress;
@@ -57,7 +56,7 @@ impl Batches {
     /// The next batch, or `None` at the end. Ctrl-C stops the wait (and the query).
     pub fn next_batch(&mut self) -> CliResult<Option<RecordBatch>> {
         if interrupt::requested() {
-            return Err(crate::commands::stop_after_interrupt());
+            return Err(interrupt::stop_after_interrupt());
         }
         match self {
             Batches::Table { table, next } => {
@@ -73,7 +72,7 @@ impl Batches {
                 };
                 // On Ctrl-C the future, and the stream in it, is dropped: the query
                 // is cancelled on the server.
-                let (taken, next) = interruptible(async move {
+                let (taken, next) = interrupt::interruptible(async move {
                     let next = taken.next().await;
                     Ok((taken, next))
                 })?;
@@ -82,14 +81,25 @@ impl Batches {
                         *stream = Some(taken);
                         Ok(Some(batch))
                     }
-                    Some(Err(err)) => Err(crate::commands::query::with_whole_hint(
-                        CliError::from(err).redacted(redactor),
-                    )),
+                    Some(Err(err)) => Err(with_whole_hint(CliError::from(err).redacted(redactor))),
                     None => Ok(None),
                 }
             }
         }
     }
+}
+
+/// A streamed column's later value that does not fit its first batch's type: the
+/// error says how to read the result anyway.
+pub fn with_whole_hint(mut err: CliError) -> CliError {
+    if err
+        .message
+        .contains("announced by the stream's first batch")
+        || err.message.contains("read the file with read()")
+    {
+        err.message.push_str(" (conn: run again with --whole)");
+    }
+    err
 }
 
 /// Why writing a result stopped: its source failed, or the output did.

@@ -26,6 +26,40 @@ mod factory;
 pub mod fuzzing;
 mod params;
 pub mod plugin;
+
+pub mod stream {
+    //! Streamed reads: Arrow record batches as the source sends them, in bounded memory.
+    //!
+    //! ```ignore
+    //! // async
+    //! let mut batches = conn.query("select * from events").stream().await?;
+    //! println!("{}", batches.schema());
+    //! while let Some(batch) = batches.next().await {
+    //!     handle(batch?);
+    //! }
+    //! // blocking: a BatchStream is also an iterator
+    //! for batch in conn.query("select * from events").stream().blocking()? {
+    //!     handle(batch?);
+    //! }
+    //! ```
+    //!
+    //! A connection type produces batches into a [`BatchSink`]; the reader holds a
+    //! [`BatchStream`]. Between them is a channel of a few batches (the *prefetch* depth), so
+    //! a producer never runs more than that far ahead of its reader: memory stays bounded
+    //! whatever the size of the result.
+    //!
+    //! The schema is known before the first batch is handed out, and every batch has it.
+    //! A later batch whose values need another type (SQLite's dynamic types, a decimal
+    //! with more places) is cast to the announced type when every value fits unchanged;
+    //! otherwise the stream ends with an error naming the column, the row and both types.
+    //! (`query()` can widen a column after the fact; a stream cannot take back the batches
+    //! it already handed out.)
+    //!
+    //! Dropping a [`BatchStream`] stops the read: the producer's task is aborted, which
+    //! cancels the query on the server where the type can.
+
+    pub use crate::plugin::stream::{BatchStream, BlockingBatches, DEFAULT_PREFETCH};
+}
 mod query;
 mod redact;
 mod registry;
@@ -35,7 +69,6 @@ mod review_tests;
 mod secret;
 mod secrets;
 mod stats;
-pub mod stream;
 mod suggest;
 mod table;
 #[cfg(test)]
@@ -66,13 +99,13 @@ pub use factory::{
 };
 pub use params::{Param, Params};
 pub use plugin::Call;
+pub use plugin::stream::{BatchStream, BlockingBatches};
 pub use query::Query;
 pub use registry::{ConnectionTypeInfo, Registry};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use secrets::{SECRETS_FILES_VAR, Secrets, SecretsError, SecretsLocations};
 pub use stats::StatsSnapshot;
-pub use stream::{BatchStream, BlockingBatches};
 pub use table::{DisplayOptions, Table};
 pub use ttl::Ttl;
 pub use value::{Env, Kind, Map, Source, Value};

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::params::{Param, Params};
+use crate::plugin::stream::{BatchStream, DEFAULT_PREFETCH};
 use crate::plugin::{Base, Call, Idempotence, Queryable};
-use crate::stream::{BatchStream, DEFAULT_PREFETCH};
 use crate::table::Table;
 use crate::ttl::Ttl;
 

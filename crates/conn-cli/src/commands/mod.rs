@@ -64,37 +64,4 @@ pub fn millis(elapsed: std::time::Duration) -> u64 {
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Runs `work` (a query, read or write) until it ends or Ctrl-C is pressed. On Ctrl-C
-/// the work is dropped, which makes the connection type ask the server to stop the
-/// statement (and roll back an unfinished write), and that request is given up to five
-/// seconds to go out before the command exits with code 130.
-pub fn interruptible<W, T>(work: W) -> CliResult<T>
-where
-    W: IntoFuture<Output = conn::Result<T>>,
-    W::IntoFuture: Send + 'static,
-    T: Send + 'static,
-{
-    interrupt::install();
-    if interrupt::requested() {
-        return Err(stop_after_interrupt());
-    }
-    let work = work.into_future();
-    let outcome = runtime::block_on(async move {
-        tokio::select! {
-            result = work => Ok(Some(result)),
-            () = interrupt::pressed() => Ok(None),
-        }
-    })?;
-    match outcome {
-        Some(result) => Ok(result?),
-        None => Err(stop_after_interrupt()),
-    }
-}
-
-/// The error of an interrupted command, once the cancel requests of the work it
-/// dropped went out (or five seconds passed). A dropped call's task counts as pending
-/// work until it has stopped, so there is no need to give it a moment first.
-pub fn stop_after_interrupt() -> CliError {
-    runtime::settle_detached(std::time::Duration::from_secs(5));
-    CliError::interrupted()
-}
+pub use crate::interrupt::{interruptible, stop_after_interrupt};

@@ -8,7 +8,7 @@ use conn_core::plugin::{Redactor, is_secret_key, runtime};
 use super::{Opened, interruptible};
 use crate::cli::{OutputFormat, QueryArgs, ReadArgs};
 use crate::error::{CliError, CliResult, Code};
-use crate::output::{self, Batches};
+use crate::output::{self, Batches, with_whole_hint};
 use crate::progress::Progress;
 use crate::project::Project;
 
@@ -102,19 +102,6 @@ fn stream_query(
         stream: Some(stream),
         redactor,
     })
-}
-
-/// A streamed column's later value that does not fit its first batch's type: the
-/// error says how to read the result anyway.
-pub fn with_whole_hint(mut err: CliError) -> CliError {
-    if err
-        .message
-        .contains("announced by the stream's first batch")
-        || err.message.contains("read the file with read()")
-    {
-        err.message.push_str(" (conn: run again with --whole)");
-    }
-    err
 }
 
 /// The redactor of the values of secret-named parameters: a driver may echo a

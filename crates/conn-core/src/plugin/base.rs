@@ -28,9 +28,9 @@ use super::settle::Settle;
 use crate::cache::{CacheValue, ResultCache};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorClass, Limit, Result};
+use crate::plugin::stream::{self, AbortOnDrop, BatchSink, BatchStream};
 use crate::retry::RetryPolicy;
 use crate::stats::StatsSnapshot;
-use crate::stream::{self, AbortOnDrop, BatchSink, BatchStream};
 use crate::table::Table;
 use crate::ttl::Ttl;
 

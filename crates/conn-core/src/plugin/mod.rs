@@ -17,6 +17,7 @@ pub mod runtime;
 pub(crate) mod settings;
 pub(crate) mod settle;
 pub mod statement;
+pub(crate) mod stream;
 
 pub use base::{Base, Idempotence};
 pub use call::{BorrowedCall, Call};
@@ -30,8 +31,8 @@ pub use crate::budget::Budget;
 pub use crate::cache::{CacheValue, ClearGuard, Hit, ResultCache, ResultGroup};
 pub use crate::config::{Searched, env_layer, env_prefix};
 pub use crate::connection::DynConnection;
+pub use crate::plugin::stream::BatchSink;
 pub use crate::redact::{Redactor, is_secret_key};
 pub use crate::stats::Stats;
-pub use crate::stream::BatchSink;
 pub use crate::suggest::nearest as did_you_mean;
 pub use crate::value::{DeError, map_to_json, merge_over};

@@ -8,7 +8,7 @@ use super::handle::Connector;
 use super::statement;
 use crate::error::Result;
 use crate::params::Params;
-use crate::stream::BatchSink;
+use crate::plugin::stream::BatchSink;
 use crate::table::Table;
 
 /// A connector that runs statements: what a connection type writes to get

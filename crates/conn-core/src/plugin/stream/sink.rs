@@ -37,7 +37,17 @@ struct State {
     started: bool,
     /// Whether anything was sent or announced: the statement ran.
     touched: bool,
+    /// First batches held back while a column has held only NULLs (its type is not
+    /// known yet: a decoder that types by values gives it a placeholder).
+    held: Vec<RecordBatch>,
+    /// Rows in `held`.
+    held_rows: usize,
 }
+
+/// At most this many batches are held back before the schema is announced.
+const HOLD_BATCHES: usize = 8;
+/// At most this many rows are held back before the schema is announced.
+const HOLD_ROWS: usize = 262_144;
 
 impl BatchSink {
     pub(super) fn new(sender: mpsc::Sender<Message>) -> Self {
@@ -51,31 +61,49 @@ impl BatchSink {
     /// without rows only announces its schema (when none was yet). Fails when the
     /// reader is gone (the read should stop) or when a value does not fit the announced
     /// type of its column.
+    ///
+    /// While a column of the first batches holds only NULLs, its type may be a
+    /// placeholder (a decimal's scale, SQLite's dynamic types come from the values):
+    /// those batches are held back (at most [`HOLD_BATCHES`] batches or [`HOLD_ROWS`]
+    /// rows) until a value shows the column's type, and the schema is announced with it.
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
-        let message = {
+        let messages = {
             let mut state = self.state.lock();
             state.touched = true;
             match &state.schema {
                 None if batch.num_rows() == 0 => {
+                    if !state.held.is_empty() {
+                        return Ok(());
+                    }
                     state.schema = Some(batch.schema());
-                    Message::Schema(batch.schema())
+                    vec![Message::Schema(batch.schema())]
                 }
                 None => {
-                    state.schema = Some(batch.schema());
-                    state.rows = batch.num_rows();
+                    // Nothing of it may be sent twice from now on.
                     state.started = true;
-                    Message::Batch(batch)
+                    state.held_rows += batch.num_rows();
+                    state.held.push(batch);
+                    if undetermined(&state.held)
+                        && state.held.len() < HOLD_BATCHES
+                        && state.held_rows < HOLD_ROWS
+                    {
+                        return Ok(());
+                    }
+                    release_held(&mut state)?
                 }
                 Some(_) if batch.num_rows() == 0 => return Ok(()),
                 Some(schema) => {
                     let fitted = fit::to_schema(&batch, schema, state.rows)?;
                     state.rows += fitted.num_rows();
                     state.started = true;
-                    Message::Batch(fitted)
+                    vec![Message::Batch(fitted)]
                 }
             }
         };
-        self.deliver(message).await
+        for message in messages {
+            self.deliver(message).await?;
+        }
+        Ok(())
     }
 
     /// Hands every batch of `table` to the reader, announcing its schema when it has
@@ -90,16 +118,23 @@ impl BatchSink {
     /// Announces `schema` when no batch did: a result without rows still has columns.
     /// Does nothing once a schema was announced.
     pub async fn announce(&self, schema: SchemaRef) -> Result<()> {
-        let message = {
+        let messages = {
             let mut state = self.state.lock();
             state.touched = true;
             if state.schema.is_some() {
                 return Ok(());
             }
-            state.schema = Some(schema.clone());
-            Message::Schema(schema)
+            if state.held.is_empty() {
+                state.schema = Some(schema.clone());
+                vec![Message::Schema(schema)]
+            } else {
+                release_held(&mut state)?
+            }
         };
-        self.deliver(message).await
+        for message in messages {
+            self.deliver(message).await?;
+        }
+        Ok(())
     }
 
     /// [`send`](Self::send) from blocking code: a driver that produces batches on a
@@ -133,8 +168,27 @@ impl BatchSink {
     /// Ends the stream: the result is complete. (A channel that closes without this is
     /// an error for the reader, never a complete result.)
     pub(crate) async fn end(&self) {
-        // A reader that is gone needs no end.
-        let _ = self.sender.send(Message::End).await;
+        // Batches still held back (every one NULL in some column) go out first.
+        let held = {
+            let mut state = self.state.lock();
+            if state.held.is_empty() {
+                Ok(Vec::new())
+            } else {
+                release_held(&mut state)
+            }
+        };
+        match held {
+            Ok(messages) => {
+                for message in messages {
+                    if self.deliver(message).await.is_err() {
+                        return;
+                    }
+                }
+                // A reader that is gone needs no end.
+                let _ = self.sender.send(Message::End).await;
+            }
+            Err(err) => self.fail(err).await,
+        }
     }
 
     /// Ends the stream with `err` (the reader sees it after the batches before it).
@@ -151,4 +205,60 @@ impl BatchSink {
                 context: "a streamed read whose reader was dropped".into(),
             })
     }
+}
+
+/// Whether some column has held only NULLs in every batch of `held`.
+fn undetermined(held: &[RecordBatch]) -> bool {
+    let Some(first) = held.first() else {
+        return false;
+    };
+    (0..first.num_columns()).any(|column| {
+        held.iter().all(|batch| {
+            let array = batch.column(column);
+            array.null_count() == array.len()
+        })
+    })
+}
+
+/// Announces the schema of the held batches (each column typed by the first batch
+/// where it holds a value) and hands them out, fitted to it.
+fn release_held(state: &mut State) -> Result<Vec<Message>> {
+    let held = std::mem::take(&mut state.held);
+    state.held_rows = 0;
+    let first = held[0].schema();
+    let fields: Vec<arrow::datatypes::FieldRef> = first
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(column, field)| {
+            let typed = held.iter().find(|batch| {
+                let array = batch.column(column);
+                array.null_count() < array.len()
+            });
+            match typed {
+                Some(batch) if batch.schema().field(column).data_type() != field.data_type() => {
+                    Arc::new(
+                        field
+                            .as_ref()
+                            .clone()
+                            .with_data_type(batch.schema().field(column).data_type().clone())
+                            .with_nullable(true),
+                    )
+                }
+                _ => Arc::clone(field),
+            }
+        })
+        .collect();
+    let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        first.metadata().clone(),
+    ));
+    let mut messages = Vec::with_capacity(held.len());
+    for batch in &held {
+        let fitted = fit::to_schema(batch, &schema, state.rows)?;
+        state.rows += fitted.num_rows();
+        messages.push(Message::Batch(fitted));
+    }
+    state.schema = Some(schema);
+    Ok(messages)
 }

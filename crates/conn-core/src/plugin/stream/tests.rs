@@ -31,6 +31,9 @@ struct Script {
     hang_after_first: AtomicBool,
     /// Panic after this many batches (0: never).
     panic_after: AtomicUsize,
+    /// Leading batches of NULLs typed Float64 (a placeholder, as a decoder that types by
+    /// values gives them).
+    null_first: AtomicUsize,
     /// Milliseconds before the first batch, and between later ones.
     delay_first_ms: AtomicUsize,
     delay_between_ms: AtomicUsize,
@@ -124,7 +127,10 @@ impl Queryable for Numbers {
                 return Err(transient("connection reset mid-result"));
             }
             let first = i64::try_from(i * 10).unwrap();
-            let batch = if i > 0 && i == s.fraction_at.load(Ordering::SeqCst) {
+            let batch = if i < s.null_first.load(Ordering::SeqCst) {
+                let nulls: ArrayRef = Arc::new(Float64Array::from(vec![None::<f64>; 10]));
+                RecordBatch::try_new(floats(vec![]).schema(), vec![nulls]).unwrap()
+            } else if i > 0 && i == s.fraction_at.load(Ordering::SeqCst) {
                 floats((0..10).map(|k| (first + k) as f64 + 0.5).collect())
             } else if i % 2 == 1 {
                 // Whole numbers as Float64: they fit the Int64 column unchanged.
@@ -477,4 +483,48 @@ fn a_streamed_write_that_failed_after_it_answered_is_not_run_again() {
     assert_eq!(results.len(), 3);
     assert!(results[2].is_err());
     assert_eq!(s.attempts.load(Ordering::SeqCst), 1, "a write runs once");
+}
+
+#[test]
+fn first_batches_of_nulls_wait_for_a_value_to_give_the_column_its_type() {
+    let name = "stream_nulls_first";
+    let s = script(name);
+    s.batches.store(6, Ordering::SeqCst);
+    s.null_first.store(2, Ordering::SeqCst);
+    let stream = Query::new(&base(name), "select")
+        .stream()
+        .blocking()
+        .unwrap();
+    // Announced with the type of the first value, not the NULLs' placeholder.
+    assert_eq!(stream.schema().field(0).data_type(), &DataType::Int64);
+    let batches: Vec<RecordBatch> = stream.into_iter().map(|b| b.unwrap()).collect();
+    assert_eq!(batches.len(), 6);
+    let column: Vec<Option<i64>> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(column[..20], [None; 20]);
+    assert_eq!(column[20], Some(20));
+    assert_eq!(column[59], Some(59));
+}
+
+#[test]
+fn a_result_of_nulls_only_ends_with_every_row() {
+    let name = "stream_nulls_only";
+    let s = script(name);
+    s.batches.store(3, Ordering::SeqCst);
+    s.null_first.store(3, Ordering::SeqCst);
+    let batches: Vec<RecordBatch> = Query::new(&base(name), "select")
+        .stream()
+        .blocking()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.unwrap())
+        .collect();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 30);
 }

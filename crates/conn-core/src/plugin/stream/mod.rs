@@ -1,32 +1,5 @@
-//! Streamed reads: Arrow record batches as the source sends them, in bounded memory.
-//!
-//! ```ignore
-//! // async
-//! let mut batches = conn.query("select * from events").stream().await?;
-//! println!("{}", batches.schema());
-//! while let Some(batch) = batches.next().await {
-//!     handle(batch?);
-//! }
-//! // blocking: a BatchStream is also an iterator
-//! for batch in conn.query("select * from events").stream().blocking()? {
-//!     handle(batch?);
-//! }
-//! ```
-//!
-//! A connection type produces batches into a [`BatchSink`]; the reader holds a
-//! [`BatchStream`]. Between them is a channel of a few batches (the *prefetch* depth), so
-//! a producer never runs more than that far ahead of its reader: memory stays bounded
-//! whatever the size of the result.
-//!
-//! The schema is known before the first batch is handed out, and every batch has it.
-//! A later batch whose values need another type (SQLite's dynamic types, a decimal
-//! with more places) is cast to the announced type when every value fits unchanged;
-//! otherwise the stream ends with an error naming the column, the row and both types.
-//! (`query()` can widen a column after the fact; a stream cannot take back the batches
-//! it already handed out.)
-//!
-//! Dropping a [`BatchStream`] stops the read: the producer's task is aborted, which
-//! cancels the query on the server where the type can.
+//! The machinery of streamed reads; the user-facing side is documented in
+//! [`crate::stream`].
 
 mod fit;
 mod sink;
@@ -41,8 +14,8 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::runtime;
 use crate::error::{Error, Result};
-use crate::plugin::runtime;
 
 pub use sink::BatchSink;
 

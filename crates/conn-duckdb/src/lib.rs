@@ -43,8 +43,8 @@ mod write;
 use std::fmt;
 use std::sync::Arc;
 
+use conn_core::plugin::BatchSink;
 use conn_core::plugin::{Base, Connector, Queryable, Redactor, runtime};
-use conn_core::stream::BatchSink;
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Params, Query, Result, StatsSnapshot, Table,
 };

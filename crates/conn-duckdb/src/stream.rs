@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use conn_core::arrow::datatypes::SchemaRef;
-use conn_core::stream::BatchSink;
+use conn_core::plugin::BatchSink;
 use conn_core::{Params, Result};
 
 use crate::pool::DuckPool;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use conn_core::arrow::array::{RecordBatch, RecordBatchReader};
-use conn_core::stream::BatchSink;
+use conn_core::plugin::BatchSink;
 use conn_core::{Error, Result, Table};
 use futures::stream::BoxStream;
 use futures::{FutureExt, TryStreamExt};

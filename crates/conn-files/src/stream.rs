@@ -19,7 +19,7 @@ use std::sync::Arc;
 use conn_core::arrow::array::RecordBatch;
 use conn_core::arrow::datatypes::SchemaRef;
 use conn_core::arrow::error::ArrowError;
-use conn_core::stream::BatchSink;
+use conn_core::plugin::BatchSink;
 use conn_core::{Error, Result};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};

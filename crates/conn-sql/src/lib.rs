@@ -47,8 +47,8 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use conn_core::plugin::BatchSink;
 use conn_core::plugin::{Base, Connector, Queryable};
-use conn_core::stream::BatchSink;
 use conn_core::{
     Call, ConnectionConfig, ConnectionType, Param, Params, Query, Result, StatsSnapshot, Table,
 };

@@ -629,3 +629,29 @@ fn sqlite_dropping_the_stream_interrupts_the_query() {
     assert_eq!(rows, vec![(2,)], "the in-memory database survived");
     assert_eq!(conn.stats().resets, 0);
 }
+
+/// A column whose first batches hold only NULLs gets its type from its first value
+/// (MySQL's DECIMAL scale comes from the values; so does an SQLite expression's type),
+/// not from the NULLs' placeholder: the stream equals `query()`.
+#[test]
+fn columns_that_start_with_nulls_stream_like_query() {
+    let (_project, conn) = sqlite();
+    streams_like_query(
+        &conn,
+        "SELECT id, CASE WHEN id <= 20 THEN NULL ELSE f END AS f, \
+           CASE WHEN id <= 30 THEN NULL ELSE i END AS i FROM edge ORDER BY id",
+        &[],
+        1000,
+    );
+    let Some((scratch, project)) = my() else {
+        return;
+    };
+    my_edge_table(&scratch);
+    let conn = project.sql("s");
+    streams_like_query(
+        &conn,
+        "SELECT id, CASE WHEN id <= 20 THEN NULL ELSE n END AS n FROM edge ORDER BY id",
+        &[],
+        1000,
+    );
+}

@@ -15,8 +15,8 @@ pub(crate) mod sqlite;
 use std::sync::Arc;
 use std::time::Duration;
 
+use conn_core::plugin::BatchSink;
 use conn_core::plugin::Redactor;
-use conn_core::stream::BatchSink;
 use conn_core::{Error, Result, Source, Table};
 
 use crate::classify;

@@ -2,8 +2,8 @@
 //! each one is built (`stream()`). The drivers decode the same way for both; only the
 //! end of each batch differs.
 
+use conn_core::plugin::BatchSink;
 use conn_core::plugin::CancelGuard;
-use conn_core::stream::BatchSink;
 use conn_core::{Error, Result, Table};
 use sqlx::Database;
 

@@ -82,7 +82,7 @@ fn fit_column(array: &ArrayRef, wanted: &DataType) -> std::result::Result<ArrayR
     if array.data_type() == wanted {
         return Ok(Arc::clone(array));
     }
-    if array.null_count() == array.len() {
+    if array.logical_null_count() == array.len() {
         return Ok(new_null_array(wanted, array.len()));
     }
     if !same_kind(array.data_type(), wanted) {

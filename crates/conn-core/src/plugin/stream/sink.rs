@@ -215,7 +215,7 @@ fn undetermined(held: &[RecordBatch]) -> bool {
     (0..first.num_columns()).any(|column| {
         held.iter().all(|batch| {
             let array = batch.column(column);
-            array.null_count() == array.len()
+            array.logical_null_count() == array.len()
         })
     })
 }
@@ -233,7 +233,7 @@ fn release_held(state: &mut State) -> Result<Vec<Message>> {
         .map(|(column, field)| {
             let typed = held.iter().find(|batch| {
                 let array = batch.column(column);
-                array.null_count() < array.len()
+                array.logical_null_count() < array.len()
             });
             match typed {
                 Some(batch) if batch.schema().field(column).data_type() != field.data_type() => {

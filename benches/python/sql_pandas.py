@@ -1,6 +1,7 @@
 """The original's path: SQLAlchemy + pandas.read_sql (what st.connection's query runs).
 
-Usage: pg_pandas.py URL SQL RUNS; prints the best time in seconds and the rows."""
+Usage: sql_pandas.py URL SQL RUNS (URL in SQLAlchemy's form, driver named); prints the best
+time in seconds and the rows."""
 import sys
 import time
 
@@ -8,7 +9,7 @@ import pandas as pd
 import sqlalchemy
 
 url, sql, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-engine = sqlalchemy.create_engine(url.replace("postgres://", "postgresql+psycopg2://", 1))
+engine = sqlalchemy.create_engine(url)
 with engine.connect() as conn:
     conn.execute(sqlalchemy.text("SELECT 1"))
 best, rows = float("inf"), 0

@@ -1,6 +1,7 @@
-//! `SELECT *` of a table from PostgreSQL into a conn Table, for `scripts/bench-pg`.
+//! `SELECT *` of a table into a conn Table, for `scripts/bench-sql` (PostgreSQL, MySQL or
+//! MariaDB, SQLite: the URL says which).
 //!
-//! Usage: pg_select URL SQL RUNS. Connects once, runs the query RUNS times without the
+//! Usage: sql_select URL SQL RUNS. Connects once, runs the query RUNS times without the
 //! result cache, prints the best time in seconds and the rows; the driver script reads
 //! the process's CPU time and peak memory.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]

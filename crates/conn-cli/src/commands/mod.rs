@@ -6,17 +6,12 @@ pub mod explain;
 pub mod list;
 pub mod query;
 
-use std::future::IntoFuture;
 use std::sync::Arc;
-
-use conn_core::plugin::runtime;
 
 use conn::duckdb::DuckDbConnection;
 use conn::files::FilesConnection;
 use conn::sql::SqlConnection;
 
-use crate::error::{CliError, CliResult};
-use crate::interrupt;
 use crate::project::Project;
 
 /// A connection as one of the built-in types the commands know how to drive, or
@@ -64,4 +59,4 @@ pub fn millis(elapsed: std::time::Duration) -> u64 {
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub use crate::interrupt::{interruptible, stop_after_interrupt};
+pub use crate::interrupt::interruptible;

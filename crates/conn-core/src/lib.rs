@@ -43,7 +43,7 @@ pub mod stream {
     //! }
     //! ```
     //!
-    //! A connection type produces batches into a [`BatchSink`]; the reader holds a
+    //! A connection type produces batches into a [`BatchSink`](crate::plugin::BatchSink); the reader holds a
     //! [`BatchStream`]. Between them is a channel of a few batches (the *prefetch* depth), so
     //! a producer never runs more than that far ahead of its reader: memory stays bounded
     //! whatever the size of the result.

@@ -64,7 +64,7 @@ impl BatchSink {
     ///
     /// While a column of the first batches holds only NULLs, its type may be a
     /// placeholder (a decimal's scale, SQLite's dynamic types come from the values):
-    /// those batches are held back (at most [`HOLD_BATCHES`] batches or [`HOLD_ROWS`]
+    /// those batches are held back (at most 8 batches or 262,144
     /// rows) until a value shows the column's type, and the schema is announced with it.
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
         let messages = {

@@ -148,6 +148,9 @@ pub struct ConnectionConfig {
     resolve: Option<Arc<Resolve>>,
     budget: Option<Budget>,
     results_group: Option<ResultGroup>,
+    /// The environment the configuration was resolved from (the factory's), for types
+    /// that read more of it themselves (a driver's own config file location).
+    env: Env,
     /// What the type made of the keys while building (shared by clones, so that whoever
     /// kept a clone can read it afterwards, as `conn explain` does).
     findings: Arc<parking_lot::Mutex<Vec<KeyFinding>>>,
@@ -205,6 +208,7 @@ impl ConnectionConfig {
             resolve: None,
             budget: None,
             results_group: None,
+            env: Env::process(),
             findings: Arc::default(),
         }
     }
@@ -247,6 +251,31 @@ impl ConnectionConfig {
     pub fn with_results_group(mut self, group: ResultGroup) -> Self {
         self.results_group = Some(group);
         self
+    }
+
+    /// The same configuration with `values` instead of its own: for a type that merges
+    /// layers of its own under what the factory resolved (the section of a driver's
+    /// config file that a key names). Findings stay shared with this configuration.
+    #[must_use]
+    pub fn with_values(&self, values: Map) -> Self {
+        ConnectionConfig {
+            values,
+            ..self.clone()
+        }
+    }
+
+    /// The same configuration, resolved from `env` (the factory's environment).
+    #[must_use]
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// The environment the configuration was resolved from: the factory's (a fixed set
+    /// in tests), or the process environment. A type that reads more of the
+    /// environment itself (`SNOWFLAKE_HOME`, say) reads it here.
+    pub fn env(&self) -> &Env {
+        &self.env
     }
 
     /// The group the connection's result cache joins, if any.

@@ -52,7 +52,8 @@ impl FactoryInner {
         let mut config = ConnectionConfig::new(name, type_name, values)
             .with_searched(self.searched(&secrets, name))
             .with_budget(self.budget.clone())
-            .with_results_group(self.results_group(name));
+            .with_results_group(self.results_group(name))
+            .with_env(self.env.clone());
         if let Some(origin) = origin {
             config = config.with_origin(origin);
         }

@@ -1,0 +1,153 @@
+//! `write_table`: a table into Snowflake with array binds, in its own session, so that
+//! a failure leaves the target as it was.
+//!
+//! Snowflake commits the open transaction before any DDL, so one transaction cannot
+//! hold a `CREATE` and the rows. Instead:
+//! * append: `BEGIN`, the inserts, `COMMIT` (a failure rolls back);
+//! * create: `CREATE TABLE`, then the inserts in one transaction; a failure drops the
+//!   new table again;
+//! * replace: the rows go into a new staging table next to the target, which then
+//!   takes the target's place in one statement (`ALTER TABLE ... SWAP WITH`, or
+//!   `RENAME TO` when there is no target yet); a failure drops the staging table and
+//!   leaves the target untouched.
+//!
+//! Names: a table name is `table`, `schema.table` or `database.schema.table`; an
+//! unquoted part follows Snowflake's rules (upper-cased by the server), a part in
+//! double quotes is taken literally. A column name that is a plain identifier is
+//! written unquoted (so `name` becomes `NAME`, as any Snowflake tool would make it);
+//! any other is quoted and kept as it is.
+
+mod binds;
+mod names;
+
+use conn_core::{Error, Result, Table, WriteMode};
+
+use crate::client::{QueryRequest, SnowflakeClient};
+use crate::run_for_effect;
+
+use names::TableName;
+
+/// Writes `table` to `name` on `client` (a session of the write's own).
+pub(crate) async fn write_table(
+    client: &SnowflakeClient,
+    name: &str,
+    table: &Table,
+    mode: WriteMode,
+) -> Result<u64> {
+    let target = TableName::parse(name)?;
+    let columns = binds::columns(table)?;
+    let rows = table.num_rows() as u64;
+    let column_list = columns
+        .iter()
+        .map(|c| c.sql_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let definition = columns
+        .iter()
+        .map(|c| format!("{} {}", c.sql_name, c.sql_type))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match mode {
+        WriteMode::Append => {
+            insert_all(client, &target.sql(), &column_list, table, &columns).await?;
+        }
+        WriteMode::Create => {
+            let target_sql = target.sql();
+            run(client, format!("CREATE TABLE {target_sql} ({definition})")).await?;
+            if let Err(err) = insert_all(client, &target_sql, &column_list, table, &columns).await {
+                let _ = run(client, format!("DROP TABLE IF EXISTS {target_sql}")).await;
+                return Err(err);
+            }
+        }
+        WriteMode::Replace => {
+            let staging = target.staging();
+            let staging_sql = staging.sql();
+            run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await?;
+            let filled = insert_all(client, &staging_sql, &column_list, table, &columns).await;
+            let placed = match filled {
+                Ok(()) => take_place(client, &staging, &target).await,
+                Err(err) => Err(err),
+            };
+            // After a swap the staging table holds the old rows; after a rename or a
+            // failure it is gone or unwanted: drop it either way.
+            let _ = run(client, format!("DROP TABLE IF EXISTS {staging_sql}")).await;
+            placed?;
+        }
+    }
+    Ok(rows)
+}
+
+/// Puts the filled `staging` table in `target`'s place in one statement.
+async fn take_place(client: &SnowflakeClient, staging: &TableName, target: &TableName) -> Result<()> {
+    let swapped = run(
+        client,
+        format!("ALTER TABLE {} SWAP WITH {}", staging.sql(), target.sql()),
+    )
+    .await;
+    match swapped {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == conn_core::ErrorKind::NotFound => {
+            // No target yet: the staging table becomes it.
+            run(
+                client,
+                format!("ALTER TABLE {} RENAME TO {}", staging.sql(), target.sql()),
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Inserts every row of `table` in one transaction, in batches of array binds.
+async fn insert_all(
+    client: &SnowflakeClient,
+    target: &str,
+    column_list: &str,
+    table: &Table,
+    columns: &[binds::Column],
+) -> Result<()> {
+    if table.num_rows() == 0 {
+        return Ok(());
+    }
+    run(client, "BEGIN".to_owned()).await?;
+    let inserted = async {
+        let placeholders = vec!["?"; columns.len()].join(", ");
+        let sql = format!("INSERT INTO {target} ({column_list}) VALUES ({placeholders})");
+        let mut first_row = 0_usize;
+        for batch in table.batches() {
+            for slice in binds::slices(batch) {
+                let bindings = binds::array_bindings(&slice, columns, first_row)?;
+                first_row += slice.num_rows();
+                let query = QueryRequest {
+                    sql: sql.clone(),
+                    bindings: Some(bindings),
+                };
+                let executed = run_for_effect(client, &query).await?;
+                if executed.rows != slice.num_rows() as u64 {
+                    return Err(Error::Data(format!(
+                        "inserting into {target}: the server reported {} rows inserted for {} \
+                         rows sent (query id {})",
+                        executed.rows,
+                        slice.num_rows(),
+                        executed.query_id
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match inserted {
+        Ok(()) => run(client, "COMMIT".to_owned()).await,
+        Err(err) => {
+            let _ = run(client, "ROLLBACK".to_owned()).await;
+            Err(err)
+        }
+    }
+}
+
+/// Runs one statement without parameters.
+async fn run(client: &SnowflakeClient, sql: String) -> Result<()> {
+    let query = QueryRequest { sql, bindings: None };
+    client.run(&query).await.map(drop)
+}

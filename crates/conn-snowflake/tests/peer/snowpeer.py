@@ -33,6 +33,7 @@ import base64
 import gzip
 import hashlib
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -134,6 +135,9 @@ class State:
         self.reset()
 
     def reset(self) -> None:
+        for hanging in getattr(self, "pending", {}).values():  # released, as if aborted
+            hanging.canceled = True
+            hanging.event.set()
         self.controls: dict[str, Any] = json.loads(json.dumps(DEFAULT_CONTROLS))
         self.records: dict[str, list[dict[str, Any]]] = {k: [] for k in RECORD_KINDS}
         self.pending: dict[str, Pending] = {}  # by queryId
@@ -169,6 +173,28 @@ def apply_control(name: str, value: Any) -> None:
 
 
 # ---- talking to fakesnow ---------------------------------------------------------------
+
+
+class LastFailure(logging.Filter):
+    """Keeps the exception fakesnow logged last, to say why it failed (its own 500 answer
+    names only the statement). A filter, not a handler: fakesnow's logger shares its
+    handler list with uvicorn's, which uvicorn replaces at startup."""
+
+    text = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            LastFailure.text = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return True
+
+
+logging.getLogger("fakesnow.server").addFilter(LastFailure())
+
+
+def unsupported(cause: str) -> JSONResponse:
+    """What fakesnow cannot run (an unsupported type, a bind it cannot convert): HTTP 200
+    and code 261000 with the cause, where fakesnow answers HTTP 500, which drivers retry."""
+    return error("261000", f"fakesnow cannot run this statement: {cause}", "XX000")
 
 
 async def read_json(request: Request) -> Any:
@@ -416,8 +442,16 @@ async def query_request(request: Request) -> JSONResponse:
             pass
         record["outcome"] = "canceled"
         return CANCELED()
-    status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
+    LastFailure.text = ""
+    try:
+        status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
+    except Exception as e:  # noqa: BLE001 - fakesnow failed outside its own error handling
+        status, fs_answer = 500, None
+        LastFailure.text = f"{type(e).__name__}: {e}"
     record["ran"] = True
+    if status == 500:
+        record["outcome"] = f"fakesnow failed: {LastFailure.text}"
+        return unsupported(LastFailure.text or "see the peer's stderr")
     if status != 200:
         record["outcome"] = f"fakesnow HTTP {status}"
         return JSONResponse(fs_answer, status_code=status)

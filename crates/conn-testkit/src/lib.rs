@@ -8,7 +8,8 @@
 //!   result cache hit and ttl, no secret in `Debug` or errors.
 //! * [`faults`]: a TCP proxy that cuts, stalls and refuses connections to a real server,
 //!   and the figures of a loop of reads and writes under it; [`servers`]: private
-//!   PostgreSQL and MariaDB servers a test may restart.
+//!   PostgreSQL and MariaDB servers a test may restart, and the Snowflake-protocol
+//!   peer ([`servers::SnowflakePeer`]).
 #![deny(missing_docs)]
 
 pub mod faults;

@@ -7,13 +7,18 @@
 //! tests must never be), so they need root: the servers run as their own system users
 //! (`postgres`, `mysql`). Missing binaries skip the test with a message, unless
 //! `CONN_TEST_REQUIRE_SERVERS=1` makes that a failure.
+//!
+//! [`SnowflakePeer`] is of another kind: a loopback server of the Snowflake REST
+//! protocol (fakesnow in the test venv, wrapped), which needs no root and no restart.
 
 mod mariadb;
 mod postgres;
 mod process;
+mod snowflake;
 
 pub use mariadb::MariaDbServer;
 pub use postgres::PgCluster;
+pub use snowflake::{PYTHON_VAR, SnowflakePeer};
 
 /// How a private server is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -73,6 +73,11 @@ pub(crate) async fn write_table(
             let _ = run(client, format!("DROP TABLE IF EXISTS {staging_sql}")).await;
             placed?;
         }
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "write_table to Snowflake does not know the write mode {other:?}"
+            )));
+        }
     }
     Ok(rows)
 }

@@ -194,19 +194,7 @@ impl SnowflakeClient {
         }
         auth::add_credentials(settings, &mut data)?;
         let body = json!({ "data": data });
-        let mut path = String::from("/session/v1/login-request?");
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("databaseName", &settings.database),
-            ("schemaName", &settings.schema),
-            ("warehouse", &settings.warehouse),
-            ("roleName", &settings.role),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(key, value);
-            }
-        }
-        path.push_str(&query.finish());
+        let path = login_path(settings);
         let answer = self
             .request(Method::POST, &path, Some(&body), Uuid::new_v4(), Token::None, "login")
             .await?;
@@ -262,7 +250,6 @@ impl SnowflakeClient {
                 tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: session token renewed");
                 return Ok(());
             }
-            let _ = master;
         }
         tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: renewal failed, logging in again");
         self.log_in().await
@@ -307,7 +294,8 @@ impl SnowflakeClient {
                 .is_some_and(|c| protocol::TOKEN_INVALID.contains(&c));
             if !answer.success && expired && token == Token::Session && renewals < RENEWALS {
                 renewals += 1;
-                self.renew(tokens.generation).await?;
+                // Boxed: renewing sends requests of its own.
+                Box::pin(self.renew(tokens.generation)).await?;
                 continue;
             }
             return Ok(answer);
@@ -450,6 +438,23 @@ impl Drop for Inner {
             let _ = request.send().await;
         });
     }
+}
+
+/// The login request's path: where the session starts (database, schema, warehouse,
+/// role) goes in its query string.
+fn login_path(settings: &Settings) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("databaseName", &settings.database),
+        ("schemaName", &settings.schema),
+        ("warehouse", &settings.warehouse),
+        ("roleName", &settings.role),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    format!("/session/v1/login-request?{}", query.finish())
 }
 
 /// Why a send failed: worth sending again, or not.

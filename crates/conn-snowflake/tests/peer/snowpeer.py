@@ -33,6 +33,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 import logging
 import secrets
 import time
@@ -443,8 +444,12 @@ async def query_request(request: Request) -> JSONResponse:
         record["outcome"] = "canceled"
         return CANCELED()
     LastFailure.text = ""
+    swap = SWAP.match(sql or "")
     try:
-        status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
+        if swap:
+            status, fs_answer = await swap_tables(request, body, s.fs_token, swap.group(1), swap.group(2))
+        else:
+            status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
     except Exception as e:  # noqa: BLE001 - fakesnow failed outside its own error handling
         status, fs_answer = 500, None
         LastFailure.text = f"{type(e).__name__}: {e}"
@@ -470,6 +475,26 @@ async def query_request(request: Request) -> JSONResponse:
         record["outcome"] += ", pending"
         return in_progress(query_id)
     return JSONResponse(fs_answer)
+
+
+# Snowflake's `ALTER TABLE a SWAP WITH b` (one statement that exchanges two tables), which
+# fakesnow cannot parse: emulated with three renames (b -> tmp, a -> b, tmp -> a). Not
+# atomic as Snowflake's is, which no test relies on; a missing `b` fails the first rename
+# with 002003, as Snowflake fails the swap.
+SWAP = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+SWAP\s+WITH\s+(\S+?)\s*;?\s*$", re.IGNORECASE)
+
+
+async def swap_tables(request: Request, body: Any, fs_token: str | None, a: str, b: str) -> tuple[int, Any]:
+    """Runs the three renames of a SWAP WITH through fakesnow; the first failure is the answer."""
+    tmp = b[:-1] + '_SWAP_TMP"' if b.endswith('"') else b + "_SWAP_TMP"
+    short = lambda name: name.rsplit(".", 1)[-1]  # noqa: E731 - RENAME TO keeps the schema
+    answer: tuple[int, Any] = (200, None)
+    for sql in (f"ALTER TABLE {b} RENAME TO {short(tmp)}", f"ALTER TABLE {a} RENAME TO {short(b)}",
+                f"ALTER TABLE {tmp} RENAME TO {short(a)}"):
+        answer = await call_fakesnow(fs.query_request, request, dict(body, sqlText=sql, bindings=None), fs_token)
+        if answer[0] != 200 or not (answer[1] or {}).get("success"):
+            return answer
+    return answer
 
 
 def in_progress(query_id: str) -> JSONResponse:

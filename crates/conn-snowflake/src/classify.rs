@@ -32,7 +32,9 @@ impl Ctx {
         query_id: Option<&str>,
     ) -> Error {
         let (class, kind) = classify(code, sql_state);
-        let mut text = message.unwrap_or("the server reported a failure").to_owned();
+        let mut text = message
+            .unwrap_or("the server reported a failure")
+            .to_owned();
         let mut details = Vec::new();
         if let Some(code) = code {
             details.push(format!("code {code}"));
@@ -76,7 +78,8 @@ impl Ctx {
 
     /// An HTTP status the server answered instead of a protocol answer.
     pub fn status_error(&self, doing: &str, status: reqwest::StatusCode, body: &str) -> Error {
-        let retryable = status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408;
+        let retryable =
+            status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408;
         let (class, kind) = if retryable {
             (ErrorClass::Transient, ErrorKind::Transient)
         } else if status.as_u16() == 401 || status.as_u16() == 403 {
@@ -114,13 +117,19 @@ fn classify(code: Option<&str>, sql_state: Option<&str>) -> (ErrorClass, Option<
             (ErrorClass::Stale, Some(ErrorKind::Stale))
         }
         // Login refused: wrong password, bad JWT or token, locked or disabled user.
-        (code, _) if code.starts_with("3901") || code.starts_with("3903") || code.starts_with("3904") => {
+        (code, _)
+            if code.starts_with("3901") || code.starts_with("3903") || code.starts_with("3904") =>
+        {
             (ErrorClass::Permanent, Some(ErrorKind::Authentication))
         }
         // Object does not exist or not authorized.
-        ("002003" | "002043", _) | (_, "42S02") => (ErrorClass::Permanent, Some(ErrorKind::NotFound)),
+        ("002003" | "002043", _) | (_, "42S02") => {
+            (ErrorClass::Permanent, Some(ErrorKind::NotFound))
+        }
         // Statement canceled or reached its timeout.
-        ("000604" | "000630", _) | (_, "57014") => (ErrorClass::Permanent, Some(ErrorKind::Cancelled)),
+        ("000604" | "000630", _) | (_, "57014") => {
+            (ErrorClass::Permanent, Some(ErrorKind::Cancelled))
+        }
         // Service unavailable, overloaded.
         ("390700" | "000625", _) => (ErrorClass::Transient, Some(ErrorKind::Transient)),
         _ => (ErrorClass::Permanent, None),
@@ -143,7 +152,10 @@ mod tests {
             classify(Some("002003"), Some("42S02")),
             (ErrorClass::Permanent, Some(ErrorKind::NotFound))
         );
-        assert_eq!(classify(Some("001003"), Some("42000")), (ErrorClass::Permanent, None));
+        assert_eq!(
+            classify(Some("001003"), Some("42000")),
+            (ErrorClass::Permanent, None)
+        );
     }
 
     #[test]
@@ -162,7 +174,10 @@ mod tests {
             )
             .to_string();
         assert!(err.contains("snowflake connection \"wh\", query"), "{err}");
-        assert!(err.contains("code 002003, SQLSTATE 42S02, query id 01b-qid"), "{err}");
+        assert!(
+            err.contains("code 002003, SQLSTATE 42S02, query id 01b-qid"),
+            "{err}"
+        );
         assert!(!err.contains("hunter2"), "{err}");
     }
 }

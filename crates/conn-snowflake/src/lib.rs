@@ -49,6 +49,7 @@ use conn_core::{
 
 pub use client::SnowflakeClient;
 pub use conn_core::WriteMode;
+pub use result::QUERY_ID_KEY;
 pub use session::{Session, SessionStatement};
 
 use classify::Ctx;
@@ -210,15 +211,15 @@ impl SnowflakeConnection {
         }
     }
 
-    /// A session of its own (a second login), for transactions and temporary tables:
-    /// `BEGIN` has run; [`Session::commit`] commits, dropping the session rolls back
-    /// and closes it.
+    /// A session of its own (a second login), for a transaction and temporary tables:
+    /// the transaction begins with its first statement that is not DDL;
+    /// [`Session::commit`] commits, dropping the session rolls back and closes it.
     pub fn session(&self) -> Call<Session> {
         let base = self.base.clone();
         self.base.call("begin transaction", async move {
             let connector = base.connector();
             let client = connector.log_in().await?;
-            Session::begin(client, base.results().clone(), base.timeout()).await
+            Ok(Session::new(client, base.results().clone(), base.timeout()))
         })
     }
 
@@ -227,7 +228,8 @@ impl SnowflakeConnection {
     pub fn write_table(&self, name: &str, table: &Table, mode: WriteMode) -> Call<u64> {
         let (name, table) = (Arc::<str>::from(name), table.clone());
         self.base.write(move |connector, _client| {
-            let (name, table, connector) = (Arc::clone(&name), table.clone(), Arc::clone(&connector));
+            let (name, table, connector) =
+                (Arc::clone(&name), table.clone(), Arc::clone(&connector));
             async move {
                 // Its own session: a transaction of the connection's would take in
                 // every concurrent statement.
@@ -338,7 +340,10 @@ impl IntoFuture for Execution {
 }
 
 /// Runs one statement and reads how many rows it changed.
-pub(crate) async fn run_for_effect(client: &SnowflakeClient, query: &QueryRequest) -> Result<Executed> {
+pub(crate) async fn run_for_effect(
+    client: &SnowflakeClient,
+    query: &QueryRequest,
+) -> Result<Executed> {
     let outcome = client.run(query).await?;
     let query_id = outcome.query_id.clone();
     let table = result::table(client, outcome).await?;

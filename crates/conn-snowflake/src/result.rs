@@ -1,8 +1,10 @@
 //! A finished statement's answer as Arrow: the first rows in the answer, then its
 //! chunks in order, each converted from Snowflake's raw forms to proper Arrow types.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, RecordBatch};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, SchemaRef};
 use base64::Engine as _;
 use bytes::Bytes;
 use conn_core::plugin::BatchSink;
@@ -12,6 +14,9 @@ use futures::{Stream, StreamExt as _};
 use crate::arrow::{Converter, read_ipc};
 use crate::client::{QueryOutcome, SnowflakeClient};
 use crate::protocol::{QueryData, cell_text};
+
+/// The schema metadata key holding the id of the statement a table came from.
+pub const QUERY_ID_KEY: &str = "snowflake:query_id";
 
 /// One raw part of a result.
 enum Raw {
@@ -45,9 +50,13 @@ impl Parts {
                 None => None,
             }
         } else {
-            data.rowset
-                .take()
-                .map(|rows| Raw::Json(rows.iter().map(|row| row.iter().map(cell_text).collect()).collect()))
+            data.rowset.take().map(|rows| {
+                Raw::Json(
+                    rows.iter()
+                        .map(|row| row.iter().map(cell_text).collect())
+                        .collect(),
+                )
+            })
         };
         Ok(Parts {
             client: client.clone(),
@@ -75,12 +84,15 @@ impl Parts {
         text.extend_from_slice(&body);
         text.push(b']');
         let rows: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&text).map_err(|e| {
-            self.client
-                .ctx()
-                .protocol_error("downloading results", format!("a JSON chunk is unreadable: {e}"))
+            self.client.ctx().protocol_error(
+                "downloading results",
+                format!("a JSON chunk is unreadable: {e}"),
+            )
         })?;
         Ok(Some(Raw::Json(
-            rows.iter().map(|row| row.iter().map(cell_text).collect()).collect(),
+            rows.iter()
+                .map(|row| row.iter().map(cell_text).collect())
+                .collect(),
         )))
     }
 }
@@ -98,10 +110,13 @@ pub(crate) async fn table(client: &SnowflakeClient, mut outcome: QueryOutcome) -
     let mut parts = Parts::new(client, &mut outcome.data)?;
     let mut raws = Vec::new();
     while let Some(raw) = parts.next().await? {
-        if let Raw::Arrow(batches) = &raw {
-            for batch in batches {
-                converter.widen_for(batch)?;
+        match &raw {
+            Raw::Arrow(batches) => {
+                for batch in batches {
+                    converter.widen_for(batch)?;
+                }
             }
+            Raw::Json(rows) => converter.widen_for_json(rows),
         }
         raws.push(raw);
     }
@@ -124,12 +139,31 @@ pub(crate) async fn table(client: &SnowflakeClient, mut outcome: QueryOutcome) -
         }
     }
     batches.retain(|batch| batch.num_rows() > 0);
-    Table::new(converter.schema(), batches)
+    let schema = with_query_id(&converter.schema(), &outcome.query_id);
+    let batches = batches
+        .into_iter()
+        .map(|batch| batch.with_schema(Arc::clone(&schema)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            conn_core::Error::Data(format!("the converted result is inconsistent: {e}"))
+        })?;
+    Table::new(schema, batches)
+}
+
+/// `schema` with the statement's query id in its metadata (`snowflake:query_id`).
+fn with_query_id(schema: &SchemaRef, query_id: &str) -> SchemaRef {
+    let mut metadata = schema.metadata().clone();
+    metadata.insert(QUERY_ID_KEY.to_owned(), query_id.to_owned());
+    Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }
 
 /// The result sent to `sink` part by part, as the chunks arrive. Timestamp columns
 /// are widened for the first part; a later value that does not fit fails the stream.
-pub(crate) async fn stream(client: &SnowflakeClient, mut outcome: QueryOutcome, sink: &BatchSink) -> Result<()> {
+pub(crate) async fn stream(
+    client: &SnowflakeClient,
+    mut outcome: QueryOutcome,
+    sink: &BatchSink,
+) -> Result<()> {
     let mut converter = converter(client, &outcome.data)?;
     let mut parts = Parts::new(client, &mut outcome.data)?;
     let mut row = 0_u64;
@@ -153,6 +187,9 @@ pub(crate) async fn stream(client: &SnowflakeClient, mut outcome: QueryOutcome, 
                     .collect::<Result<Vec<_>>>()?
             }
             Raw::Json(rows) => {
+                if first {
+                    converter.widen_for_json(&rows);
+                }
                 let batch = converter.json(&rows, row)?;
                 row += batch.num_rows() as u64;
                 vec![batch]
@@ -176,10 +213,13 @@ pub(crate) fn rows_affected(table: &Table) -> u64 {
     let mut total = 0_u64;
     for (index, field) in table.schema().fields().iter().enumerate() {
         let name = field.name().to_ascii_lowercase();
-        if !(name.starts_with("number of rows") || name.starts_with("number of multi-joined rows")) {
+        if !(name.starts_with("number of rows") || name.starts_with("number of multi-joined rows"))
+        {
             continue;
         }
-        let Some(batch) = table.batches().first() else { continue };
+        let Some(batch) = table.batches().first() else {
+            continue;
+        };
         let column = batch.column(index);
         if column.is_empty() || column.is_null(0) {
             continue;

@@ -15,26 +15,29 @@ use crate::{Executed, protocol, result, run_for_effect};
 /// Statements Snowflake runs in a transaction of their own, committing the open one
 /// first: DDL, and the transaction statements themselves.
 const COMMITTING: &[&str] = &[
-    "create", "alter", "drop", "undrop", "grant", "revoke", "comment", "begin", "start",
-    "commit", "rollback",
+    "create", "alter", "drop", "undrop", "grant", "revoke", "comment", "begin", "start", "commit",
+    "rollback",
 ];
 
-/// A Snowflake session of its own (a second login) with a transaction open.
+/// A Snowflake session of its own (a second login) holding one transaction.
 ///
 /// Statements run in it with [`execute`](Self::execute) and [`query`](Self::query)
-/// (never cached; queries see the transaction's uncommitted changes);
-/// [`commit`](Self::commit) makes them permanent and clears the connection's cached
-/// results; dropping the session without committing rolls back and closes it.
+/// (never cached; queries see the transaction's uncommitted changes). The transaction
+/// begins with the first statement that is not DDL; [`commit`](Self::commit) makes it
+/// permanent and clears the connection's cached results; dropping the session without
+/// committing rolls back and closes it.
 ///
 /// Snowflake commits the open transaction before any DDL statement (`CREATE`, `ALTER`,
-/// `DROP`, ...). So a DDL statement runs only while the transaction holds no change
-/// yet (create temporary tables first, then write); after a change it is refused
-/// rather than committing the session's work behind its back.
+/// `DROP`, ...). So DDL (temporary tables, say) runs only before the transaction holds
+/// a change; after one it is refused rather than committing the session's work behind
+/// its back.
 pub struct Session {
     client: Option<SnowflakeClient>,
     results: ResultCache,
     timeout: Option<(Duration, Limit)>,
-    /// A change ran since `BEGIN`.
+    /// `BEGIN` ran and no `COMMIT` or `ROLLBACK` since.
+    open: bool,
+    /// A change ran in the open transaction.
     dirty: bool,
     /// A statement failed or was cut short: the session can only roll back.
     failed: bool,
@@ -54,8 +57,11 @@ impl fmt::Debug for Session {
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
+            let open = self.open;
             conn_core::plugin::runtime::spawn_detached(async move {
-                let _ = client.run(&statement("ROLLBACK")).await;
+                if open {
+                    let _ = client.run(&statement("ROLLBACK")).await;
+                }
                 client.close().await;
             });
         }
@@ -70,24 +76,21 @@ fn statement(sql: &str) -> QueryRequest {
 }
 
 impl Session {
-    /// Opens the transaction on a freshly logged-in `client`.
-    pub(crate) async fn begin(
+    /// A session on a freshly logged-in `client`.
+    pub(crate) fn new(
         client: SnowflakeClient,
         results: ResultCache,
         timeout: Option<(Duration, Limit)>,
-    ) -> Result<Session> {
-        if let Err(err) = client.run(&statement("BEGIN")).await {
-            client.close().await;
-            return Err(err);
-        }
-        Ok(Session {
+    ) -> Session {
+        Session {
             client: Some(client),
             results,
             timeout,
+            open: false,
             dirty: false,
             failed: false,
             in_flight: false,
-        })
+        }
     }
 
     /// A statement run for its effect; resolves to the rows affected and the query id.
@@ -124,6 +127,14 @@ impl Session {
         let commits = COMMITTING.contains(&first.as_str());
         if commits {
             self.refuse_commit(&first)?;
+            if self.open {
+                // Nothing changed yet: end the empty transaction before the DDL would.
+                client.run(&statement("COMMIT")).await?;
+                self.open = false;
+            }
+        } else if !self.open {
+            client.run(&statement("BEGIN")).await?;
+            self.open = true;
         }
         let query = QueryRequest {
             sql,
@@ -147,22 +158,18 @@ impl Session {
         self.in_flight = false;
         match &outcome {
             Err(Error::Timeout(_)) => self.failed = true,
-            Err(_) => {}
-            Ok(_) if commits => {
-                // DDL committed the (empty) transaction: open the next one.
-                if let Err(err) = client.run(&statement("BEGIN")).await {
-                    self.failed = true;
-                    return Err(err);
-                }
-            }
-            Ok(_) if !reads => self.dirty = true,
-            Ok(_) => {}
+            Ok(_) if !commits && !reads => self.dirty = true,
+            _ => {}
         }
         outcome
     }
 
     fn refuse_commit(&self, first: &str) -> Result<()> {
-        let name = self.client.as_ref().map(|c| c.ctx().name.to_string()).unwrap_or_default();
+        let name = self
+            .client
+            .as_ref()
+            .map(|c| c.ctx().name.to_string())
+            .unwrap_or_default();
         if matches!(first, "begin" | "start" | "commit" | "rollback") {
             return Err(Error::InvalidArgument(format!(
                 "snowflake connection \"{name}\": {} inside a session: use Session::commit or \
@@ -188,6 +195,10 @@ impl Session {
             let client = self.client.take().ok_or_else(|| Error::Closed {
                 name: "snowflake session".into(),
             })?;
+            if !self.open {
+                client.close().await;
+                return Ok(());
+            }
             if self.failed || self.in_flight {
                 let rolled_back = client.run(&statement("ROLLBACK")).await;
                 client.close().await;
@@ -201,7 +212,10 @@ impl Session {
             }
             let stale = self.results.clear_on_drop();
             let committed = client.run(&statement("COMMIT")).await;
-            if committed.as_ref().is_err_and(|e| !e.may_have_reached_server()) {
+            if committed
+                .as_ref()
+                .is_err_and(|e| !e.may_have_reached_server())
+            {
                 stale.disarm();
             }
             client.close().await;
@@ -213,7 +227,13 @@ impl Session {
     /// does too, a moment later).
     pub fn rollback(mut self) -> Call<()> {
         Call::new("snowflake session", "rollback", async move {
-            let Some(client) = self.client.take() else { return Ok(()) };
+            let Some(client) = self.client.take() else {
+                return Ok(());
+            };
+            if !self.open {
+                client.close().await;
+                return Ok(());
+            }
             let rolled_back = client.run(&statement("ROLLBACK")).await;
             client.close().await;
             rolled_back.map(drop)
@@ -279,9 +299,16 @@ impl<'s, T> SessionStatement<'s, T> {
 
 impl<'s> SessionStatement<'s, Executed> {
     async fn run(self) -> Result<Executed> {
-        let SessionStatement { session, sql, params, .. } = self;
+        let SessionStatement {
+            session,
+            sql,
+            params,
+            ..
+        } = self;
         session
-            .run(sql, params, async |client, query| run_for_effect(client, &query).await)
+            .run(sql, params, async |client, query| {
+                run_for_effect(client, &query).await
+            })
             .await
     }
 
@@ -302,7 +329,12 @@ impl<'s> IntoFuture for SessionStatement<'s, Executed> {
 
 impl<'s> SessionStatement<'s, Table> {
     async fn run(self) -> Result<Table> {
-        let SessionStatement { session, sql, params, .. } = self;
+        let SessionStatement {
+            session,
+            sql,
+            params,
+            ..
+        } = self;
         session
             .run(sql, params, async |client, query| {
                 let outcome = client.run(&query).await?;

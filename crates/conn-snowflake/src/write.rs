@@ -83,7 +83,11 @@ pub(crate) async fn write_table(
 }
 
 /// Puts the filled `staging` table in `target`'s place in one statement.
-async fn take_place(client: &SnowflakeClient, staging: &TableName, target: &TableName) -> Result<()> {
+async fn take_place(
+    client: &SnowflakeClient,
+    staging: &TableName,
+    target: &TableName,
+) -> Result<()> {
     let swapped = run(
         client,
         format!("ALTER TABLE {} SWAP WITH {}", staging.sql(), target.sql()),
@@ -120,7 +124,7 @@ async fn insert_all(
         let sql = format!("INSERT INTO {target} ({column_list}) VALUES ({placeholders})");
         let mut first_row = 0_usize;
         for batch in table.batches() {
-            for slice in binds::slices(batch) {
+            for slice in binds::slices(batch, client.settings().write_chunk_rows) {
                 let bindings = binds::array_bindings(&slice, columns, first_row)?;
                 first_row += slice.num_rows();
                 let query = QueryRequest {
@@ -153,6 +157,9 @@ async fn insert_all(
 
 /// Runs one statement without parameters.
 async fn run(client: &SnowflakeClient, sql: String) -> Result<()> {
-    let query = QueryRequest { sql, bindings: None };
+    let query = QueryRequest {
+        sql,
+        bindings: None,
+    };
     client.run(&query).await.map(drop)
 }

@@ -16,13 +16,18 @@ use serde_json::Value;
 use common::{PASSWORD, Setup};
 
 fn sf(setup: &Setup, extra_keys: &str) -> Arc<SnowflakeConnection> {
-    setup.factory(extra_keys, "").get::<SnowflakeConnection>("sf").unwrap()
+    setup
+        .factory(extra_keys, "")
+        .get::<SnowflakeConnection>("sf")
+        .unwrap()
 }
 
 fn int_column(table: &Table, name: &str) -> Vec<Option<i64>> {
-    let column = conn_core::arrow::compute::cast(&table.column(name).unwrap(), &DataType::Int64).unwrap();
+    let column = arrow::compute::cast(&table.column(name).unwrap(), &DataType::Int64).unwrap();
     let column = column.as_primitive::<Int64Type>();
-    (0..column.len()).map(|i| column.is_valid(i).then(|| column.value(i))).collect()
+    (0..column.len())
+        .map(|i| column.is_valid(i).then(|| column.value(i)))
+        .collect()
 }
 
 /// The conformance suite: lazy login, health check, reset, 32 concurrent first reads
@@ -34,7 +39,10 @@ fn conformance() {
         "[connections.refused]\ntype = \"snowflake\"\n{}password = \"{PASSWORD}\"\nuser = \"mallory\"\n",
         setup.keys().replace("user = \"ada\"\n", "")
     ));
-    setup.peer.control("/conn-test/set_password", &format!("{{\"user\": \"mallory\", \"password\": \"other\"}}"));
+    setup.peer.control(
+        "/conn-test/set_password",
+        &format!("{{\"user\": \"mallory\", \"password\": \"other\"}}"),
+    );
     conn_testkit::Conformance::<SnowflakeConnection> {
         factory,
         name: "sf".into(),
@@ -58,7 +66,11 @@ fn concurrent_first_reads_log_in_once() {
             let (conn, barrier) = (&conn, &barrier);
             scope.spawn(move || {
                 barrier.wait();
-                let table = conn.query("select ? as n").bind(i64::from(i)).blocking().unwrap();
+                let table = conn
+                    .query("select ? as n")
+                    .bind(i64::from(i))
+                    .blocking()
+                    .unwrap();
                 assert_eq!(int_column(&table, "N"), vec![Some(i64::from(i))]);
             });
         }
@@ -80,15 +92,24 @@ fn every_type_and_nulls() {
     .unwrap();
     conn.execute(
         "insert into types select 9223372036854775807, -12345678.91, -0.5, 'héllo', true, \
-         '0001-01-01', '23:59:59.999999', '1969-12-31 23:59:59.5', '2024-02-29 12:00:00 +02:00', \
+         '0001-01-01', '23:59:59.999999', '1969-12-31 23:59:59.5', '2024-02-29 12:00:00+02:00', \
          to_binary('00ff', 'HEX'), parse_json('{\"a\": [1, 2]}')",
     )
     .blocking()
     .unwrap();
-    conn.execute("insert into types (i) values (null)").blocking().unwrap();
-    let table = conn.query("select * from types order by i nulls last").blocking().unwrap();
+    conn.execute("insert into types (i) values (null)")
+        .blocking()
+        .unwrap();
+    let table = conn
+        .query("select * from types order by i nulls last")
+        .blocking()
+        .unwrap();
     let schema = table.schema();
-    let types: Vec<(&str, DataType)> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().clone())).collect();
+    let types: Vec<(&str, DataType)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().as_str(), f.data_type().clone()))
+        .collect();
     assert_eq!(types[0], ("I", DataType::Int64));
     assert_eq!(types[1], ("D", DataType::Decimal128(10, 2)));
     assert_eq!(types[2], ("F", DataType::Float64));
@@ -96,15 +117,36 @@ fn every_type_and_nulls() {
     assert_eq!(types[4], ("B", DataType::Boolean));
     assert_eq!(types[5], ("DT", DataType::Date32));
     assert_eq!(types[6], ("T", DataType::Time64(TimeUnit::Nanosecond)));
-    assert!(matches!(types[7].1, DataType::Timestamp(_, None)), "{types:?}");
-    assert!(matches!(&types[8].1, DataType::Timestamp(_, Some(z)) if z.as_ref() == "UTC"), "{types:?}");
+    assert!(
+        matches!(types[7].1, DataType::Timestamp(_, None)),
+        "{types:?}"
+    );
+    assert!(
+        matches!(&types[8].1, DataType::Timestamp(_, Some(z)) if z.as_ref() == "UTC"),
+        "{types:?}"
+    );
     assert_eq!(types[9], ("BIN", DataType::Binary));
     assert_eq!(types[10], ("V", DataType::Utf8));
     assert_eq!(
-        schema.field(10).metadata().get("ARROW:extension:name").map(String::as_str),
+        schema
+            .field(10)
+            .metadata()
+            .get("ARROW:extension:name")
+            .map(String::as_str),
         Some("arrow.json")
     );
-    let shown = table.to_string();
+    let shown: Vec<String> = (0..schema.fields().len())
+        .map(|c| {
+            let column = table.to_record_batch().unwrap().column(c).clone();
+            let formatter = conn_core::arrow::util::display::ArrayFormatter::try_new(
+                column.as_ref(),
+                &conn_core::arrow::util::display::FormatOptions::default(),
+            )
+            .unwrap();
+            formatter.value(0).to_string()
+        })
+        .collect();
+    let shown = shown.join(" | ");
     for expected in [
         "9223372036854775807",
         "-12345678.91",
@@ -124,10 +166,20 @@ fn every_type_and_nulls() {
     let batch = table.to_record_batch().unwrap();
     for (index, column) in batch.columns().iter().enumerate() {
         assert!(column.is_null(1), "column {index} row 1 is not NULL");
-        assert!(column.is_valid(0) || index == 0 && false, "column {index} row 0 is NULL");
+        assert!(
+            column.is_valid(0) || index == 0 && false,
+            "column {index} row 0 is NULL"
+        );
     }
     // The query id is on the result.
-    assert!(schema.metadata().get("snowflake:query_id").is_some_and(|id| !id.is_empty()), "{:?}", schema.metadata());
+    assert!(
+        schema
+            .metadata()
+            .get("snowflake:query_id")
+            .is_some_and(|id| !id.is_empty()),
+        "{:?}",
+        schema.metadata()
+    );
 }
 
 /// A result without rows keeps its columns and their types.
@@ -135,12 +187,17 @@ fn every_type_and_nulls() {
 fn zero_rows_keep_the_schema() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.execute("create table empty_t (id number(38,0), name varchar, at timestamp_ntz)").blocking().unwrap();
+    conn.execute("create table empty_t (id number(38,0), name varchar, created timestamp_ntz)")
+        .blocking()
+        .unwrap();
     let table = conn.query("select * from empty_t").blocking().unwrap();
     assert_eq!(table.num_rows(), 0);
-    assert_eq!(table.column_names(), vec!["ID", "NAME", "AT"]);
+    assert_eq!(table.column_names(), vec!["ID", "NAME", "CREATED"]);
     assert_eq!(table.schema().field(0).data_type(), &DataType::Int64);
-    assert!(matches!(table.schema().field(2).data_type(), DataType::Timestamp(_, None)));
+    assert!(matches!(
+        table.schema().field(2).data_type(),
+        DataType::Timestamp(_, None)
+    ));
 }
 
 /// Positional binds of every kind, with `?` and `:1`; named ones are refused.
@@ -148,7 +205,9 @@ fn zero_rows_keep_the_schema() {
 fn binds_of_every_kind() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.execute("create table b (i number(38,0), f float, s varchar, ok boolean, bin binary)").blocking().unwrap();
+    conn.execute("create table b (i number(38,0), f float, s varchar, ok boolean, bin binary)")
+        .blocking()
+        .unwrap();
     let inserted = conn
         .execute("insert into b values (?, ?, ?, ?, ?)")
         .bind(i64::MIN)
@@ -168,12 +227,24 @@ fn binds_of_every_kind() {
         .bind(Option::<Vec<u8>>::None)
         .blocking()
         .unwrap();
-    let table = conn.query("select * from b where i = ? or i is null order by i").bind(i64::MIN).blocking().unwrap();
+    let table = conn
+        .query("select * from b where i = ? or i is null order by i")
+        .bind(i64::MIN)
+        .blocking()
+        .unwrap();
     assert_eq!(int_column(&table, "I"), vec![Some(i64::MIN), None]);
     let shown = table.to_string();
-    assert!(shown.contains("0.1") && shown.contains("it's \"quoted\"") && shown.contains("0001feff"), "{shown}");
+    assert!(
+        shown.contains("0.1") && shown.contains("it's \"quoted\"") && shown.contains("0001feff"),
+        "{shown}"
+    );
 
-    let err = conn.query("select * from b where s = :s").param("s", "x").blocking().unwrap_err().to_string();
+    let err = conn
+        .query("select * from b where s = :s")
+        .param("s", "x")
+        .blocking()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("named parameter \"s\""), "{err}");
 }
 
@@ -188,10 +259,17 @@ fn chunks_arrive_in_order() {
         .unwrap();
     for (mode, gzip) in [("headers", true), ("qrmk", false), ("qrmk", true)] {
         setup.control(&format!("{{\"chunk_rows\": 500, \"chunk_mode\": \"{mode}\", \"gzip\": {gzip}, \"chunk_delay_ms\": 20}}"));
-        let table = conn.query("select id from seq order by id").ttl(Ttl::Never).blocking().unwrap();
+        let table = conn
+            .query("select id from seq order by id")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
         let ids = int_column(&table, "ID");
         assert_eq!(ids.len(), 5500, "{mode} gzip={gzip}");
-        assert!(ids.iter().enumerate().all(|(i, id)| *id == Some(i as i64)), "{mode} gzip={gzip}: out of order");
+        assert!(
+            ids.iter().enumerate().all(|(i, id)| *id == Some(i as i64)),
+            "{mode} gzip={gzip}: out of order"
+        );
     }
     let chunks = setup.records("chunks");
     assert!(chunks.len() >= 30, "{}", chunks.len());
@@ -211,13 +289,17 @@ fn chunks_arrive_in_order() {
 
     // Streamed: the same rows, batch by batch.
     setup.control("{\"chunk_rows\": 500, \"chunk_mode\": \"headers\", \"gzip\": true}");
-    let stream = conn.query("select id from seq order by id").stream().blocking().unwrap();
+    let stream = conn
+        .query("select id from seq order by id")
+        .stream()
+        .blocking()
+        .unwrap();
     let mut next = 0_i64;
     let mut batches = 0;
-    for batch in stream.into_blocking() {
+    for batch in stream {
         let batch = batch.unwrap();
         batches += 1;
-        let ids = conn_core::arrow::compute::cast(batch.column(0), &DataType::Int64).unwrap();
+        let ids = arrow::compute::cast(batch.column(0), &DataType::Int64).unwrap();
         for id in ids.as_primitive::<Int64Type>().values() {
             assert_eq!(*id, next);
             next += 1;
@@ -254,17 +336,21 @@ fn long_statements_are_polled_or_aborted() {
 fn expired_sessions_recover() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.query("select 1").ttl(Ttl::Never).blocking().unwrap();
+    conn.query("select 1").ttl(Ttl::ZERO).blocking().unwrap();
     setup.peer.control("/conn-test/expire_sessions", "{}");
-    conn.query("select 2").ttl(Ttl::Never).blocking().unwrap();
+    conn.query("select 2").ttl(Ttl::ZERO).blocking().unwrap();
     let renewals = setup.records("token-requests");
     assert_eq!(renewals.len(), 1, "{renewals:?}");
     assert_eq!(setup.records("logins").len(), 1);
 
     setup.peer.control("/conn-test/expire_sessions", "{}");
     setup.peer.control("/conn-test/expire_masters", "{}");
-    conn.query("select 3").ttl(Ttl::Never).blocking().unwrap();
-    assert_eq!(setup.records("logins").len(), 2, "a new login after the master token expired");
+    conn.query("select 3").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(
+        setup.records("logins").len(),
+        2,
+        "a new login after the master token expired"
+    );
 }
 
 /// A request that failed with 5xx is sent again with the same request id, marked as
@@ -273,20 +359,48 @@ fn expired_sessions_recover() {
 fn failed_requests_are_resent_with_the_same_request_id() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.execute("create table once_t (id number(38,0))").blocking().unwrap();
+    conn.execute("create table once_t (id number(38,0))")
+        .blocking()
+        .unwrap();
     setup.control("{\"fail_next\": {\"count\": 2, \"status\": 503}}");
-    conn.execute("insert into once_t values (1)").blocking().unwrap();
+    conn.execute("insert into once_t values (1)")
+        .blocking()
+        .unwrap();
     setup.control("{\"fail_next\": {\"count\": 1, \"status\": 502, \"after_run\": true}}");
-    conn.execute("insert into once_t values (2)").blocking().unwrap();
+    conn.execute("insert into once_t values (2)")
+        .blocking()
+        .unwrap();
     let queries = setup.records("queries");
-    let inserts: Vec<&Value> = queries.iter().filter(|q| q["sqlText"].as_str().is_some_and(|s| s.starts_with("insert"))).collect();
+    let inserts: Vec<&Value> = queries
+        .iter()
+        .filter(|q| {
+            q["sqlText"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("insert"))
+        })
+        .collect();
     assert_eq!(inserts.len(), 5, "{inserts:?}");
-    assert!(inserts[..3].iter().all(|q| q["requestId"] == inserts[0]["requestId"]));
-    assert!(inserts[3..].iter().all(|q| q["requestId"] == inserts[3]["requestId"]));
+    assert!(
+        inserts[..3]
+            .iter()
+            .all(|q| q["requestId"] == inserts[0]["requestId"])
+    );
+    assert!(
+        inserts[3..]
+            .iter()
+            .all(|q| q["requestId"] == inserts[3]["requestId"])
+    );
     assert_eq!(inserts[1]["retry"], "true");
     assert_eq!(inserts[4]["outcome"], "replayed");
-    let table = conn.query("select id from once_t order by id").blocking().unwrap();
-    assert_eq!(int_column(&table, "ID"), vec![Some(1), Some(2)], "each insert applied once");
+    let table = conn
+        .query("select id from once_t order by id")
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        int_column(&table, "ID"),
+        vec![Some(1), Some(2)],
+        "each insert applied once"
+    );
 }
 
 /// execute drops the cached reads; rows affected are reported for each kind of DML.
@@ -294,12 +408,41 @@ fn failed_requests_are_resent_with_the_same_request_id() {
 fn execute_reports_rows_and_invalidates_the_cache() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.execute("create table pets (name varchar, age number(38,0))").blocking().unwrap();
-    assert_eq!(conn.execute("insert into pets values ('rex', 3), ('tom', 5)").blocking().unwrap().rows, 2);
-    let count = || int_column(&conn.query("select count(*) as n from pets").blocking().unwrap(), "N");
+    conn.execute("create table pets (name varchar, age number(38,0))")
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        conn.execute("insert into pets values ('rex', 3), ('tom', 5)")
+            .blocking()
+            .unwrap()
+            .rows,
+        2
+    );
+    let count = || {
+        int_column(
+            &conn
+                .query("select count(*) as n from pets")
+                .blocking()
+                .unwrap(),
+            "N",
+        )
+    };
     assert_eq!(count(), vec![Some(2)]);
-    assert_eq!(conn.execute("update pets set age = age + 1").blocking().unwrap().rows, 2);
-    assert_eq!(conn.execute("delete from pets where name = ?").bind("rex").blocking().unwrap().rows, 1);
+    assert_eq!(
+        conn.execute("update pets set age = age + 1")
+            .blocking()
+            .unwrap()
+            .rows,
+        2
+    );
+    assert_eq!(
+        conn.execute("delete from pets where name = ?")
+            .bind("rex")
+            .blocking()
+            .unwrap()
+            .rows,
+        1
+    );
     assert_eq!(count(), vec![Some(1)], "the cached count was dropped");
 }
 
@@ -309,71 +452,186 @@ fn execute_reports_rows_and_invalidates_the_cache() {
 fn sessions_commit_or_roll_back() {
     let Some(setup) = Setup::start() else { return };
     let conn = sf(&setup, "");
-    conn.execute("create table acct (id number(38,0), balance number(38,0))").blocking().unwrap();
-    conn.execute("insert into acct values (1, 100)").blocking().unwrap();
-    let balance = || int_column(&conn.query("select balance from acct").ttl(Ttl::Never).blocking().unwrap(), "BALANCE");
+    conn.execute("create table acct (id number(38,0), balance number(38,0))")
+        .blocking()
+        .unwrap();
+    conn.execute("insert into acct values (1, 100)")
+        .blocking()
+        .unwrap();
+    let balance = || {
+        int_column(
+            &conn
+                .query("select balance from acct")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap(),
+            "BALANCE",
+        )
+    };
 
     let mut session = conn.session().blocking().unwrap();
-    session.execute("create temporary table scratch (x number(38,0))").blocking().unwrap();
-    session.execute("insert into scratch values (1)").blocking().unwrap();
-    session.execute("update acct set balance = balance - 30").blocking().unwrap();
-    assert_eq!(int_column(&session.query("select balance from acct").blocking().unwrap(), "BALANCE"), vec![Some(70)]);
-    let err = session.execute("create table late (x int)").blocking().unwrap_err().to_string();
+    session
+        .execute("create temporary table scratch (x number(38,0))")
+        .blocking()
+        .unwrap();
+    session
+        .execute("insert into scratch values (1)")
+        .blocking()
+        .unwrap();
+    session
+        .execute("update acct set balance = balance - 30")
+        .blocking()
+        .unwrap();
+    assert_eq!(
+        int_column(
+            &session
+                .query("select balance from acct")
+                .blocking()
+                .unwrap(),
+            "BALANCE"
+        ),
+        vec![Some(70)]
+    );
+    let err = session
+        .execute("create table late (x int)")
+        .blocking()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("commits the open transaction"), "{err}");
     drop(session);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(balance(), vec![Some(100)], "dropping the session rolled back");
+    assert_eq!(
+        balance(),
+        vec![Some(100)],
+        "dropping the session rolled back"
+    );
 
     let mut session = conn.session().blocking().unwrap();
-    session.execute("update acct set balance = balance - 30").blocking().unwrap();
+    session
+        .execute("update acct set balance = balance - 30")
+        .blocking()
+        .unwrap();
     session.commit().blocking().unwrap();
     assert_eq!(balance(), vec![Some(70)]);
     let err = conn.query("select * from scratch").blocking().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "the temporary table went with its session: {err}");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotFound,
+        "the temporary table went with its session: {err}"
+    );
 }
 
-/// write_table creates, appends and replaces; a failure leaves the table as it was.
+/// A table of `id`s and `day`s (a date; the one at `bad_at` is beyond year 9999, which
+/// conn cannot send).
+fn wide(ids: std::ops::Range<i64>, bad_at: Option<i64>) -> Table {
+    use conn_core::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch};
+    let columns: Vec<(String, ArrayRef)> = vec![
+        (
+            "id".into(),
+            Arc::new(Int64Array::from_iter_values(ids.clone())),
+        ),
+        (
+            "day".into(),
+            Arc::new(Date32Array::from_iter_values(
+                ids.clone()
+                    .map(|i| if Some(i) == bad_at { i32::MAX } else { 19_000 }),
+            )),
+        ),
+    ];
+    Table::from_batch(RecordBatch::try_from_iter(columns).unwrap())
+}
+
+/// write_table creates, appends and replaces, in statements of `write_chunk_rows`
+/// rows; a failure in a later statement leaves the table as it was and no staging
+/// table behind.
 #[test]
 fn write_table_all_or_nothing() {
     let Some(setup) = Setup::start() else { return };
-    let conn = sf(&setup, "");
-    let table = |ids: std::ops::Range<i64>, name: &str| {
-        let ids: conn_core::arrow::array::ArrayRef = Arc::new(conn_core::arrow::array::Int64Array::from_iter_values(ids.clone()));
-        let names: conn_core::arrow::array::ArrayRef = Arc::new(conn_core::arrow::array::StringArray::from_iter_values(ids.as_primitive::<Int64Type>().values().iter().map(|i| format!("{name}{i}"))));
-        Table::from_batch(conn_core::arrow::array::RecordBatch::try_from_iter([("id", ids), ("label", names)]).unwrap())
+    // Small statements: the peer inserts row by row, slowly.
+    let conn = sf(&setup, "write_chunk_rows = 100");
+    let count = |table: &str| {
+        int_column(
+            &conn
+                .query(format!("select count(*) as n from {table}"))
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap(),
+            "N",
+        )[0]
     };
-    assert_eq!(conn.write_table("w", &table(0..25_000, "a"), WriteMode::Create).blocking().unwrap(), 25_000);
-    let count = || int_column(&conn.query("select count(*) as n from w").ttl(Ttl::Never).blocking().unwrap(), "N")[0];
-    assert_eq!(count(), Some(25_000));
-    let err = conn.write_table("w", &table(0..1, "a"), WriteMode::Create).blocking().unwrap_err();
-    assert!(err.to_string().contains("W"), "{err}");
-    conn.write_table("w", &table(25_000..25_010, "b"), WriteMode::Append).blocking().unwrap();
-    assert_eq!(count(), Some(25_010));
-    conn.write_table("w", &table(0..3, "c"), WriteMode::Replace).blocking().unwrap();
-    assert_eq!(count(), Some(3));
-    let labels = conn.query("select label from w order by id").ttl(Ttl::Never).blocking().unwrap().to_string();
-    assert!(labels.contains("c2") && !labels.contains("a0"), "{labels}");
+    assert_eq!(
+        conn.write_table("w", &wide(0..250, None), WriteMode::Create)
+            .blocking()
+            .unwrap(),
+        250
+    );
+    assert_eq!(count("w"), Some(250));
+    let inserts = setup
+        .records("queries")
+        .iter()
+        .filter(|q| {
+            q["sqlText"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("INSERT INTO w"))
+        })
+        .count();
+    assert_eq!(inserts, 3, "three statements of array binds");
+    let err = conn
+        .write_table("w", &wide(0..1, None), WriteMode::Create)
+        .blocking()
+        .unwrap_err();
+    assert!(err.to_string().to_ascii_uppercase().contains("W"), "{err}");
+    conn.write_table("w", &wide(250..260, None), WriteMode::Append)
+        .blocking()
+        .unwrap();
+    assert_eq!(count("w"), Some(260));
+    conn.write_table("w", &wide(100..103, None), WriteMode::Replace)
+        .blocking()
+        .unwrap();
+    assert_eq!(count("w"), Some(3));
+    assert_eq!(
+        int_column(
+            &conn
+                .query("select id from w order by id")
+                .ttl(Ttl::ZERO)
+                .blocking()
+                .unwrap(),
+            "ID"
+        ),
+        vec![Some(100), Some(101), Some(102)]
+    );
 
-    // A value conn cannot send (a date past year 9999) in the second slice of rows:
-    // whatever the mode, the target is as it was and no staging table is left.
-    let bad = {
-        use conn_core::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch};
-        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..15_000));
-        let days: ArrayRef = Arc::new(Date32Array::from_iter_values((0..15_000).map(|i| if i == 14_000 { i32::MAX } else { 19_000 })));
-        Table::from_batch(RecordBatch::try_from_iter([("id", ids), ("label", days)]).unwrap())
-    };
+    let bad = wide(0..250, Some(210));
     for mode in [WriteMode::Append, WriteMode::Replace] {
-        let err = conn.write_table("w", &bad, mode).blocking().unwrap_err().to_string();
-        assert!(err.contains("column \"label\", row 14000"), "{mode:?}: {err}");
-        assert_eq!(count(), Some(3), "{mode:?} left the table as it was");
+        let err = conn
+            .write_table("w", &bad, mode)
+            .blocking()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column \"day\", row 210"), "{mode:?}: {err}");
+        assert_eq!(count("w"), Some(3), "{mode:?} left the table as it was");
     }
-    let err = conn.write_table("neu", &bad, WriteMode::Create).blocking().unwrap_err().to_string();
-    assert!(err.contains("row 14000"), "{err}");
-    let missing = conn.query("select count(*) from neu").ttl(Ttl::Never).blocking().unwrap_err();
-    assert_eq!(missing.kind(), ErrorKind::NotFound, "the failed create left no table: {missing}");
+    let err = conn
+        .write_table("neu", &bad, WriteMode::Create)
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("row 210"), "{err}");
+    let missing = conn
+        .query("select count(*) from neu")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert_eq!(
+        missing.kind(),
+        ErrorKind::NotFound,
+        "the failed create left no table: {missing}"
+    );
     let tables = conn
-        .query("select table_name from information_schema.tables where table_name like '%CONN_STAGE%'")
-        .ttl(Ttl::Never)
+        .query(
+            "select table_name from information_schema.tables where table_name like '%CONN_STAGE%'",
+        )
+        .ttl(Ttl::ZERO)
         .blocking()
         .unwrap();
     assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");

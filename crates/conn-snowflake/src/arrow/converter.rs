@@ -79,6 +79,13 @@ impl Converter {
                 widen_to_micros(target);
                 changed = true;
             }
+            if target.data_type == DataType::Int64
+                && !target.kind.is_int64()
+                && !fixed::fits_int64(column)
+            {
+                widen_to_decimal(target);
+                changed = true;
+            }
             if matches!(target.kind, Kind::Other(_)) && !target.settled {
                 target.data_type = column.data_type().clone();
                 target.settled = true;
@@ -97,6 +104,18 @@ impl Converter {
     pub(crate) fn widen_for_json(&mut self, rows: &[Vec<Option<String>>]) {
         let mut changed = false;
         for (index, target) in self.targets.iter_mut().enumerate() {
+            if target.data_type == DataType::Int64 && !target.kind.is_int64() {
+                let beyond = rows.iter().any(|row| {
+                    row.get(index)
+                        .and_then(Option::as_deref)
+                        .is_some_and(|text| text.trim().parse::<i64>().is_err())
+                });
+                if beyond {
+                    widen_to_decimal(target);
+                    changed = true;
+                }
+                continue;
+            }
             let Kind::Timestamp { zone, .. } = target.kind else {
                 continue;
             };
@@ -217,6 +236,13 @@ fn check_nulls(target: &Target, array: &dyn Array, first_row: u64) -> Result<()>
         first_row + row as u64,
         "NULL in a column the rowtype declares NOT NULL",
     ))
+}
+
+/// A whole-number column with a value beyond `i64`: `Decimal128(precision, 0)`.
+fn widen_to_decimal(target: &mut Target) {
+    if let Kind::Fixed { precision, .. } = target.kind {
+        target.data_type = DataType::Decimal128(precision, 0);
+    }
 }
 
 fn widen_to_micros(target: &mut Target) {

@@ -8,7 +8,7 @@ use arrow::array::{
     FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
     LargeStringArray, RecordBatch, StringArray,
 };
-use arrow::datatypes::{DataType, Date32Type, Field, Float32Type, Float64Type, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, TimeUnit};
 
 use super::target::{
     EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY, JSON_EXTENSION, SNOWFLAKE_TYPE_KEY,
@@ -61,9 +61,9 @@ fn the_schema_comes_from_the_rowtype() {
     let schema = converter.schema();
     let expected = [
         ("ID", DataType::Int64, "NUMBER(18,0)"),
-        ("BIG", DataType::Decimal128(19, 0), "NUMBER(19,0)"),
+        ("BIG", DataType::Int64, "NUMBER(19,0)"),
         ("AMOUNT", DataType::Decimal128(38, 2), "NUMBER(38,2)"),
-        ("NO_PRECISION", DataType::Decimal128(38, 0), "NUMBER(38,0)"),
+        ("NO_PRECISION", DataType::Int64, "NUMBER(38,0)"),
         ("R", DataType::Float64, "FLOAT"),
         ("S", DataType::Utf8, "VARCHAR(16777216)"),
         ("B", DataType::Boolean, "BOOLEAN"),
@@ -240,11 +240,34 @@ fn decimal_38_37_and_38_0_at_their_limits() {
         decimals.value_as_string(2),
         "9.9999999999999999999999999999999999999"
     );
+    // Whole numbers beyond i64 widen the column to Decimal128(38, 0) over the result.
     let raw = one(decimal(vec![None, Some(max), Some(-max)], 38, 0));
+    let mut converter = fixed(Some(38), 0);
+    assert_eq!(converter.schema().field(0).data_type(), &DataType::Int64);
+    let err = converter.arrow(&raw, 5).unwrap_err().to_string();
+    assert!(
+        err.contains("row 6") && err.contains("does not fit in Int64"),
+        "{err}"
+    );
+    converter.widen_for(&raw).unwrap();
     assert_eq!(
-        i128s(&fixed(Some(38), 0).arrow(&raw, 0).unwrap()),
+        converter.schema().field(0).data_type(),
+        &DataType::Decimal128(38, 0)
+    );
+    assert_eq!(
+        i128s(&converter.arrow(&raw, 0).unwrap()),
         vec![None, Some(max), Some(-max)]
     );
+    // Values that fit keep it Int64.
+    let mut converter = fixed(Some(38), 0);
+    converter
+        .widen_for(&one(decimal(
+            vec![Some(i128::from(i64::MAX)), Some(i128::from(i64::MIN))],
+            38,
+            0,
+        )))
+        .unwrap();
+    assert_eq!(converter.schema().field(0).data_type(), &DataType::Int64);
 }
 
 #[test]

@@ -36,6 +36,20 @@ pub(crate) fn to_int64(target: &Target, raw: &ArrayRef, first_row: u64) -> Resul
     }
 }
 
+/// Whether every value of a raw scale-0 `FIXED` column fits in `i64` (raw integers
+/// always do; a raw `Decimal128` may hold more).
+pub(crate) fn fits_int64(raw: &ArrayRef) -> bool {
+    match raw.data_type() {
+        DataType::Decimal128(_, raw_scale) => {
+            let decimals = raw.as_primitive::<Decimal128Type>();
+            decimals.iter().flatten().all(|value| {
+                decimal::rescale(value, *raw_scale, 0).is_some_and(|v| i64::try_from(v).is_ok())
+            })
+        }
+        _ => true,
+    }
+}
+
 /// A raw `FIXED` column as `Decimal128(precision, scale)`; a value with more than
 /// `precision` digits fails.
 pub(crate) fn to_decimal(

@@ -8,8 +8,9 @@
 //!
 //! | Snowflake                         | Arrow                                        |
 //! |-----------------------------------|----------------------------------------------|
-//! | FIXED, scale 0, precision <= 18   | `Int64`                                      |
-//! | FIXED otherwise                   | `Decimal128(precision, scale)`               |
+//! | FIXED, scale 0                    | `Int64`; `Decimal128(precision, 0)` when a   |
+//! |                                   | value of the result is beyond `i64`          |
+//! | FIXED, scale > 0                  | `Decimal128(precision, scale)`               |
 //! | REAL                              | `Float64`                                    |
 //! | TEXT                              | `Utf8`                                       |
 //! | BOOLEAN                           | `Boolean`                                    |
@@ -31,7 +32,6 @@
 //!
 //! [`read_ipc`] reads the Arrow IPC stream of `rowsetBase64` or of a result chunk.
 // Until the client uses it (unused_imports: the re-exports below).
-#![allow(dead_code, unused_imports)]
 
 mod converter;
 mod decimal;

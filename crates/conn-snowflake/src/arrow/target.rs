@@ -45,7 +45,9 @@ impl Target {
     pub(crate) fn new(column: &Column, ltz_zone: &Arc<str>) -> Result<Target> {
         let kind = Kind::of(column)?;
         let data_type = match &kind {
-            Kind::Fixed { .. } if kind.is_int64() => DataType::Int64,
+            // Whole numbers are Int64 until a value needs more (see Converter::widen_for):
+            // Snowflake's INTEGER is NUMBER(38,0), and its values nearly always fit.
+            Kind::Fixed { scale: 0, .. } => DataType::Int64,
             Kind::Fixed { precision, scale } => DataType::Decimal128(*precision, *scale),
             Kind::Real => DataType::Float64,
             Kind::Text { .. } | Kind::Json(_) | Kind::Other(_) => DataType::Utf8,

@@ -42,7 +42,9 @@ impl KeyPair {
         let key = match label {
             "PRIVATE KEY" => {
                 if passphrase.is_some() {
-                    tracing::debug!("private key {origin} is not encrypted; its passphrase is unused");
+                    tracing::debug!(
+                        "private key {origin} is not encrypted; its passphrase is unused"
+                    );
                 }
                 RsaKeyPair::from_pkcs8(document.as_bytes())
             }
@@ -53,9 +55,11 @@ impl KeyPair {
                 let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(document.as_bytes())
                     .map_err(|e| bad(format!("is not an encrypted PKCS#8 key ({e})")))?;
                 let decrypted = encrypted.decrypt(passphrase).map_err(|_| {
-                    bad("cannot be decrypted: the passphrase (private_key_file_pwd) is wrong, \
+                    bad(
+                        "cannot be decrypted: the passphrase (private_key_file_pwd) is wrong, \
                          or the key's cipher is not supported"
-                        .into())
+                            .into(),
+                    )
                 })?;
                 RsaKeyPair::from_pkcs8(decrypted.as_bytes())
             }
@@ -66,7 +70,11 @@ impl KeyPair {
                 )));
             }
         }
-        .map_err(|e| bad(format!("is not a usable RSA key ({e}); Snowflake key pairs are RSA, 2048 bits or more")))?;
+        .map_err(|e| {
+            bad(format!(
+                "is not a usable RSA key ({e}); Snowflake key pairs are RSA, 2048 bits or more"
+            ))
+        })?;
         let fingerprint = fingerprint(&key).map_err(bad)?;
         Ok(KeyPair { key, fingerprint })
     }
@@ -119,4 +127,3 @@ fn fingerprint(key: &RsaKeyPair) -> Result<String, String> {
     let der = info.to_der().map_err(|e| e.to_string())?;
     Ok(format!("SHA256:{}", STANDARD.encode(Sha256::digest(&der))))
 }
-

@@ -27,10 +27,16 @@ pub(crate) fn add_credentials(settings: &Settings, data: &mut Map<String, Value>
         }
         Auth::KeyPair { key, passphrase } => {
             let (pem, origin) = match key {
-                KeySource::File(path) => (read(path, "private_key_file")?, path.display().to_string()),
+                KeySource::File(path) => {
+                    (read(path, "private_key_file")?, path.display().to_string())
+                }
                 KeySource::Pem(pem) => (pem.expose().to_owned(), "in `private_key`".to_owned()),
             };
             let pair = KeyPair::from_pem(&pem, passphrase.as_ref().map(|p| p.expose()), &origin)?;
+            tracing::debug!(
+                fingerprint = pair.fingerprint(),
+                "conn.snowflake: key-pair login"
+            );
             let jwt = pair.jwt(&settings.account_name, &settings.user, SystemTime::now())?;
             data.insert("TOKEN".into(), jwt.into());
         }
@@ -52,7 +58,6 @@ pub(crate) fn add_credentials(settings: &Settings, data: &mut Map<String, Value>
 
 /// A credentials file's text; the error names the key and the file, not the content.
 fn read(path: &std::path::Path, key: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Error::InvalidArgument(format!("cannot read {key} {}: {e}", path.display()))
-    })
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::InvalidArgument(format!("cannot read {key} {}: {e}", path.display())))
 }

@@ -35,8 +35,10 @@ impl SnowflakeClient {
     fn chunk_headers(&self, data: &QueryData) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();
         let bad = |what: &str| {
-            self.ctx()
-                .protocol_error("downloading results", format!("unusable chunk header {what}"))
+            self.ctx().protocol_error(
+                "downloading results",
+                format!("unusable chunk header {what}"),
+            )
         };
         if let Some(given) = &data.chunk_headers {
             for (name, value) in given {

@@ -152,7 +152,14 @@ impl SnowflakeClient {
     /// endpoints conn does not wrap.
     pub async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let answer = self
-            .request(Method::POST, path, Some(&body), Uuid::new_v4(), Token::Session, "request")
+            .request(
+                Method::POST,
+                path,
+                Some(&body),
+                Uuid::new_v4(),
+                Token::Session,
+                "request",
+            )
             .await?;
         self.check(answer, "request").map(|(data, _)| data)
     }
@@ -177,7 +184,10 @@ impl SnowflakeClient {
         let settings = &self.inner.settings;
         let mut data = serde_json::Map::new();
         data.insert("CLIENT_APP_ID".into(), "conn".into());
-        data.insert("CLIENT_APP_VERSION".into(), env!("CARGO_PKG_VERSION").into());
+        data.insert(
+            "CLIENT_APP_VERSION".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        );
         data.insert("ACCOUNT_NAME".into(), settings.account_name.clone().into());
         if !settings.user.is_empty() {
             data.insert("LOGIN_NAME".into(), settings.user.clone().into());
@@ -196,14 +206,26 @@ impl SnowflakeClient {
         let body = json!({ "data": data });
         let path = login_path(settings);
         let answer = self
-            .request(Method::POST, &path, Some(&body), Uuid::new_v4(), Token::None, "login")
+            .request(
+                Method::POST,
+                &path,
+                Some(&body),
+                Uuid::new_v4(),
+                Token::None,
+                "login",
+            )
             .await?;
         let (data, _) = self.check(answer, "login")?;
-        let login: LoginData = serde_json::from_value(data)
-            .map_err(|e| self.inner.ctx.protocol_error("login", format!("unreadable login answer: {e}")))?;
-        let session = login
-            .token
-            .ok_or_else(|| self.inner.ctx.protocol_error("login", "the login answer has no session token"))?;
+        let login: LoginData = serde_json::from_value(data).map_err(|e| {
+            self.inner
+                .ctx
+                .protocol_error("login", format!("unreadable login answer: {e}"))
+        })?;
+        let session = login.token.ok_or_else(|| {
+            self.inner
+                .ctx
+                .protocol_error("login", "the login answer has no session token")
+        })?;
         if let Some(zone) = protocol::timezone(&login.parameters) {
             *self.inner.timezone.write() = Some(zone);
         }
@@ -226,7 +248,8 @@ impl SnowflakeClient {
             return Ok(()); // Someone else renewed while we waited.
         }
         if let Some(master) = &current.master {
-            let body = json!({ "oldSessionToken": current.session.expose(), "requestType": "RENEW" });
+            let body =
+                json!({ "oldSessionToken": current.session.expose(), "requestType": "RENEW" });
             let answer = self
                 .request(
                     Method::POST,
@@ -237,6 +260,11 @@ impl SnowflakeClient {
                     "renewing the session",
                 )
                 .await;
+            if let Ok(answer) = &answer
+                && answer.code.as_deref() == Some(protocol::MASTER_TOKEN_EXPIRED)
+            {
+                tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: the master token expired");
+            }
             if let Ok(answer) = answer
                 && answer.success
                 && let Ok(renewed) = serde_json::from_value::<RenewData>(answer.data)
@@ -244,7 +272,10 @@ impl SnowflakeClient {
             {
                 *self.inner.tokens.write() = Arc::new(Tokens {
                     session: Secret::from(session),
-                    master: renewed.master_token.map(Secret::from).or_else(|| Some(master.clone())),
+                    master: renewed
+                        .master_token
+                        .map(Secret::from)
+                        .or_else(|| Some(master.clone())),
                     generation: seen + 1,
                 });
                 tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: session token renewed");
@@ -272,7 +303,16 @@ impl SnowflakeClient {
         loop {
             let tokens = Arc::clone(&self.inner.tokens.read());
             let answer = self
-                .send(method.clone(), path, body, request_id, token, &tokens, attempt, doing)
+                .send(
+                    method.clone(),
+                    path,
+                    body,
+                    request_id,
+                    token,
+                    &tokens,
+                    attempt,
+                    doing,
+                )
                 .await;
             attempt += 1;
             let answer = match answer {
@@ -338,7 +378,10 @@ impl SnowflakeClient {
             Token::Master => tokens.master.as_ref(),
         };
         if let Some(secret) = secret {
-            request = request.header("Authorization", format!("Snowflake Token=\"{}\"", secret.expose()));
+            request = request.header(
+                "Authorization",
+                format!("Snowflake Token=\"{}\"", secret.expose()),
+            );
         }
         if let Some(body) = body {
             request = request.body(body.to_string());
@@ -360,10 +403,16 @@ impl SnowflakeClient {
             let retry = status.is_server_error()
                 || status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::REQUEST_TIMEOUT;
-            return Err(if retry { Failure::Retry(err) } else { Failure::Fatal(err) });
+            return Err(if retry {
+                Failure::Retry(err)
+            } else {
+                Failure::Fatal(err)
+            });
         }
         serde_json::from_str::<Answer>(&text).map_err(|e| {
-            Failure::Fatal(ctx.protocol_error(doing, format!("the answer is not Snowflake JSON: {e}")))
+            Failure::Fatal(
+                ctx.protocol_error(doing, format!("the answer is not Snowflake JSON: {e}")),
+            )
         })
     }
 
@@ -402,7 +451,14 @@ impl SnowflakeClient {
             task.abort();
         }
         let _ = self
-            .request(Method::POST, "/session?delete=true", Some(&json!({})), Uuid::new_v4(), Token::Session, "closing the session")
+            .request(
+                Method::POST,
+                "/session?delete=true",
+                Some(&json!({})),
+                Uuid::new_v4(),
+                Token::Session,
+                "closing the session",
+            )
             .await;
     }
 }
@@ -432,7 +488,10 @@ impl Drop for Inner {
             .timeout(Duration::from_secs(5))
             .header("Accept", "application/snowflake")
             .header("Content-Type", "application/json")
-            .header("Authorization", format!("Snowflake Token=\"{}\"", tokens.session.expose()))
+            .header(
+                "Authorization",
+                format!("Snowflake Token=\"{}\"", tokens.session.expose()),
+            )
             .body("{}");
         conn_core::plugin::runtime::spawn_detached(async move {
             let _ = request.send().await;

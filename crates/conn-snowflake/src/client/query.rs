@@ -48,19 +48,24 @@ impl SnowflakeClient {
         };
         let outcome = match self.settings().query_timeout.clone() {
             None => self.run_to_end(query, request_id).await,
-            Some((after, at)) => match tokio::time::timeout(after, self.run_to_end(query, request_id)).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    guard.disarm();
-                    self.abort(&query.sql, request_id).await;
-                    return Err(Error::Timeout(Box::new(TimeoutError {
-                        connection: self.ctx().name.to_string(),
-                        operation: "query".into(),
-                        after,
-                        limit: Limit::Setting { key: "query_timeout", at },
-                    })));
+            Some((after, at)) => {
+                match tokio::time::timeout(after, self.run_to_end(query, request_id)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        guard.disarm();
+                        self.abort(&query.sql, request_id).await;
+                        return Err(Error::Timeout(Box::new(TimeoutError {
+                            connection: self.ctx().name.to_string(),
+                            operation: "query".into(),
+                            after,
+                            limit: Limit::Setting {
+                                key: "query_timeout",
+                                at,
+                            },
+                        })));
+                    }
                 }
-            },
+            }
         };
         guard.disarm();
         outcome
@@ -82,7 +87,14 @@ impl SnowflakeClient {
             body["bindings"] = bindings.clone();
         }
         let mut answer = self
-            .request(Method::POST, "/queries/v1/query-request", Some(&body), request_id, Token::Session, "query")
+            .request(
+                Method::POST,
+                "/queries/v1/query-request",
+                Some(&body),
+                request_id,
+                Token::Session,
+                "query",
+            )
             .await?;
         let started = Instant::now();
         let mut wait = FIRST_POLL_WAIT;
@@ -103,12 +115,21 @@ impl SnowflakeClient {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(MAX_POLL_WAIT);
             answer = self
-                .request(Method::GET, &url, None, Uuid::new_v4(), Token::Session, "query")
+                .request(
+                    Method::GET,
+                    &url,
+                    None,
+                    Uuid::new_v4(),
+                    Token::Session,
+                    "query",
+                )
                 .await?;
         }
         let (data, _) = self.check(answer, "query")?;
-        let data: QueryData = serde_json::from_value(data)
-            .map_err(|e| self.ctx().protocol_error("query", format!("unreadable query answer: {e}")))?;
+        let data: QueryData = serde_json::from_value(data).map_err(|e| {
+            self.ctx()
+                .protocol_error("query", format!("unreadable query answer: {e}"))
+        })?;
         let query_id = data.query_id.clone().unwrap_or_default();
         Ok(QueryOutcome { query_id, data })
     }
@@ -117,7 +138,14 @@ impl SnowflakeClient {
     pub(crate) async fn abort(&self, sql: &str, request_id: Uuid) {
         let body = json!({ "sqlText": sql, "requestId": request_id.to_string() });
         let sent = self
-            .request(Method::POST, "/queries/v1/abort-request", Some(&body), Uuid::new_v4(), Token::Session, "aborting a statement")
+            .request(
+                Method::POST,
+                "/queries/v1/abort-request",
+                Some(&body),
+                Uuid::new_v4(),
+                Token::Session,
+                "aborting a statement",
+            )
             .await;
         match sent {
             Ok(answer) if answer.success => {
@@ -128,7 +156,9 @@ impl SnowflakeClient {
                 code = ?answer.code,
                 "conn.snowflake: abort not accepted (the statement may have ended)"
             ),
-            Err(err) => tracing::warn!(connection = %self.ctx().name, %err, "conn.snowflake: abort failed"),
+            Err(err) => {
+                tracing::warn!(connection = %self.ctx().name, %err, "conn.snowflake: abort failed")
+            }
         }
     }
 }

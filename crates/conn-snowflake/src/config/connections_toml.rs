@@ -135,9 +135,9 @@ fn read_private(path: &Path) -> Result<Option<String>> {
         }
     };
     refuse_shared_writes(path, &metadata)?;
-    std::fs::read_to_string(path).map(Some).map_err(|e| {
-        Error::InvalidArgument(format!("cannot read {}: {e}", path.display()))
-    })
+    std::fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| Error::InvalidArgument(format!("cannot read {}: {e}", path.display())))
 }
 
 #[cfg(unix)]

@@ -28,7 +28,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "client_session_keep_alive_heartbeat_frequency",
     "client_prefetch_threads",
     "connection_name",
-    "batch_rows",
+    "write_chunk_rows",
     // Accepted and ignored: see IGNORED.
     "ocsp_fail_open",
     "insecure_mode",
@@ -84,7 +84,10 @@ pub(crate) const IGNORED: &[(&str, &str)] = &[
         "arrow_number_to_decimal",
         "NUMBER with a scale is always Decimal128, never float",
     ),
-    ("region", "deprecated by Snowflake: put the region in `account`"),
+    (
+        "region",
+        "deprecated by Snowflake: put the region in `account`",
+    ),
     ("socket_timeout", "use network_timeout"),
     ("backoff_policy", "retries follow conn's `retry` setting"),
 ];

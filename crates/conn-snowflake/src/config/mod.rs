@@ -30,6 +30,8 @@ const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(90);
 /// Result chunks downloaded at once unless `client_prefetch_threads` says otherwise.
 const DEFAULT_CHUNK_CONCURRENCY: usize = 4;
+/// Rows in one INSERT of `write_table` unless `write_chunk_rows` says otherwise.
+const DEFAULT_WRITE_CHUNK_ROWS: usize = 10_000;
 /// How often a keep-alive heartbeat is sent (the Python connector's default: 1 hour).
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(3600);
 
@@ -61,6 +63,9 @@ pub(crate) struct Settings {
     pub heartbeat_every: Duration,
     /// Result chunks downloaded at once.
     pub chunk_concurrency: usize,
+    /// At most this many rows go in one INSERT of `write_table` (write_pandas'
+    /// `chunk_size`).
+    pub write_chunk_rows: usize,
 }
 
 /// How the connection logs in.
@@ -198,7 +203,9 @@ impl Settings {
                 config.note_ignored(key, *reason);
             }
         }
-        let account: String = config.get_as("account")?.ok_or_else(|| missing_config(config))?;
+        let account: String = config
+            .get_as("account")?
+            .ok_or_else(|| missing_config(config))?;
         let account = account.trim().to_owned();
         if account.is_empty() {
             return Err(config.invalid_value("account", "must not be empty"));
@@ -237,12 +244,10 @@ impl Settings {
         let mut session_parameters = match config.get("session_parameters") {
             None => serde_json::Map::new(),
             Some(value) => match (value.kind(), conn_core::plugin::map_to_json(&single(value))) {
-                (Kind::Table(_), serde_json::Value::Object(mut outer)) => {
-                    match outer.remove("v") {
-                        Some(serde_json::Value::Object(inner)) => inner,
-                        _ => serde_json::Map::new(),
-                    }
-                }
+                (Kind::Table(_), serde_json::Value::Object(mut outer)) => match outer.remove("v") {
+                    Some(serde_json::Value::Object(inner)) => inner,
+                    _ => serde_json::Map::new(),
+                },
                 _ => {
                     return Err(config.invalid_value(
                         "session_parameters",
@@ -268,6 +273,11 @@ impl Settings {
             Some(n) => n.min(32),
             None => DEFAULT_CHUNK_CONCURRENCY,
         };
+        let write_chunk_rows = match config.get_as::<usize>("write_chunk_rows")? {
+            Some(0) => return Err(config.invalid_value("write_chunk_rows", "must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_WRITE_CHUNK_ROWS,
+        };
         Ok(Settings {
             account,
             account_name,
@@ -280,8 +290,7 @@ impl Settings {
             session_parameters,
             base_url,
             login_timeout: seconds(config, "login_timeout")?.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
-            network_timeout: seconds(config, "network_timeout")?
-                .unwrap_or(DEFAULT_NETWORK_TIMEOUT),
+            network_timeout: seconds(config, "network_timeout")?.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
             query_timeout: seconds(config, "query_timeout")?.map(|after| {
                 let at = config.get("query_timeout").map(|v| v.source().clone());
                 (after, at.unwrap_or(Source::Default))
@@ -289,6 +298,7 @@ impl Settings {
             keep_alive,
             heartbeat_every,
             chunk_concurrency,
+            write_chunk_rows,
         })
     }
 }
@@ -340,7 +350,9 @@ fn auth(config: &ConnectionConfig) -> Result<Auth> {
         ) {
             (Some(token), _) => Ok(TokenSource::Value(token.into())),
             (None, Some(path)) => Ok(TokenSource::File(path)),
-            (None, None) => Err(config.missing("token", &format!(", or `token_file_path` ({what})"))),
+            (None, None) => {
+                Err(config.missing("token", &format!(", or `token_file_path` ({what})")))
+            }
         }
     };
     match kind.as_str() {
@@ -358,22 +370,24 @@ fn auth(config: &ConnectionConfig) -> Result<Auth> {
         }
         "snowflake_jwt" => key_pair(),
         "oauth" => Ok(Auth::OAuth(token("OAuth")?)),
-        "programmatic_access_token" => {
-            Ok(Auth::ProgrammaticAccessToken(token("programmatic access token")?))
-        }
-        other if keys::INTERACTIVE.contains(&other) || other.contains("okta") => {
-            Err(config.invalid_value(
+        "programmatic_access_token" => Ok(Auth::ProgrammaticAccessToken(token(
+            "programmatic access token",
+        )?)),
+        other if keys::INTERACTIVE.contains(&other) || other.contains("okta") => Err(config
+            .invalid_value(
                 "authenticator",
                 format!(
                     "\"{other}\" needs a person at a browser or a phone, which conn cannot \
                      be; use one of: {}",
                     keys::SUPPORTED_AUTH
                 ),
-            ))
-        }
+            )),
         other => Err(config.invalid_value(
             "authenticator",
-            format!("\"{other}\" is not known; use one of: {}", keys::SUPPORTED_AUTH),
+            format!(
+                "\"{other}\" is not known; use one of: {}",
+                keys::SUPPORTED_AUTH
+            ),
         )),
     }
 }
@@ -417,7 +431,6 @@ fn list(names: &[&str]) -> String {
         names.join(", ")
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -40,7 +40,10 @@ pub(crate) fn layer(env: &Env, token_file: &Path, above: &Map) -> Map {
         ("SNOWFLAKE_PROTOCOL", "protocol"),
     ] {
         if let Some(value) = env.get(var).filter(|v| !v.is_empty()) {
-            layer.insert(key.to_owned(), Value::new(Kind::String(value), Source::native(var)));
+            layer.insert(
+                key.to_owned(),
+                Value::new(Kind::String(value), Source::native(var)),
+            );
         }
     }
     if AUTH_KEYS.iter().any(|key| above.contains_key(*key)) {

@@ -25,7 +25,10 @@ pub(crate) fn bindings(params: &Params) -> Result<Option<Value>> {
     let mut out = Map::new();
     for (index, param) in params.positional().iter().enumerate() {
         let (kind, value) = one(param);
-        out.insert((index + 1).to_string(), json!({ "type": kind, "value": value }));
+        out.insert(
+            (index + 1).to_string(),
+            json!({ "type": kind, "value": value }),
+        );
     }
     Ok(Some(Value::Object(out)))
 }
@@ -87,7 +90,10 @@ mod tests {
         assert_eq!(bound["5"], json!({"type": "BINARY", "value": "00ABFF"}));
         assert_eq!(bound["6"], json!({"type": "TEXT", "value": null}));
         assert_eq!(bound["7"], json!({"type": "REAL", "value": "NaN"}));
-        assert_eq!(bound["8"], json!({"type": "FIXED", "value": "-9223372036854775808"}));
+        assert_eq!(
+            bound["8"],
+            json!({"type": "FIXED", "value": "-9223372036854775808"})
+        );
     }
 
     #[test]

@@ -14,8 +14,6 @@ use crate::protocol::binds::{float_text, hex};
 
 /// At most this many values (rows times columns) go in one statement.
 const VALUES_PER_STATEMENT: usize = 200_000;
-/// At most this many rows go in one statement.
-const ROWS_PER_STATEMENT: usize = 10_000;
 
 /// One column to write.
 #[derive(Debug, Clone)]
@@ -72,9 +70,10 @@ fn snowflake_type(data_type: &DataType) -> Option<(String, &'static str)> {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
             ("VARCHAR".into(), "TEXT")
         }
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            ("BINARY".into(), "BINARY")
-        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => ("BINARY".into(), "BINARY"),
         DataType::Date32 | DataType::Date64 => ("DATE".into(), "TEXT"),
         DataType::Time32(_) | DataType::Time64(_) => ("TIME(9)".into(), "TEXT"),
         DataType::Timestamp(_, None) => ("TIMESTAMP_NTZ(9)".into(), "TEXT"),
@@ -84,10 +83,11 @@ fn snowflake_type(data_type: &DataType) -> Option<(String, &'static str)> {
     })
 }
 
-/// `batch` in slices small enough for one statement each.
-pub(crate) fn slices(batch: &RecordBatch) -> Vec<RecordBatch> {
+/// `batch` in slices small enough for one statement each: at most `max_rows` rows and
+/// about [`VALUES_PER_STATEMENT`] values.
+pub(crate) fn slices(batch: &RecordBatch, max_rows: usize) -> Vec<RecordBatch> {
     let per_row = batch.num_columns().max(1);
-    let rows = (VALUES_PER_STATEMENT / per_row).clamp(1, ROWS_PER_STATEMENT);
+    let rows = (VALUES_PER_STATEMENT / per_row).clamp(1, max_rows.max(1));
     (0..batch.num_rows())
         .step_by(rows)
         .map(|start| batch.slice(start, rows.min(batch.num_rows() - start)))
@@ -95,7 +95,11 @@ pub(crate) fn slices(batch: &RecordBatch) -> Vec<RecordBatch> {
 }
 
 /// The array `bindings` of one slice: `{"1": {type, value: [text or null, ...]}, ...}`.
-pub(crate) fn array_bindings(slice: &RecordBatch, columns: &[Column], first_row: usize) -> Result<Value> {
+pub(crate) fn array_bindings(
+    slice: &RecordBatch,
+    columns: &[Column],
+    first_row: usize,
+) -> Result<Value> {
     let mut out = Map::new();
     for (index, (array, column)) in slice.columns().iter().zip(columns).enumerate() {
         let values = texts(array, column, first_row)?;
@@ -115,31 +119,48 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
         _ => array.clone(),
     };
     let text = |i: usize, f: &dyn Fn(usize) -> String| -> Value {
-        if array.is_null(i) { Value::Null } else { Value::String(f(i)) }
+        if array.is_null(i) {
+            Value::Null
+        } else {
+            Value::String(f(i))
+        }
     };
     let len = array.len();
     Ok(match array.data_type() {
         DataType::Boolean => {
             let values = array.as_boolean();
-            (0..len).map(|i| text(i, &|i| values.value(i).to_string())).collect()
+            (0..len)
+                .map(|i| text(i, &|i| values.value(i).to_string()))
+                .collect()
         }
         DataType::Float16 => {
             let values = array.as_primitive::<Float16Type>();
-            (0..len).map(|i| text(i, &|i| float_text(values.value(i).to_f64()))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| float_text(values.value(i).to_f64())))
+                .collect()
         }
         DataType::Float32 => {
             let values = array.as_primitive::<Float32Type>();
-            (0..len).map(|i| text(i, &|i| float_text(f64::from(values.value(i))))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| float_text(f64::from(values.value(i)))))
+                .collect()
         }
         DataType::Float64 => {
             let values = array.as_primitive::<Float64Type>();
-            (0..len).map(|i| text(i, &|i| float_text(values.value(i)))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| float_text(values.value(i))))
+                .collect()
         }
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => {
             let bytes = arrow::compute::cast(&array, &DataType::LargeBinary)
                 .map_err(|e| cast_error(column, first_row, &e.to_string()))?;
             let bytes = bytes.as_binary::<i64>();
-            (0..len).map(|i| text(i, &|i| hex(bytes.value(i)))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| hex(bytes.value(i))))
+                .collect()
         }
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>();
@@ -148,7 +169,11 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
                 out.push(match days.is_null(i) {
                     true => Value::Null,
                     false => Value::String(date_text(days.value(i)).ok_or_else(|| {
-                        cast_error(column, first_row + i, "the date is outside the years Snowflake holds")
+                        cast_error(
+                            column,
+                            first_row + i,
+                            "the date is outside the years Snowflake holds",
+                        )
                     })?),
                 });
             }
@@ -161,19 +186,27 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
         }
         DataType::Time32(TimeUnit::Second) => {
             let v = array.as_primitive::<Time32SecondType>();
-            (0..len).map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000_000))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000_000)))
+                .collect()
         }
         DataType::Time32(_) => {
             let v = array.as_primitive::<Time32MillisecondType>();
-            (0..len).map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000)))
+                .collect()
         }
         DataType::Time64(TimeUnit::Microsecond) => {
             let v = array.as_primitive::<Time64MicrosecondType>();
-            (0..len).map(|i| text(i, &|i| time_text(v.value(i) * 1_000))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| time_text(v.value(i) * 1_000)))
+                .collect()
         }
         DataType::Time64(_) => {
             let v = array.as_primitive::<Time64NanosecondType>();
-            (0..len).map(|i| text(i, &|i| time_text(v.value(i)))).collect()
+            (0..len)
+                .map(|i| text(i, &|i| time_text(v.value(i))))
+                .collect()
         }
         DataType::Timestamp(_, zone) => timestamp_texts(&array, column, first_row, zone.is_some())?,
         // Integers, decimals, text: Arrow's own text is exact.
@@ -181,7 +214,9 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
             let strings = arrow::compute::cast(&array, &DataType::LargeUtf8)
                 .map_err(|e| cast_error(column, first_row, &e.to_string()))?;
             let strings = strings.as_string::<i64>();
-            (0..len).map(|i| text(i, &|i| strings.value(i).to_owned())).collect()
+            (0..len)
+                .map(|i| text(i, &|i| strings.value(i).to_owned()))
+                .collect()
         }
     })
 }
@@ -195,7 +230,10 @@ fn date_text(days: i32) -> Option<String> {
 
 /// `HH:MM:SS.fffffffff` for nanoseconds since midnight.
 fn time_text(nanos: i64) -> String {
-    let (seconds, fraction) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
+    let (seconds, fraction) = (
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000),
+    );
     format!(
         "{:02}:{:02}:{:02}.{fraction:09}",
         seconds / 3600,
@@ -205,7 +243,12 @@ fn time_text(nanos: i64) -> String {
 }
 
 /// Timestamps as `YYYY-MM-DD HH:MM:SS.fffffffff` (with `+00:00` for instants).
-fn timestamp_texts(array: &ArrayRef, column: &Column, first_row: usize, instant: bool) -> Result<Vec<Value>> {
+fn timestamp_texts(
+    array: &ArrayRef,
+    column: &Column,
+    first_row: usize,
+    instant: bool,
+) -> Result<Vec<Value>> {
     let DataType::Timestamp(unit, _) = array.data_type() else {
         return Ok(Vec::new());
     };
@@ -228,7 +271,13 @@ fn timestamp_texts(array: &ArrayRef, column: &Column, first_row: usize, instant:
         let seconds = value.div_euclid(per_second);
         let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
         let moment = chrono::DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
-            .ok_or_else(|| cast_error(column, first_row + i, "the timestamp is outside the years Snowflake holds"))?
+            .ok_or_else(|| {
+                cast_error(
+                    column,
+                    first_row + i,
+                    "the timestamp is outside the years Snowflake holds",
+                )
+            })?
             .naive_utc();
         let mut text = moment.format("%Y-%m-%d %H:%M:%S%.9f").to_string();
         if instant {
@@ -250,7 +299,9 @@ fn cast_error(column: &Column, row: usize, why: &str) -> Error {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Date32Array, Decimal128Array, Int64Array, StringArray, TimestampNanosecondArray};
+    use arrow::array::{
+        Date32Array, Decimal128Array, Int64Array, StringArray, TimestampNanosecondArray,
+    };
 
     use super::*;
 
@@ -262,7 +313,10 @@ mod tests {
     #[test]
     fn values_become_exact_texts_with_nulls() {
         let (table, batch) = table(vec![
-            ("id", Arc::new(Int64Array::from(vec![Some(i64::MIN), None, Some(7)])) as ArrayRef),
+            (
+                "id",
+                Arc::new(Int64Array::from(vec![Some(i64::MIN), None, Some(7)])) as ArrayRef,
+            ),
             (
                 "price",
                 Arc::new(
@@ -271,39 +325,67 @@ mod tests {
                         .unwrap(),
                 ),
             ),
-            ("day", Arc::new(Date32Array::from(vec![Some(0), Some(-719_162), None]))),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(0), Some(-719_162), None])),
+            ),
             (
                 "at",
-                Arc::new(TimestampNanosecondArray::from(vec![Some(-1), Some(1_700_000_000_123_456_789), None])),
+                Arc::new(TimestampNanosecondArray::from(vec![
+                    Some(-1),
+                    Some(1_700_000_000_123_456_789),
+                    None,
+                ])),
             ),
-            ("name", Arc::new(StringArray::from(vec![Some("a\"b"), None, Some("")]))),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("a\"b"), None, Some("")])),
+            ),
         ]);
         let columns = columns(&table).unwrap();
         assert_eq!(columns[1].sql_type, "NUMBER(38,2)");
         let bound = array_bindings(&batch, &columns, 0).unwrap();
-        assert_eq!(bound["1"]["value"], json!(["-9223372036854775808", null, "7"]));
+        assert_eq!(
+            bound["1"]["value"],
+            json!(["-9223372036854775808", null, "7"])
+        );
         assert_eq!(bound["2"]["value"], json!(["123.45", "-0.01", null]));
-        assert_eq!(bound["3"]["value"], json!(["1970-01-01", "0001-01-01", null]));
+        assert_eq!(
+            bound["3"]["value"],
+            json!(["1970-01-01", "0001-01-01", null])
+        );
         assert_eq!(
             bound["4"]["value"],
-            json!(["1969-12-31 23:59:59.999999999", "2023-11-14 22:13:20.123456789", null])
+            json!([
+                "1969-12-31 23:59:59.999999999",
+                "2023-11-14 22:13:20.123456789",
+                null
+            ])
         );
         assert_eq!(bound["5"]["value"], json!(["a\"b", null, ""]));
     }
 
     #[test]
     fn unsupported_types_name_the_column() {
-        let list = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(vec![Some(vec![Some(1)])]);
+        let list = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
+            vec![Some(vec![Some(1)])],
+        );
         let (table, _) = table(vec![("tags", Arc::new(list) as ArrayRef)]);
         let err = columns(&table).unwrap_err().to_string();
-        assert!(err.contains("column \"tags\"") && err.contains("List"), "{err}");
+        assert!(
+            err.contains("column \"tags\"") && err.contains("List"),
+            "{err}"
+        );
     }
 
     #[test]
     fn slices_bound_the_values_per_statement() {
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..25_000));
         let batch = RecordBatch::try_from_iter(vec![("id", ids)]).unwrap();
-        let sizes: Vec<usize> = slices(&batch).iter().map(RecordBatch::num_rows).collect();
+        let sizes: Vec<usize> = slices(&batch, 10_000)
+            .iter()
+            .map(RecordBatch::num_rows)
+            .collect();
         assert_eq!(sizes, vec![10_000, 10_000, 5_000]);
     }
 }

@@ -74,7 +74,11 @@ impl TableName {
             match chars.next() {
                 None => break,
                 Some('.') => continue,
-                Some(_) => return Err(invalid("a quoted part must be followed by a dot or the end")),
+                Some(_) => {
+                    return Err(invalid(
+                        "a quoted part must be followed by a dot or the end",
+                    ));
+                }
             }
         }
         if parts.len() > 3 {
@@ -85,7 +89,11 @@ impl TableName {
 
     /// The name as SQL.
     pub fn sql(&self) -> String {
-        self.parts.iter().map(Part::sql).collect::<Vec<_>>().join(".")
+        self.parts
+            .iter()
+            .map(Part::sql)
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// A new table next to this one (same database and schema), for a replace.
@@ -134,17 +142,97 @@ fn is_plain(text: &str) -> bool {
 /// Words Snowflake reserves, which an unquoted column name cannot be.
 fn is_reserved(name: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "ACCOUNT", "ALL", "ALTER", "AND", "ANY", "AS", "BETWEEN", "BY", "CASE", "CAST", "CHECK",
-        "COLUMN", "CONNECT", "CONNECTION", "CONSTRAINT", "CREATE", "CROSS", "CURRENT",
-        "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER", "DATABASE",
-        "DELETE", "DISTINCT", "DROP", "ELSE", "EXISTS", "FALSE", "FOLLOWING", "FOR", "FROM",
-        "FULL", "GRANT", "GROUP", "GSCLUSTER", "HAVING", "ILIKE", "IN", "INCREMENT", "INNER",
-        "INSERT", "INTERSECT", "INTO", "IS", "ISSUE", "JOIN", "LATERAL", "LEFT", "LIKE",
-        "LOCALTIME", "LOCALTIMESTAMP", "MINUS", "NATURAL", "NOT", "NULL", "OF", "ON", "OR",
-        "ORDER", "ORGANIZATION", "QUALIFY", "REGEXP", "REVOKE", "RIGHT", "RLIKE", "ROW", "ROWS",
-        "SAMPLE", "SCHEMA", "SELECT", "SET", "SOME", "START", "TABLE", "TABLESAMPLE", "THEN",
-        "TO", "TRIGGER", "TRUE", "TRY_CAST", "UNION", "UNIQUE", "UPDATE", "USING", "VALUES",
-        "VIEW", "WHEN", "WHENEVER", "WHERE", "WITH",
+        "ACCOUNT",
+        "ALL",
+        "ALTER",
+        "AND",
+        "ANY",
+        "AS",
+        "BETWEEN",
+        "BY",
+        "CASE",
+        "CAST",
+        "CHECK",
+        "COLUMN",
+        "CONNECT",
+        "CONNECTION",
+        "CONSTRAINT",
+        "CREATE",
+        "CROSS",
+        "CURRENT",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_USER",
+        "DATABASE",
+        "DELETE",
+        "DISTINCT",
+        "DROP",
+        "ELSE",
+        "EXISTS",
+        "FALSE",
+        "FOLLOWING",
+        "FOR",
+        "FROM",
+        "FULL",
+        "GRANT",
+        "GROUP",
+        "GSCLUSTER",
+        "HAVING",
+        "ILIKE",
+        "IN",
+        "INCREMENT",
+        "INNER",
+        "INSERT",
+        "INTERSECT",
+        "INTO",
+        "IS",
+        "ISSUE",
+        "JOIN",
+        "LATERAL",
+        "LEFT",
+        "LIKE",
+        "LOCALTIME",
+        "LOCALTIMESTAMP",
+        "MINUS",
+        "NATURAL",
+        "NOT",
+        "NULL",
+        "OF",
+        "ON",
+        "OR",
+        "ORDER",
+        "ORGANIZATION",
+        "QUALIFY",
+        "REGEXP",
+        "REVOKE",
+        "RIGHT",
+        "RLIKE",
+        "ROW",
+        "ROWS",
+        "SAMPLE",
+        "SCHEMA",
+        "SELECT",
+        "SET",
+        "SOME",
+        "START",
+        "TABLE",
+        "TABLESAMPLE",
+        "THEN",
+        "TO",
+        "TRIGGER",
+        "TRUE",
+        "TRY_CAST",
+        "UNION",
+        "UNIQUE",
+        "UPDATE",
+        "USING",
+        "VALUES",
+        "VIEW",
+        "WHEN",
+        "WHENEVER",
+        "WHERE",
+        "WITH",
     ];
     RESERVED.contains(&name.to_ascii_uppercase().as_str())
 }
@@ -156,8 +244,14 @@ mod tests {
     #[test]
     fn names_parse_and_print() {
         assert_eq!(TableName::parse("pets").unwrap().sql(), "pets");
-        assert_eq!(TableName::parse("db.sch.pets").unwrap().sql(), "db.sch.pets");
-        assert_eq!(TableName::parse("sch.\"My \"\"Pets\"\"\"").unwrap().sql(), "sch.\"My \"\"Pets\"\"\"");
+        assert_eq!(
+            TableName::parse("db.sch.pets").unwrap().sql(),
+            "db.sch.pets"
+        );
+        assert_eq!(
+            TableName::parse("sch.\"My \"\"Pets\"\"\"").unwrap().sql(),
+            "sch.\"My \"\"Pets\"\"\""
+        );
         assert_eq!(TableName::parse("\"a.b\"").unwrap().sql(), "\"a.b\"");
     }
 
@@ -180,7 +274,10 @@ mod tests {
         let staging = TableName::parse("db.sch.pets").unwrap().staging().sql();
         assert!(staging.starts_with("db.sch.pets_CONN_STAGE_"), "{staging}");
         let quoted = TableName::parse("\"Pets\"").unwrap().staging().sql();
-        assert!(quoted.starts_with("\"Pets_CONN_STAGE_") && quoted.ends_with('"'), "{quoted}");
+        assert!(
+            quoted.starts_with("\"Pets_CONN_STAGE_") && quoted.ends_with('"'),
+            "{quoted}"
+        );
     }
 
     #[test]

@@ -28,16 +28,13 @@ impl Setup {
         })
     }
 
-    /// The keys that point a connection at the peer, in a database file of this test
-    /// (shared by every login of the test, and no other test's).
+    /// The keys that point a connection at the peer. Every login of one peer shares its
+    /// in-memory database (fakesnow's default), and each test starts a peer of its own.
     pub fn keys(&self) -> String {
-        let db = self.dir.path().join("fakesnow.duckdb");
         format!(
             "account = \"xy12345.us-east-2.aws\"\nuser = \"ada\"\nhost = \"127.0.0.1\"\n\
-             port = {}\nprotocol = \"http\"\ndatabase = \"DB1\"\nschema = \"PUBLIC\"\n\
-             session_parameters = {{ FAKESNOW_DB_PATH = \"{}\" }}\n",
-            self.peer.port(),
-            db.display()
+             port = {}\nprotocol = \"http\"\ndatabase = \"DB1\"\nschema = \"PUBLIC\"\n",
+            self.peer.port()
         )
     }
 

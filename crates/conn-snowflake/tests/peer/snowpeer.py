@@ -446,10 +446,13 @@ async def query_request(request: Request) -> JSONResponse:
     LastFailure.text = ""
     swap = SWAP.match(sql or "")
     try:
-        if swap:
-            status, fs_answer = await swap_tables(request, body, s.fs_token, swap.group(1), swap.group(2))
-        else:
-            status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
+        # Snowflake runs a session's statements concurrently; a fakesnow session is one
+        # DuckDB connection, which refuses (or mixes up) a second call: take turns.
+        async with SESSION_LOCKS.setdefault(s.fs_token, asyncio.Lock()):
+            if swap:
+                status, fs_answer = await swap_tables(request, body, s.fs_token, swap.group(1), swap.group(2))
+            else:
+                status, fs_answer = await call_fakesnow(fs.query_request, request, body, s.fs_token)
     except Exception as e:  # noqa: BLE001 - fakesnow failed outside its own error handling
         status, fs_answer = 500, None
         LastFailure.text = f"{type(e).__name__}: {e}"
@@ -476,6 +479,9 @@ async def query_request(request: Request) -> JSONResponse:
         return in_progress(query_id)
     return JSONResponse(fs_answer)
 
+
+# One lock per fakesnow session (by fakesnow's token): its statements take turns.
+SESSION_LOCKS: dict[str, asyncio.Lock] = {}
 
 # Snowflake's `ALTER TABLE a SWAP WITH b` (one statement that exchanges two tables), which
 # fakesnow cannot parse: emulated with three renames (b -> tmp, a -> b, tmp -> a). Not

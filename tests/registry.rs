@@ -13,7 +13,10 @@ fn every_enabled_type_is_registered() {
             "{name} is enabled in conn but not registered (registered: {registered:?})"
         );
     }
-    assert_eq!(conn::enabled_types(), vec!["duckdb", "files", "sql"]);
+    assert_eq!(
+        conn::enabled_types(),
+        vec!["duckdb", "files", "snowflake", "sql"]
+    );
     Registry::global().check_duplicates().unwrap();
 }
 

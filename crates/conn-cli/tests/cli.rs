@@ -104,8 +104,8 @@ fn list_types_names_every_built_in_type_with_its_crate_and_example() {
         .json();
     let types = json["types"].as_array().unwrap();
     let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["duckdb", "files", "sql"]);
-    let sql = &types[2];
+    assert_eq!(names, ["duckdb", "files", "snowflake", "sql"]);
+    let sql = &types[3];
     assert_eq!(sql["crate"], "conn-sql");
     assert_eq!(sql["type_path"], "conn_sql::SqlConnection");
     assert!(

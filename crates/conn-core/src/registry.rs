@@ -141,6 +141,13 @@ const FIRST_PARTY: &[(&str, FeatureHint)] = &[
             feature: "files",
         },
     ),
+    (
+        "snowflake",
+        FeatureHint {
+            crate_name: "conn-snowflake",
+            feature: "snowflake",
+        },
+    ),
 ];
 
 /// Streamlit class paths that mean a first-party type, so that a Streamlit app's
@@ -150,6 +157,11 @@ const STREAMLIT_NAMES: &[(&str, &str)] = &[
     ("streamlit.connections.sql_connection.SQLConnection", "sql"),
     ("st_files_connection.FilesConnection", "files"),
     ("st_files_connection.connection.FilesConnection", "files"),
+    ("streamlit.connections.SnowflakeConnection", "snowflake"),
+    (
+        "streamlit.connections.snowflake_connection.SnowflakeConnection",
+        "snowflake",
+    ),
 ];
 
 /// All known connection types.

@@ -33,6 +33,7 @@
 //! | `sql` (PostgreSQL, MySQL/MariaDB, SQLite) | `conn-sql` | `sql` (or `postgres`, `mysql`, `sqlite`) |
 //! | `duckdb` | `conn-duckdb` | `duckdb` (compiles DuckDB) or `duckdb-system` (links a prebuilt libduckdb) |
 //! | `files` (local, memory, S3, GCS, Azure, HTTP) | `conn-files` | `files` (or `files-local`, `files-aws`, ...) |
+//! | `snowflake` | `conn-snowflake` | `snowflake` |
 //!
 //! Third-party crates register more types with
 //! [`register_connection_type!`](conn_core::register_connection_type); see
@@ -73,6 +74,13 @@ pub mod files {
     pub use conn_files::*;
 }
 
+/// The `snowflake` connection type.
+#[cfg(feature = "snowflake")]
+pub mod snowflake {
+    #[doc(inline)]
+    pub use conn_snowflake::*;
+}
+
 /// The connection type names this build of `conn` provides, sorted.
 ///
 /// Naming each plugin crate here is also what keeps the linker from dropping their
@@ -85,6 +93,8 @@ pub fn enabled_types() -> Vec<&'static str> {
         <conn_duckdb::DuckDbConnection as ConnectionType>::NAME,
         #[cfg(feature = "files-local")]
         <conn_files::FilesConnection as ConnectionType>::NAME,
+        #[cfg(feature = "snowflake")]
+        <conn_snowflake::SnowflakeConnection as ConnectionType>::NAME,
     ];
     names.sort_unstable();
     names
@@ -102,6 +112,9 @@ pub mod prelude {
     #[cfg(feature = "files-local")]
     #[doc(no_inline)]
     pub use conn_files::FilesConnection;
+    #[cfg(feature = "snowflake")]
+    #[doc(no_inline)]
+    pub use conn_snowflake::SnowflakeConnection;
     #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
     #[doc(no_inline)]
     pub use conn_sql::{SqlConnection, WriteMode};

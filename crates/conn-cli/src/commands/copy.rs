@@ -24,11 +24,11 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
     // Refuse what cannot work before reading anything.
     let file_format = match &dest {
         Opened::Files(_) => Some(file_format(&args.table_or_path, args.mode)?),
-        Opened::Sql(_) | Opened::Duck(_) => None,
+        Opened::Sql(_) | Opened::Duck(_) | Opened::Snowflake(_) => None,
         Opened::Other(type_name) => {
             return Err(CliError::config(format!(
-                "connection \"{}\" is of type {type_name}; conn copy writes to sql, duckdb \
-                 and files connections",
+                "connection \"{}\" is of type {type_name}; conn copy writes to sql, duckdb, \
+                 snowflake and files connections",
                 args.dest
             )));
         }
@@ -68,6 +68,7 @@ pub fn run(project: &Project, args: &CopyArgs) -> CliResult {
     let written = match &dest {
         Opened::Sql(c) => with_timeout(c.write_table(target, &table, mode), args.timeout)?,
         Opened::Duck(c) => with_timeout(c.write_table(target, &table, mode), args.timeout)?,
+        Opened::Snowflake(c) => with_timeout(c.write_table(target, &table, mode), args.timeout)?,
         Opened::Files(c) => {
             if args.mode == CopyMode::Create && with_timeout(c.exists(target), args.timeout)? {
                 return Err(CliError::failed(format!(

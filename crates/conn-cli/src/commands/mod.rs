@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use conn::duckdb::DuckDbConnection;
 use conn::files::FilesConnection;
+use conn::snowflake::SnowflakeConnection;
 use conn::sql::SqlConnection;
 
 use crate::project::Project;
@@ -24,6 +25,8 @@ pub enum Opened {
     Duck(Arc<DuckDbConnection>),
     /// Type `files`.
     Files(Arc<FilesConnection>),
+    /// Type `snowflake`.
+    Snowflake(Arc<SnowflakeConnection>),
     /// Any other registered type, by name.
     Other(&'static str),
 }
@@ -38,6 +41,8 @@ impl Opened {
             Opened::Duck(duck)
         } else if let Some(files) = any.downcast::<FilesConnection>() {
             Opened::Files(files)
+        } else if let Some(snowflake) = any.downcast::<SnowflakeConnection>() {
+            Opened::Snowflake(snowflake)
         } else {
             Opened::Other(any.type_name())
         })
@@ -49,6 +54,7 @@ impl Opened {
             Opened::Sql(_) => "sql",
             Opened::Duck(_) => "duckdb",
             Opened::Files(_) => "files",
+            Opened::Snowflake(_) => "snowflake",
             Opened::Other(name) => name,
         }
     }

@@ -78,7 +78,7 @@ fn stream_file(
     })
 }
 
-/// A streamed query on a `sql` or `duckdb` connection.
+/// A streamed query on a `sql`, `duckdb` or `snowflake` connection.
 fn stream_query(
     opened: &Opened,
     name: &str,
@@ -90,6 +90,7 @@ fn stream_query(
     let call = match opened {
         Opened::Sql(c) => c.query(sql).params(params).stream(),
         Opened::Duck(c) => c.query(sql).params(params).stream(),
+        Opened::Snowflake(c) => c.query(sql).params(params).stream(),
         other => return Err(not_queryable(other, name)),
     };
     let call = match timeout {
@@ -128,14 +129,14 @@ fn not_queryable(opened: &Opened, name: &str) -> CliError {
              running queries: use `conn read {name} PATH`"
         )),
         other => CliError::config(format!(
-            "connection \"{name}\" is of type {}; the conn command runs queries on sql \
-             and duckdb connections only",
+            "connection \"{name}\" is of type {}; the conn command runs queries on sql, \
+             duckdb and snowflake connections only",
             other.type_name()
         )),
     }
 }
 
-/// A query on a `sql` or `duckdb` connection.
+/// A query on a `sql`, `duckdb` or `snowflake` connection.
 pub fn run_query(
     opened: &Opened,
     name: &str,
@@ -163,6 +164,13 @@ fn run_query_unredacted(
             }
         }
         Opened::Duck(c) => {
+            let query = c.query(sql).params(params);
+            match timeout {
+                Some(limit) => interruptible(query.timeout(limit)),
+                None => interruptible(query),
+            }
+        }
+        Opened::Snowflake(c) => {
             let query = c.query(sql).params(params);
             match timeout {
                 Some(limit) => interruptible(query.timeout(limit)),

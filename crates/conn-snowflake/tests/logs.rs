@@ -2,6 +2,7 @@
 //! log at TRACE level through logins of every kind, renewals, retries, chunk downloads
 //! and failures is captured and searched. (Its own test binary: it installs the
 //! global tracing subscriber.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

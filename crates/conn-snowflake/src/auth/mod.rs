@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use conn_core::{Error, Result};
 use serde_json::{Map, Value};
 
-use crate::config::{Auth, KeySource, Settings, TokenSource};
+use crate::config::{KeySource, Login, Settings, TokenSource};
 
 pub(crate) use keypair::KeyPair;
 
@@ -22,10 +22,10 @@ pub(crate) fn add_credentials(settings: &Settings, data: &mut Map<String, Value>
         data.insert("AUTHENTICATOR".into(), authenticator.into());
     }
     match &settings.auth {
-        Auth::Password(password) => {
+        Login::Password(password) => {
             data.insert("PASSWORD".into(), password.expose().into());
         }
-        Auth::KeyPair { key, passphrase } => {
+        Login::KeyPair { key, passphrase } => {
             let (pem, origin) = match key {
                 KeySource::File(path) => {
                     (read(path, "private_key_file")?, path.display().to_string())
@@ -40,7 +40,7 @@ pub(crate) fn add_credentials(settings: &Settings, data: &mut Map<String, Value>
             let jwt = pair.jwt(&settings.account_name, &settings.user, SystemTime::now())?;
             data.insert("TOKEN".into(), jwt.into());
         }
-        Auth::OAuth(token) | Auth::ProgrammaticAccessToken(token) => {
+        Login::OAuth(token) | Login::ProgrammaticAccessToken(token) => {
             let token = match token {
                 TokenSource::Value(token) => token.expose().to_owned(),
                 TokenSource::File(path) => read(path, "token_file_path")?.trim().to_owned(),

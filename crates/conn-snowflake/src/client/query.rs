@@ -157,7 +157,7 @@ impl SnowflakeClient {
                 "conn.snowflake: abort not accepted (the statement may have ended)"
             ),
             Err(err) => {
-                tracing::warn!(connection = %self.ctx().name, %err, "conn.snowflake: abort failed")
+                tracing::warn!(connection = %self.ctx().name, %err, "conn.snowflake: abort failed");
             }
         }
     }

@@ -45,7 +45,7 @@ pub(crate) struct Settings {
     pub account_name: String,
     /// The login name (empty for OAuth without one).
     pub user: String,
-    pub auth: Auth,
+    pub auth: Login,
     pub role: Option<String>,
     pub warehouse: Option<String>,
     pub database: Option<String>,
@@ -70,7 +70,7 @@ pub(crate) struct Settings {
 
 /// How the connection logs in.
 #[derive(Clone)]
-pub(crate) enum Auth {
+pub(crate) enum Login {
     /// User name and password.
     Password(Secret),
     /// Key pair: an RS256 JWT signed with this PKCS#8 key.
@@ -102,25 +102,25 @@ pub(crate) enum TokenSource {
     File(PathBuf),
 }
 
-impl Auth {
+impl Login {
     /// The `AUTHENTICATOR` a login sends (none for passwords).
     pub fn authenticator(&self) -> Option<&'static str> {
         match self {
-            Auth::Password(_) => None,
-            Auth::KeyPair { .. } => Some("SNOWFLAKE_JWT"),
-            Auth::OAuth(_) => Some("OAUTH"),
-            Auth::ProgrammaticAccessToken(_) => Some("PROGRAMMATIC_ACCESS_TOKEN"),
+            Login::Password(_) => None,
+            Login::KeyPair { .. } => Some("SNOWFLAKE_JWT"),
+            Login::OAuth(_) => Some("OAUTH"),
+            Login::ProgrammaticAccessToken(_) => Some("PROGRAMMATIC_ACCESS_TOKEN"),
         }
     }
 }
 
-impl fmt::Debug for Auth {
+impl fmt::Debug for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Auth::Password(_) => "Password(***)",
-            Auth::KeyPair { .. } => "KeyPair(***)",
-            Auth::OAuth(_) => "OAuth(***)",
-            Auth::ProgrammaticAccessToken(_) => "ProgrammaticAccessToken(***)",
+            Login::Password(_) => "Password(***)",
+            Login::KeyPair { .. } => "KeyPair(***)",
+            Login::OAuth(_) => "OAuth(***)",
+            Login::ProgrammaticAccessToken(_) => "ProgrammaticAccessToken(***)",
         })
     }
 }
@@ -219,7 +219,7 @@ impl Settings {
         let user: Option<String> = config.get_as("user")?;
         let user = match (user, &auth) {
             (Some(user), _) => user,
-            (None, Auth::OAuth(_)) => String::new(),
+            (None, Login::OAuth(_)) => String::new(),
             (None, _) => return Err(config.missing("user", "")),
         };
         let protocol: String = config
@@ -319,13 +319,13 @@ fn missing_config(config: &ConnectionConfig) -> Error {
 }
 
 /// The authentication the keys ask for.
-fn auth(config: &ConnectionConfig) -> Result<Auth> {
+fn auth(config: &ConnectionConfig) -> Result<Login> {
     let authenticator: Option<String> = config.get_as("authenticator")?;
     let kind = authenticator
         .as_deref()
         .map(|a| a.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let key_pair = || -> Result<Auth> {
+    let key_pair = || -> Result<Login> {
         let key = match (
             config.get_as::<PathBuf>("private_key_file")?,
             config.get_as::<String>("private_key")?,
@@ -336,7 +336,7 @@ fn auth(config: &ConnectionConfig) -> Result<Auth> {
                 return Err(config.missing("private_key_file", ", or `private_key`"));
             }
         };
-        Ok(Auth::KeyPair {
+        Ok(Login::KeyPair {
             key,
             passphrase: config
                 .get_as::<String>("private_key_file_pwd")?
@@ -361,7 +361,7 @@ fn auth(config: &ConnectionConfig) -> Result<Auth> {
                 return key_pair();
             }
             match config.get_as::<String>("password")? {
-                Some(password) => Ok(Auth::Password(password.into())),
+                Some(password) => Ok(Login::Password(password.into())),
                 None => Err(config.missing(
                     "password",
                     ", or `private_key_file` (key pair), or an `authenticator`",
@@ -369,8 +369,8 @@ fn auth(config: &ConnectionConfig) -> Result<Auth> {
             }
         }
         "snowflake_jwt" => key_pair(),
-        "oauth" => Ok(Auth::OAuth(token("OAuth")?)),
-        "programmatic_access_token" => Ok(Auth::ProgrammaticAccessToken(token(
+        "oauth" => Ok(Login::OAuth(token("OAuth")?)),
+        "programmatic_access_token" => Ok(Login::ProgrammaticAccessToken(token(
             "programmatic access token",
         )?)),
         other if keys::INTERACTIVE.contains(&other) || other.contains("okta") => Err(config

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use conn_core::{ConnectionConfig, Env, KeyFindingKind};
 
-use super::{Auth, Settings, merged, spcs};
+use super::{Login, Settings, merged, spcs};
 
 /// A configuration as the factory would resolve it: `toml` is the connection's
 /// secrets section (empty for none), `vars` the environment.
@@ -48,7 +48,7 @@ fn a_secrets_section_alone_configures_the_connection() {
         "https://xy12345.us-east-2.aws.snowflakecomputing.com:443"
     );
     assert_eq!(s.warehouse.as_deref(), Some("W"));
-    assert!(matches!(s.auth, Auth::Password(_)));
+    assert!(matches!(s.auth, Login::Password(_)));
     let shown = format!("{s:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
@@ -217,14 +217,17 @@ fn each_way_of_logging_in_is_chosen_by_its_keys() {
         "account = \"a\"\nuser = \"u\"\nprivate_key_file = \"/k.p8\"\n",
         &[],
     );
-    assert!(matches!(settings(&key).unwrap().auth, Auth::KeyPair { .. }));
+    assert!(matches!(
+        settings(&key).unwrap().auth,
+        Login::KeyPair { .. }
+    ));
     let oauth = config(
         "wh",
         "account = \"a\"\nauthenticator = \"oauth\"\ntoken = \"t0k\"\n",
         &[],
     );
     let s = settings(&oauth).unwrap();
-    assert!(matches!(s.auth, Auth::OAuth(_)));
+    assert!(matches!(s.auth, Login::OAuth(_)));
     assert_eq!(s.auth.authenticator(), Some("OAUTH"));
     let pat = config(
         "wh",
@@ -233,7 +236,7 @@ fn each_way_of_logging_in_is_chosen_by_its_keys() {
     );
     assert!(matches!(
         settings(&pat).unwrap().auth,
-        Auth::ProgrammaticAccessToken(_)
+        Login::ProgrammaticAccessToken(_)
     ));
 
     let browser = config(
@@ -291,7 +294,7 @@ fn a_container_supplies_account_host_and_token() {
     let c = ConnectionConfig::new("snowflake", "snowflake", layer);
     let s = Settings::from_config(&c).unwrap();
     assert_eq!(s.base_url, "https://acc.internal:443");
-    assert!(matches!(s.auth, Auth::OAuth(_)));
+    assert!(matches!(s.auth, Login::OAuth(_)));
     // Outside a container (no token file) nothing comes from it.
     assert!(spcs::layer(&env, &dir.path().join("missing"), &conn_core::Map::new()).is_empty());
 }

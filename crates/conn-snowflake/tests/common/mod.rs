@@ -1,6 +1,6 @@
 //! What every test against the Snowflake-protocol peer shares: a peer, a factory whose
 //! secrets point at it, and the peer's records.
-
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)] // Each test file uses part of it.
 
 use std::path::Path;

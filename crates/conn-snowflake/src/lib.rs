@@ -88,8 +88,8 @@ impl fmt::Debug for SnowflakeConnector {
 impl SnowflakeConnector {
     /// A new session with this connector's settings (the connection's, or a
     /// [`Session`]'s own).
-    async fn log_in(&self) -> Result<SnowflakeClient> {
-        SnowflakeClient::login(Arc::clone(&self.settings), self.ctx.clone()).await
+    async fn log_in(&self, relogin: bool) -> Result<SnowflakeClient> {
+        SnowflakeClient::login(Arc::clone(&self.settings), self.ctx.clone(), relogin).await
     }
 }
 
@@ -109,7 +109,9 @@ impl Connector for SnowflakeConnector {
     }
 
     async fn connect(&self) -> Result<SnowflakeClient> {
-        self.log_in().await
+        // The connection's own session holds no transaction: when its renewal fails, a
+        // new login may take its place.
+        self.log_in(true).await
     }
 
     async fn health_check(&self, client: &SnowflakeClient) -> Result<()> {
@@ -121,7 +123,7 @@ impl Connector for SnowflakeConnector {
     }
 
     async fn close(&self, client: SnowflakeClient) {
-        client.close().await;
+        client.close();
     }
 }
 
@@ -216,9 +218,9 @@ impl SnowflakeConnection {
     /// [`Session::commit`] commits, dropping the session rolls back and closes it.
     pub fn session(&self) -> Call<Session> {
         let base = self.base.clone();
-        self.base.call("begin transaction", async move {
+        self.base.call("open session", async move {
             let connector = base.connector();
-            let client = connector.log_in().await?;
+            let client = connector.log_in(false).await?;
             Ok(Session::new(client, base.results().clone(), base.timeout()))
         })
     }
@@ -233,9 +235,9 @@ impl SnowflakeConnection {
             async move {
                 // Its own session: a transaction of the connection's would take in
                 // every concurrent statement.
-                let client = connector.log_in().await?;
+                let client = connector.log_in(false).await?;
                 let written = write::write_table(&client, &name, &table, mode).await;
-                client.close().await;
+                client.close();
                 written
             }
         })

@@ -29,6 +29,10 @@ struct Parts {
     client: SnowflakeClient,
     arrow: bool,
     inline: Option<Raw>,
+    /// The rows each chunk holds, as the answer announces them (checked as they come).
+    chunk_rows: std::collections::VecDeque<u64>,
+    /// Chunks read so far.
+    chunks_read: usize,
     chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
 }
 
@@ -62,6 +66,8 @@ impl Parts {
             client: client.clone(),
             arrow,
             inline,
+            chunk_rows: data.chunks.iter().map(|chunk| chunk.row_count).collect(),
+            chunks_read: 0,
             chunks: Box::pin(client.chunk_bodies(data)?),
         })
     }
@@ -75,13 +81,33 @@ impl Parts {
             return Ok(None);
         };
         let body = body?;
+        let raw = self.decode(&body)?;
+        self.chunks_read += 1;
+        let rows: u64 = match &raw {
+            Raw::Arrow(batches) => batches.iter().map(|b| b.num_rows() as u64).sum(),
+            Raw::Json(rows) => rows.len() as u64,
+        };
+        if let Some(announced) = self.chunk_rows.pop_front()
+            && announced != rows
+        {
+            return Err(conn_core::Error::Data(format!(
+                "result chunk {} holds {rows} rows where the answer announced {announced}: \
+                 the result is incomplete",
+                self.chunks_read
+            )));
+        }
+        Ok(Some(raw))
+    }
+
+    /// One chunk's body as raw batches or rows.
+    fn decode(&self, body: &[u8]) -> Result<Raw> {
         if self.arrow {
-            return Ok(Some(Raw::Arrow(read_ipc(&body)?)));
+            return Ok(Raw::Arrow(read_ipc(body)?));
         }
         // A JSON chunk is the rows without the enclosing brackets.
         let mut text = Vec::with_capacity(body.len() + 2);
         text.push(b'[');
-        text.extend_from_slice(&body);
+        text.extend_from_slice(body);
         text.push(b']');
         let rows: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&text).map_err(|e| {
             self.client.ctx().protocol_error(
@@ -89,11 +115,21 @@ impl Parts {
                 format!("a JSON chunk is unreadable: {e}"),
             )
         })?;
-        Ok(Some(Raw::Json(
+        Ok(Raw::Json(
             rows.iter()
                 .map(|row| row.iter().map(cell_text).collect())
                 .collect(),
-        )))
+        ))
+    }
+}
+
+/// The error when fewer or more rows arrived than the answer's `total` announced.
+fn check_total(data_total: Option<u64>, rows: u64) -> Result<()> {
+    match data_total {
+        Some(total) if total != rows => Err(conn_core::Error::Data(format!(
+            "the result announced {total} rows but {rows} arrived: it is incomplete"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -138,6 +174,7 @@ pub(crate) async fn table(client: &SnowflakeClient, mut outcome: QueryOutcome) -
             }
         }
     }
+    check_total(outcome.data.total, row)?;
     batches.retain(|batch| batch.num_rows() > 0);
     let schema = with_query_id(&converter.schema(), &outcome.query_id);
     let batches = batches
@@ -201,6 +238,7 @@ pub(crate) async fn stream(
             sent = true;
         }
     }
+    check_total(outcome.data.total, row)?;
     if !sent {
         sink.announce(converter.schema()).await?;
     }

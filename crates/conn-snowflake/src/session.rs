@@ -32,6 +32,8 @@ const COMMITTING: &[&str] = &[
 /// a change; after one it is refused rather than committing the session's work behind
 /// its back.
 pub struct Session {
+    /// The connection's name, for errors.
+    name: String,
     client: Option<SnowflakeClient>,
     results: ResultCache,
     timeout: Option<(Duration, Limit)>,
@@ -62,7 +64,8 @@ impl Drop for Session {
                 if open {
                     let _ = client.run(&statement("ROLLBACK")).await;
                 }
-                client.close().await;
+                // Dropping the last clone closes the session on the server.
+                client.close();
             });
         }
     }
@@ -83,6 +86,7 @@ impl Session {
         timeout: Option<(Duration, Limit)>,
     ) -> Session {
         Session {
+            name: client.ctx().name.to_string(),
             client: Some(client),
             results,
             timeout,
@@ -106,7 +110,7 @@ impl Session {
 
     fn client(&self) -> Result<SnowflakeClient> {
         self.client.clone().ok_or_else(|| Error::Closed {
-            name: "snowflake session".into(),
+            name: self.name.clone(),
         })
     }
 
@@ -158,18 +162,21 @@ impl Session {
         self.in_flight = false;
         match &outcome {
             Err(Error::Timeout(_)) => self.failed = true,
-            Ok(_) if !commits && !reads => self.dirty = true,
+            // A change that failed after reaching the server may have applied (its
+            // answer was lost): as far as DDL is concerned, the transaction holds it.
+            Err(err) if !commits && !reads && err.may_have_reached_server() => self.dirty = true,
+            Ok(_) if commits => {
+                // DDL committed at once: the connection's cached results may predate it.
+                self.results.clear();
+            }
+            Ok(_) if !reads => self.dirty = true,
             _ => {}
         }
         outcome
     }
 
     fn refuse_commit(&self, first: &str) -> Result<()> {
-        let name = self
-            .client
-            .as_ref()
-            .map(|c| c.ctx().name.to_string())
-            .unwrap_or_default();
+        let name = &self.name;
         if matches!(first, "begin" | "start" | "commit" | "rollback") {
             return Err(Error::InvalidArgument(format!(
                 "snowflake connection \"{name}\": {} inside a session: use Session::commit or \
@@ -177,7 +184,7 @@ impl Session {
                 first.to_ascii_uppercase()
             )));
         }
-        if self.dirty {
+        if self.dirty || self.failed {
             return Err(Error::InvalidArgument(format!(
                 "snowflake connection \"{name}\": {} cannot run in this session now: Snowflake \
                  commits the open transaction before it, and the transaction holds changes; \
@@ -191,17 +198,18 @@ impl Session {
     /// Commits the transaction, then clears the connection's cached query results and
     /// closes the session.
     pub fn commit(mut self) -> Call<()> {
-        Call::new("snowflake session", "commit", async move {
+        let name = self.name.clone();
+        Call::new(&name, "commit", async move {
             let client = self.client.take().ok_or_else(|| Error::Closed {
-                name: "snowflake session".into(),
+                name: self.name.clone(),
             })?;
             if !self.open {
-                client.close().await;
+                client.close();
                 return Ok(());
             }
             if self.failed || self.in_flight {
                 let rolled_back = client.run(&statement("ROLLBACK")).await;
-                client.close().await;
+                client.close();
                 return Err(rolled_back.err().unwrap_or_else(|| {
                     Error::InvalidArgument(format!(
                         "snowflake connection \"{}\": the transaction was rolled back, not \
@@ -218,7 +226,7 @@ impl Session {
             {
                 stale.disarm();
             }
-            client.close().await;
+            client.close();
             committed.map(drop)
         })
     }
@@ -226,16 +234,17 @@ impl Session {
     /// Rolls the transaction back and closes the session now (dropping the session
     /// does too, a moment later).
     pub fn rollback(mut self) -> Call<()> {
-        Call::new("snowflake session", "rollback", async move {
+        let name = self.name.clone();
+        Call::new(&name, "rollback", async move {
             let Some(client) = self.client.take() else {
                 return Ok(());
             };
             if !self.open {
-                client.close().await;
+                client.close();
                 return Ok(());
             }
             let rolled_back = client.run(&statement("ROLLBACK")).await;
-            client.close().await;
+            client.close();
             rolled_back.map(drop)
         })
     }

@@ -20,6 +20,7 @@
 mod binds;
 mod names;
 
+use conn_core::plugin::CancelGuard;
 use conn_core::{Error, Result, Table, WriteMode};
 
 use crate::client::{QueryRequest, SnowflakeClient};
@@ -54,23 +55,29 @@ pub(crate) async fn write_table(
         WriteMode::Create => {
             let target_sql = target.sql();
             run(client, format!("CREATE TABLE {target_sql} ({definition})")).await?;
-            if let Err(err) = insert_all(client, &target_sql, &column_list, table, &columns).await {
-                let _ = run(client, format!("DROP TABLE IF EXISTS {target_sql}")).await;
-                return Err(err);
+            // Dropped half-way (a time limit, a caller that gave up), the new table goes.
+            let cleanup = Cleanup::arm(client, &target_sql);
+            let inserted = insert_all(client, &target_sql, &column_list, table, &columns).await;
+            if inserted.is_ok() {
+                cleanup.disarm();
+            } else {
+                cleanup.now().await;
             }
+            inserted?;
         }
         WriteMode::Replace => {
             let staging = target.staging();
             let staging_sql = staging.sql();
             run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await?;
+            // After a swap the staging table holds the old rows; after a rename, a
+            // failure or a drop half-way it is gone or unwanted: dropped in any case.
+            let cleanup = Cleanup::arm(client, &staging_sql);
             let filled = insert_all(client, &staging_sql, &column_list, table, &columns).await;
             let placed = match filled {
                 Ok(()) => take_place(client, &staging, &target).await,
                 Err(err) => Err(err),
             };
-            // After a swap the staging table holds the old rows; after a rename or a
-            // failure it is gone or unwanted: drop it either way.
-            let _ = run(client, format!("DROP TABLE IF EXISTS {staging_sql}")).await;
+            cleanup.now().await;
             placed?;
         }
         other => {
@@ -125,7 +132,15 @@ async fn insert_all(
         let mut first_row = 0_usize;
         for batch in table.batches() {
             for slice in binds::slices(batch, client.settings().write_chunk_rows) {
-                let bindings = binds::array_bindings(&slice, columns, first_row)?;
+                let bindings =
+                    binds::array_bindings(&slice, columns, first_row).map_err(|err| match err {
+                        Error::Data(message) => Error::Data(message.replacen(
+                            "write_table:",
+                            &format!("write_table to {target}:"),
+                            1,
+                        )),
+                        other => other,
+                    })?;
                 first_row += slice.num_rows();
                 let query = QueryRequest {
                     sql: sql.clone(),
@@ -152,6 +167,55 @@ async fn insert_all(
             let _ = run(client, "ROLLBACK".to_owned()).await;
             Err(err)
         }
+    }
+}
+
+/// Drops a table the write made, if the write does not finish: at once
+/// ([`now`](Self::now)), or in the background when the write is dropped half-way.
+struct Cleanup {
+    client: SnowflakeClient,
+    table: String,
+    guard: CancelGuard,
+}
+
+impl Cleanup {
+    fn arm(client: &SnowflakeClient, table: &str) -> Cleanup {
+        let guard = {
+            let (client, table) = (client.clone(), table.to_owned());
+            CancelGuard::new(move || async move { drop_table(&client, &table).await })
+        };
+        Cleanup {
+            client: client.clone(),
+            table: table.to_owned(),
+            guard,
+        }
+    }
+
+    /// The table stays: the write finished.
+    fn disarm(self) {
+        self.guard.disarm();
+    }
+
+    /// Drops the table now.
+    async fn now(self) {
+        self.guard.disarm();
+        drop_table(&self.client, &self.table).await;
+    }
+}
+
+/// Drops `table`, after rolling back the write's open transaction (so that nothing of
+/// it is committed on the way: Snowflake commits an open transaction before DDL). A
+/// failure is logged with the table's name (the write's own error is what the caller
+/// gets).
+async fn drop_table(client: &SnowflakeClient, table: &str) {
+    let _ = run(client, "ROLLBACK".to_owned()).await;
+    if let Err(err) = run(client, format!("DROP TABLE IF EXISTS {table}")).await {
+        tracing::warn!(
+            connection = %client.ctx().name,
+            table,
+            %err,
+            "conn.snowflake: write_table could not drop the table it made; drop it by hand"
+        );
     }
 }
 

@@ -106,6 +106,19 @@ fn no_secret_in_any_log_line_error_or_debug() {
                 .map(str::to_owned)
         })
         .expect("a key-pair login");
+    let mut tokens: Vec<String> = Vec::new();
+    for renewal in setup.records("token-requests") {
+        for token in [
+            &renewal["body"]["oldSessionToken"],
+            &renewal["master_token"],
+            &renewal["issued"],
+        ] {
+            if let Some(token) = token.as_str().filter(|t| t.len() > 8) {
+                tokens.push(token.to_owned());
+            }
+        }
+    }
+    assert!(!tokens.is_empty(), "the renewal's tokens are known");
     let qrmk_seen = setup.records("chunks").len();
     assert!(qrmk_seen > 0, "the result came in chunks");
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
@@ -119,13 +132,19 @@ fn no_secret_in_any_log_line_error_or_debug() {
         .nth(1)
         .unwrap()
         .to_owned();
-    for secret in [
+    assert!(!logs.contains("conn-test/chunk"), "a chunk URL in the logs");
+    let fixed = [
         PASSWORD,
         "OAuth-Secret-Tok",
         "Bad-Secret-Pw",
         jwt.as_str(),
         key_body.as_str(),
-    ] {
+    ];
+    for secret in fixed
+        .iter()
+        .copied()
+        .chain(tokens.iter().map(String::as_str))
+    {
         assert!(
             !logs.contains(secret),
             "a secret ({}...) in the logs",

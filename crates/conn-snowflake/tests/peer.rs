@@ -255,7 +255,7 @@ fn chunks_arrive_in_order() {
         .blocking()
         .unwrap();
     for (mode, gzip) in [("headers", true), ("qrmk", false), ("qrmk", true)] {
-        setup.control(&format!("{{\"chunk_rows\": 500, \"chunk_mode\": \"{mode}\", \"gzip\": {gzip}, \"chunk_delay_ms\": 20}}"));
+        setup.control(&format!("{{\"chunk_rows\": 500, \"chunk_mode\": \"{mode}\", \"gzip\": {gzip}, \"chunk_delay_ms\": 40, \"chunk_delay_reverse\": true}}"));
         let table = conn
             .query("select id from seq order by id")
             .ttl(Ttl::ZERO)
@@ -323,8 +323,9 @@ fn long_statements_are_polled_or_aborted() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.to_string().contains("query_timeout"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let aborts = setup.records("aborts");
-    assert!(aborts.iter().any(|a| a["matched"] == true), "{aborts:?}");
+    // The abort goes out in the background, after the call returned.
+    let aborted = setup.wait_for("aborts", |a| a["matched"] == true);
+    assert!(aborted, "{:?}", setup.records("aborts"));
 }
 
 /// An expired session token is renewed and the statement sent again; an expired
@@ -501,6 +502,19 @@ fn sessions_commit_or_roll_back() {
         balance(),
         vec![Some(100)],
         "dropping the session rolled back"
+    );
+    let sent: Vec<String> = setup
+        .records("queries")
+        .iter()
+        .filter_map(|q| q["sqlText"].as_str().map(str::to_owned))
+        .collect();
+    let update = sent
+        .iter()
+        .position(|q| q.starts_with("update acct"))
+        .unwrap();
+    assert!(
+        sent[update..].iter().any(|q| q == "ROLLBACK"),
+        "no ROLLBACK after the update: {sent:?}"
     );
 
     let mut session = conn.session().blocking().unwrap();
@@ -720,9 +734,8 @@ fn dropped_reads_stop_on_the_server() {
         .blocking()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-    std::thread::sleep(Duration::from_millis(500));
-    let aborts = setup.records("aborts");
-    assert!(aborts.iter().any(|a| a["matched"] == true), "{aborts:?}");
+    let aborted = setup.wait_for("aborts", |a| a["matched"] == true);
+    assert!(aborted, "{:?}", setup.records("aborts"));
 }
 
 /// With keep-alive on, heartbeats keep the session alive; a reset closes the session on
@@ -737,7 +750,7 @@ fn heartbeats_and_close() {
     conn.query("select 1").blocking().unwrap();
     std::thread::sleep(Duration::from_millis(2600));
     let beats = setup.records("heartbeats").len();
-    assert!((2..=3).contains(&beats), "{beats} heartbeats in 2.6 s");
+    assert!((1..=4).contains(&beats), "{beats} heartbeats in 2.6 s");
     conn.reset();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
@@ -751,4 +764,137 @@ fn heartbeats_and_close() {
         beats,
         "no heartbeat after the close"
     );
+}
+
+/// A session whose token cannot be renewed fails its next statement (Stale) instead of
+/// continuing, without its transaction, on a new login; nothing of it is committed.
+#[test]
+fn a_session_that_cannot_be_renewed_fails_instead_of_logging_in_again() {
+    let Some(setup) = Setup::start() else { return };
+    let conn = sf(&setup, "");
+    conn.execute("create table t (x number(38,0))")
+        .blocking()
+        .unwrap();
+    let mut session = conn.session().blocking().unwrap();
+    session
+        .execute("insert into t values (1)")
+        .blocking()
+        .unwrap();
+    let logins = setup.records("logins").len();
+    setup.peer.control("/conn-test/expire_sessions", "{}");
+    setup.peer.control("/conn-test/expire_masters", "{}");
+    let err = session
+        .execute("insert into t values (2)")
+        .blocking()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Stale, "{err}");
+    assert!(err.to_string().contains("could not be renewed"), "{err}");
+    assert_eq!(
+        setup.records("logins").len(),
+        logins,
+        "no new login for the session"
+    );
+    drop(session);
+    // The connection's own client may log in again; the table holds nothing.
+    let count = int_column(
+        &conn
+            .query("select count(*) as n from t")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap(),
+        "N",
+    );
+    assert_eq!(count, vec![Some(0)]);
+}
+
+/// An insert whose answer was lost after it ran, followed by refused connections, is
+/// not run again under a new request id: it is applied once.
+#[test]
+fn a_write_is_not_sent_again_after_its_outcome_became_unknown() {
+    use conn_testkit::faults::{Fault, FaultProxy, Refusal};
+    let Some(setup) = Setup::start() else { return };
+    let peer: std::net::SocketAddr = format!("127.0.0.1:{}", setup.peer.port()).parse().unwrap();
+    let proxy = FaultProxy::start(peer).unwrap();
+    let keys = setup.keys().replace(
+        &format!("port = {}", setup.peer.port()),
+        &format!("port = {}", proxy.addr().port()),
+    );
+    let secrets =
+        format!("[connections.sf]\ntype = \"snowflake\"\n{keys}password = \"{PASSWORD}\"\n");
+    let conn = common::factory(setup.dir.path(), &secrets, &[])
+        .get::<SnowflakeConnection>("sf")
+        .unwrap();
+    conn.execute("create table once (x number(38,0))")
+        .blocking()
+        .unwrap();
+    setup.control(r#"{"answer_delay_ms": 1500}"#);
+    // The insert runs at once; its answer is cut off, then connections are refused
+    // while the client sends it again and gives up.
+    proxy.inject_in(Duration::from_millis(500), Fault::CutAll);
+    proxy.inject_in(
+        Duration::from_millis(500),
+        Fault::Refuse(Duration::from_millis(3800), Refusal::Unbound),
+    );
+    let outcome = conn.execute("insert into once values (1)").blocking();
+    if let Err(err) = &outcome {
+        assert!(err.may_have_reached_server(), "{err}");
+    }
+    std::thread::sleep(Duration::from_millis(4500));
+    proxy.heal();
+    setup.control(r#"{"answer_delay_ms": 0}"#);
+    let count = int_column(
+        &conn
+            .query("select count(*) as n from once")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap(),
+        "N",
+    );
+    assert_eq!(count, vec![Some(1)], "outcome {outcome:?}");
+}
+
+/// A write dropped half-way (its time limit) leaves no table behind and the target as
+/// it was.
+#[test]
+fn a_dropped_write_leaves_nothing_behind() {
+    let Some(setup) = Setup::start() else { return };
+    let conn = sf(&setup, "write_chunk_rows = 5");
+    conn.write_table("w", &wide(0..3, None), WriteMode::Create)
+        .blocking()
+        .unwrap();
+    // Each statement's answer waits 100 ms: the writes cannot finish within their limit.
+    setup.control(r#"{"answer_delay_ms": 100}"#);
+    for (name, mode) in [("w", WriteMode::Replace), ("neu", WriteMode::Create)] {
+        let err = conn
+            .write_table(name, &wide(0..400, None), mode)
+            .timeout(Duration::from_millis(1500))
+            .blocking()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    }
+    std::thread::sleep(Duration::from_millis(3000));
+    setup.control(r#"{"answer_delay_ms": 0}"#);
+    let count = int_column(
+        &conn
+            .query("select count(*) as n from w")
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap(),
+        "N",
+    );
+    assert_eq!(count, vec![Some(3)]);
+    let missing = conn
+        .query("select count(*) from neu")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+    let tables = conn
+        .query(
+            "select table_name from information_schema.tables where table_name like '%CONN_STAGE%'",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");
 }

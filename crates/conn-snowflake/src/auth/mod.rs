@@ -41,14 +41,17 @@ pub(crate) fn add_credentials(settings: &Settings, data: &mut Map<String, Value>
             data.insert("TOKEN".into(), jwt.into());
         }
         Login::OAuth(token) | Login::ProgrammaticAccessToken(token) => {
-            let token = match token {
-                TokenSource::Value(token) => token.expose().to_owned(),
-                TokenSource::File(path) => read(path, "token_file_path")?.trim().to_owned(),
+            let (token, origin) = match token {
+                TokenSource::Value(token) => (token.expose().to_owned(), "`token`".to_owned()),
+                TokenSource::File(path) => (
+                    read(path, "token_file_path")?.trim().to_owned(),
+                    format!("the token file {}", path.display()),
+                ),
             };
             if token.is_empty() {
-                return Err(Error::InvalidArgument(
-                    "the Snowflake token is empty (token or token_file_path)".into(),
-                ));
+                return Err(Error::InvalidArgument(format!(
+                    "snowflake login: {origin} is empty"
+                )));
             }
             data.insert("TOKEN".into(), token.into());
         }

@@ -52,7 +52,13 @@ struct Inner {
     /// The session's TIMEZONE parameter, for TIMESTAMP_LTZ results.
     timezone: RwLock<Option<String>>,
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// No new statement may start (statements under way finish; the session is closed
+    /// on the server when the last clone is dropped).
     closed: AtomicBool,
+    /// Whether a session whose renewal failed may be replaced by a new login. Only the
+    /// connection's own client may: a [`Session`](crate::Session) or a write holds a
+    /// transaction that a new login would silently lose.
+    relogin: bool,
 }
 
 /// The session's tokens; `generation` counts renewals and logins.
@@ -81,8 +87,13 @@ impl fmt::Debug for SnowflakeClient {
 }
 
 impl SnowflakeClient {
-    /// Logs in with `settings`.
-    pub(crate) async fn login(settings: Arc<Settings>, ctx: Ctx) -> Result<SnowflakeClient> {
+    /// Logs in with `settings`. With `relogin`, a session whose renewal fails is replaced
+    /// by a new login (for the connection's own client, which holds no transaction).
+    pub(crate) async fn login(
+        settings: Arc<Settings>,
+        ctx: Ctx,
+        relogin: bool,
+    ) -> Result<SnowflakeClient> {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.network_timeout.min(Duration::from_secs(30)))
             .user_agent(concat!("conn/", env!("CARGO_PKG_VERSION")))
@@ -102,20 +113,10 @@ impl SnowflakeClient {
             timezone: RwLock::new(None),
             heartbeat: Mutex::new(None),
             closed: AtomicBool::new(false),
+            relogin,
         });
         let client = SnowflakeClient { inner };
-        let limit = client.inner.settings.login_timeout;
-        tokio::time::timeout(limit, client.log_in())
-            .await
-            .map_err(|_| {
-                client.inner.ctx.protocol_error(
-                    "login",
-                    format!(
-                        "the login took longer than login_timeout ({} s)",
-                        limit.as_secs_f64()
-                    ),
-                )
-            })??;
+        client.log_in().await?;
         if client.inner.settings.keep_alive {
             client.start_heartbeat();
         }
@@ -137,6 +138,11 @@ impl SnowflakeClient {
         self.inner.timezone.read().clone()
     }
 
+    /// Records the session's TIMEZONE parameter from an answer.
+    pub(crate) fn set_timezone(&self, zone: String) {
+        *self.inner.timezone.write() = Some(zone);
+    }
+
     /// The next statement's sequence number in this session.
     pub(crate) fn next_sequence(&self) -> u64 {
         self.inner.sequence.fetch_add(1, Ordering::Relaxed) + 1
@@ -151,6 +157,7 @@ impl SnowflakeClient {
     /// the session token, and returns the answer's `data` when it says success: for
     /// endpoints conn does not wrap.
     pub async fn post(&self, path: &str, body: Value) -> Result<Value> {
+        self.check_open()?;
         let answer = self
             .request(
                 Method::POST,
@@ -179,8 +186,25 @@ impl SnowflakeClient {
         ))
     }
 
-    /// Logs in (again): new tokens for every later request.
+    /// Logs in (again), within `login_timeout`: new tokens for every later request.
     async fn log_in(&self) -> Result<()> {
+        let limit = self.inner.settings.login_timeout;
+        tokio::time::timeout(limit, self.log_in_now())
+            .await
+            .map_err(|_| {
+                Error::Timeout(Box::new(conn_core::TimeoutError {
+                    connection: self.inner.ctx.name.to_string(),
+                    operation: "login".into(),
+                    after: limit,
+                    limit: conn_core::Limit::Setting {
+                        key: "login_timeout",
+                        at: conn_core::Source::Default,
+                    },
+                }))
+            })?
+    }
+
+    async fn log_in_now(&self) -> Result<()> {
         let settings = &self.inner.settings;
         let mut data = serde_json::Map::new();
         data.insert("CLIENT_APP_ID".into(), "conn".into());
@@ -231,8 +255,8 @@ impl SnowflakeClient {
         }
         let generation = self.inner.tokens.read().generation + 1;
         *self.inner.tokens.write() = Arc::new(Tokens {
-            session: Secret::from(session),
-            master: login.master_token.map(Secret::from),
+            session,
+            master: login.master_token,
             generation,
         });
         tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: logged in");
@@ -271,16 +295,27 @@ impl SnowflakeClient {
                 && let Some(session) = renewed.session_token
             {
                 *self.inner.tokens.write() = Arc::new(Tokens {
-                    session: Secret::from(session),
-                    master: renewed
-                        .master_token
-                        .map(Secret::from)
-                        .or_else(|| Some(master.clone())),
+                    session,
+                    master: renewed.master_token.or_else(|| Some(master.clone())),
                     generation: seen + 1,
                 });
                 tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: session token renewed");
                 return Ok(());
             }
+        }
+        if !self.inner.relogin || self.inner.closed.load(Ordering::Acquire) {
+            // A new login would be a new session: the transaction and temporary tables
+            // of this one would be gone without a word.
+            return Err(Error::Driver(Box::new(
+                conn_core::DriverError::new(
+                    self.inner.ctx.context("renewing the session"),
+                    conn_core::ErrorClass::Stale,
+                    "the session expired and could not be renewed; its transaction and \
+                     temporary tables are gone (nothing of its uncommitted work was committed)",
+                )
+                .with_kind(conn_core::ErrorKind::Stale)
+                .with_code(protocol::SESSION_EXPIRED),
+            )));
         }
         tracing::debug!(connection = %self.inner.ctx.name, "conn.snowflake: renewal failed, logging in again");
         self.log_in().await
@@ -300,6 +335,9 @@ impl SnowflakeClient {
     ) -> Result<Answer> {
         let mut renewals = 0;
         let mut attempt = 0;
+        // Whether an attempt may have reached the server: then a later failure to
+        // connect does not make the request one that was never sent.
+        let mut reached = false;
         loop {
             let tokens = Arc::clone(&self.inner.tokens.read());
             let answer = self
@@ -310,11 +348,17 @@ impl SnowflakeClient {
                     request_id,
                     token,
                     &tokens,
-                    attempt,
+                    Attempt {
+                        number: attempt,
+                        reached,
+                    },
                     doing,
                 )
                 .await;
             attempt += 1;
+            if let Err(Failure::Retry(err) | Failure::Fatal(err)) = &answer {
+                reached |= err.may_have_reached_server();
+            }
             let answer = match answer {
                 Ok(answer) => answer,
                 Err(Failure::Retry(err)) if attempt < SEND_ATTEMPTS => {
@@ -352,7 +396,7 @@ impl SnowflakeClient {
         request_id: Uuid,
         token: Token,
         tokens: &Tokens,
-        attempt: u32,
+        attempt: Attempt,
         doing: &str,
     ) -> std::result::Result<Answer, Failure> {
         let ctx = &self.inner.ctx;
@@ -362,8 +406,8 @@ impl SnowflakeClient {
             self.inner.settings.base_url,
             Uuid::new_v4()
         );
-        if attempt > 0 {
-            url.push_str(&format!("&retry=true&retryCount={attempt}"));
+        if attempt.number > 0 {
+            url.push_str(&format!("&retry=true&retryCount={}", attempt.number));
         }
         let mut request = self
             .inner
@@ -378,10 +422,7 @@ impl SnowflakeClient {
             Token::Master => tokens.master.as_ref(),
         };
         if let Some(secret) = secret {
-            request = request.header(
-                "Authorization",
-                format!("Snowflake Token=\"{}\"", secret.expose()),
-            );
+            request = request.header("Authorization", authorization(secret));
         }
         if let Some(body) = body {
             request = request.body(body.to_string());
@@ -389,7 +430,7 @@ impl SnowflakeClient {
         let response = match request.send().await {
             Ok(response) => response,
             Err(err) => {
-                let before_send = err.is_connect();
+                let before_send = err.is_connect() && !attempt.reached;
                 return Err(Failure::Retry(ctx.transport_error(doing, err, before_send)));
             }
         };
@@ -442,24 +483,24 @@ impl SnowflakeClient {
         *self.inner.heartbeat.lock() = Some(task);
     }
 
-    /// Closes the session on the server (once); later requests fail.
-    pub async fn close(&self) {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
+    /// Stops new statements; the session is closed on the server once statements
+    /// under way have ended (when the last clone of the client is dropped). Never
+    /// waits for the network.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
         if let Some(task) = self.inner.heartbeat.lock().take() {
             task.abort();
         }
-        let _ = self
-            .request(
-                Method::POST,
-                "/session?delete=true",
-                Some(&json!({})),
-                Uuid::new_v4(),
-                Token::Session,
-                "closing the session",
-            )
-            .await;
+    }
+
+    /// The error for a statement started after [`close`](Self::close).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                name: self.inner.ctx.name.to_string(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -467,9 +508,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(task) = self.heartbeat.get_mut().take() {
             task.abort();
-        }
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
         }
         // Close the session on the server, in the background: the last user may be a
         // plain thread, and dropping must not wait for the network.
@@ -488,10 +526,7 @@ impl Drop for Inner {
             .timeout(Duration::from_secs(5))
             .header("Accept", "application/snowflake")
             .header("Content-Type", "application/json")
-            .header(
-                "Authorization",
-                format!("Snowflake Token=\"{}\"", tokens.session.expose()),
-            )
+            .header("Authorization", authorization(&tokens.session))
             .body("{}");
         conn_core::plugin::runtime::spawn_detached(async move {
             let _ = request.send().await;
@@ -514,6 +549,24 @@ fn login_path(settings: &Settings) -> String {
         }
     }
     format!("/session/v1/login-request?{}", query.finish())
+}
+
+/// Which send of a request this is.
+#[derive(Clone, Copy)]
+struct Attempt {
+    /// 0 for the first.
+    number: u32,
+    /// Whether an earlier send may have reached the server.
+    reached: bool,
+}
+
+/// The `Authorization` header for `token`, marked sensitive (never in Debug output).
+fn authorization(token: &Secret) -> reqwest::header::HeaderValue {
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Snowflake Token=\"{}\"", token.expose()))
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }
 
 /// Why a send failed: worth sending again, or not.

@@ -40,6 +40,7 @@ impl SnowflakeClient {
     /// Runs `query` to its end: sends it, polls while it runs, and aborts it on the
     /// server if this future is dropped or `query_timeout` passes.
     pub(crate) async fn run(&self, query: &QueryRequest) -> Result<QueryOutcome> {
+        self.check_open()?;
         let request_id = Uuid::new_v4();
         let guard = {
             let client = self.clone();
@@ -52,8 +53,9 @@ impl SnowflakeClient {
                 match tokio::time::timeout(after, self.run_to_end(query, request_id)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
-                        guard.disarm();
-                        self.abort(&query.sql, request_id).await;
+                        // Dropping the armed guard sends the abort in the background:
+                        // the caller gets its timeout now, whatever the network does.
+                        drop(guard);
                         return Err(Error::Timeout(Box::new(TimeoutError {
                             connection: self.ctx().name.to_string(),
                             operation: "query".into(),
@@ -131,6 +133,10 @@ impl SnowflakeClient {
                 .protocol_error("query", format!("unreadable query answer: {e}"))
         })?;
         let query_id = data.query_id.clone().unwrap_or_default();
+        if let Some(zone) = data.timezone() {
+            // `ALTER SESSION SET TIMEZONE` shows in the next answer's parameters.
+            self.set_timezone(zone);
+        }
         Ok(QueryOutcome { query_id, data })
     }
 

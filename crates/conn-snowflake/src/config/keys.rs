@@ -84,10 +84,6 @@ pub(crate) const IGNORED: &[(&str, &str)] = &[
         "arrow_number_to_decimal",
         "NUMBER with a scale is always Decimal128, never float",
     ),
-    (
-        "region",
-        "deprecated by Snowflake: put the region in `account`",
-    ),
     ("socket_timeout", "use network_timeout"),
     ("backoff_policy", "retries follow conn's `retry` setting"),
 ];

@@ -4,8 +4,8 @@
 //! 1. the `[connections.<name>]` secrets section, environment variables and options in
 //!    code (what the factory resolved);
 //! 2. the `connections.toml` section that `connection_name` names, under them; without
-//!    any of those, the section named like the connection (for the name `snowflake`:
-//!    the default connection);
+//!    a secrets section, the section named like the connection (for the name
+//!    `snowflake`: the default connection), under the options and variables;
 //! 3. in Snowpark Container Services (`SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_HOST` and the
 //!    token file all present), the container's account, host and OAuth token, lowest.
 
@@ -145,7 +145,15 @@ impl fmt::Debug for Settings {
 /// from there).
 pub(crate) fn merged(config: &ConnectionConfig) -> Result<ConnectionConfig> {
     let env = config.env();
-    let own = config.values().keys().any(|key| key != "type");
+    // A secrets section (a file) defines the connection; options in code and
+    // environment variables only adjust what connections.toml defines.
+    let own = config.values().iter().any(|(key, value)| {
+        key != "type"
+            && matches!(
+                value.source(),
+                Source::File { .. } | Source::SecretDir { .. }
+            )
+    });
     let file_section = if let Some(wanted) = config.get_as::<String>("connection_name")? {
         let file = ConnectionsFile::load(env)?.ok_or_else(|| {
             config.invalid_value(
@@ -229,9 +237,21 @@ impl Settings {
         if protocol != "https" && protocol != "http" {
             return Err(config.invalid_value("protocol", "must be \"https\" or \"http\""));
         }
-        let host: String = config
-            .get_as("host")?
-            .unwrap_or_else(|| format!("{}.snowflakecomputing.com", account.to_ascii_lowercase()));
+        // The connector's old `region` key: the account's region, when the account does
+        // not name one itself.
+        let region: Option<String> = config.get_as("region")?;
+        let account_host = match region {
+            Some(region) if !account.contains('.') && !region.is_empty() => {
+                format!("{account}.{region}")
+            }
+            _ => account.clone(),
+        };
+        let host: String = config.get_as("host")?.unwrap_or_else(|| {
+            format!(
+                "{}.snowflakecomputing.com",
+                account_host.to_ascii_lowercase()
+            )
+        });
         let port: u16 = match config.get_as::<u16>("port")? {
             Some(port) => port,
             None if protocol == "http" => 80,

@@ -24,7 +24,13 @@ pub(crate) fn bindings(params: &Params) -> Result<Option<Value>> {
     }
     let mut out = Map::new();
     for (index, param) in params.positional().iter().enumerate() {
-        let (kind, value) = one(param);
+        let (kind, value) = one(param).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "parameter {} is a {}, which conn cannot send to Snowflake",
+                index + 1,
+                param.type_name()
+            ))
+        })?;
         out.insert(
             (index + 1).to_string(),
             json!({ "type": kind, "value": value }),
@@ -33,17 +39,19 @@ pub(crate) fn bindings(params: &Params) -> Result<Option<Value>> {
     Ok(Some(Value::Object(out)))
 }
 
-/// One value's Snowflake bind type and text.
-pub(crate) fn one(param: &Param) -> (&'static str, Value) {
-    match param {
+/// One value's Snowflake bind type and text (`None` for a kind of value a later
+/// conn-core adds, which must fail rather than become NULL).
+pub(crate) fn one(param: &Param) -> Option<(&'static str, Value)> {
+    Some(match param {
         Param::Bool(b) => ("BOOLEAN", Value::String(b.to_string())),
         Param::Int(i) => ("FIXED", Value::String(i.to_string())),
         Param::Float(f) => ("REAL", Value::String(float_text(*f))),
         Param::Text(s) => ("TEXT", Value::String(s.clone())),
         Param::Bytes(b) => ("BINARY", Value::String(hex(b))),
-        // NULL and any kind a later conn-core adds: typed by the server from its use.
-        _ => ("TEXT", Value::Null),
-    }
+        // Typed by the server from its use.
+        Param::Null => ("TEXT", Value::Null),
+        _ => return None,
+    })
 }
 
 /// A float as Snowflake reads it: the shortest text that reads back the same, and

@@ -6,6 +6,7 @@ pub(crate) mod binds;
 
 use std::collections::BTreeMap;
 
+use conn_core::Secret;
 use serde::{Deserialize, Deserializer};
 
 use crate::arrow::Column;
@@ -46,8 +47,8 @@ pub(crate) struct ErrorData {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct LoginData {
-    pub token: Option<String>,
-    pub master_token: Option<String>,
+    pub token: Option<Secret>,
+    pub master_token: Option<Secret>,
     pub session_id: Option<serde_json::Value>,
     pub parameters: Vec<Parameter>,
 }
@@ -56,8 +57,8 @@ pub(crate) struct LoginData {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct RenewData {
-    pub session_token: Option<String>,
-    pub master_token: Option<String>,
+    pub session_token: Option<Secret>,
+    pub master_token: Option<Secret>,
 }
 
 /// One session parameter the server reports (`TIMEZONE`, ...).

@@ -74,10 +74,12 @@ fn snowflake_type(data_type: &DataType) -> Option<(String, &'static str)> {
         | DataType::LargeBinary
         | DataType::BinaryView
         | DataType::FixedSizeBinary(_) => ("BINARY".into(), "BINARY"),
-        DataType::Date32 | DataType::Date64 => ("DATE".into(), "TEXT"),
-        DataType::Time32(_) | DataType::Time64(_) => ("TIME(9)".into(), "TEXT"),
-        DataType::Timestamp(_, None) => ("TIMESTAMP_NTZ(9)".into(), "TEXT"),
-        DataType::Timestamp(_, Some(_)) => ("TIMESTAMP_TZ(9)".into(), "TEXT"),
+        // Typed binds, as the drivers send them (milliseconds, nanoseconds): text would
+        // be read through the account's DATE/TIME/TIMESTAMP input formats.
+        DataType::Date32 | DataType::Date64 => ("DATE".into(), "DATE"),
+        DataType::Time32(_) | DataType::Time64(_) => ("TIME(9)".into(), "TIME"),
+        DataType::Timestamp(_, None) => ("TIMESTAMP_NTZ(9)".into(), "TIMESTAMP_NTZ"),
+        DataType::Timestamp(_, Some(_)) => ("TIMESTAMP_TZ(9)".into(), "TIMESTAMP_TZ"),
         DataType::Dictionary(_, value) => return snowflake_type(value),
         _ => return None,
     })
@@ -172,7 +174,7 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
                         cast_error(
                             column,
                             first_row + i,
-                            "the date is outside the years Snowflake holds",
+                            "the date is outside the years Snowflake holds (0001-9999)",
                         )
                     })?),
                 });
@@ -221,28 +223,22 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
     })
 }
 
-/// `YYYY-MM-DD` for days since 1970-01-01.
+/// Days since 1970-01-01 of 0001-01-01 and 9999-12-31, the dates Snowflake holds.
+const DAYS: std::ops::RangeInclusive<i32> = -719_162..=2_932_896;
+
+/// A DATE bind: milliseconds since 1970-01-01, for days in [`DAYS`].
 fn date_text(days: i32) -> Option<String> {
-    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
-        .checked_add_signed(chrono::TimeDelta::try_days(i64::from(days))?)?;
-    Some(date.format("%Y-%m-%d").to_string())
+    DAYS.contains(&days)
+        .then(|| (i64::from(days) * 86_400_000).to_string())
 }
 
-/// `HH:MM:SS.fffffffff` for nanoseconds since midnight.
+/// A TIME bind: nanoseconds since midnight.
 fn time_text(nanos: i64) -> String {
-    let (seconds, fraction) = (
-        nanos.div_euclid(1_000_000_000),
-        nanos.rem_euclid(1_000_000_000),
-    );
-    format!(
-        "{:02}:{:02}:{:02}.{fraction:09}",
-        seconds / 3600,
-        (seconds / 60) % 60,
-        seconds % 60
-    )
+    nanos.to_string()
 }
 
-/// Timestamps as `YYYY-MM-DD HH:MM:SS.fffffffff` (with `+00:00` for instants).
+/// TIMESTAMP binds: nanoseconds since 1970 (as text, so years before 1677 fit), with
+/// the offset in minutes plus 1440 for instants (`<ns> 1440`: UTC).
 fn timestamp_texts(
     array: &ArrayRef,
     column: &Column,
@@ -270,19 +266,21 @@ fn timestamp_texts(
         let value = raw.value(i);
         let seconds = value.div_euclid(per_second);
         let nanos = value.rem_euclid(per_second) * (1_000_000_000 / per_second);
-        let moment = chrono::DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
-            .ok_or_else(|| {
-                cast_error(
-                    column,
-                    first_row + i,
-                    "the timestamp is outside the years Snowflake holds",
-                )
-            })?
-            .naive_utc();
-        let mut text = moment.format("%Y-%m-%d %H:%M:%S%.9f").to_string();
-        if instant {
-            text.push_str(" +00:00");
+        let in_range = chrono::DateTime::from_timestamp(seconds, 0)
+            .is_some_and(|moment| (1..=9999).contains(&chrono::Datelike::year(&moment)));
+        if !in_range {
+            return Err(cast_error(
+                column,
+                first_row + i,
+                "the timestamp is outside the years Snowflake holds (0001-9999)",
+            ));
         }
+        let total = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+        let text = if instant {
+            format!("{total} 1440")
+        } else {
+            total.to_string()
+        };
         out.push(Value::String(text));
     }
     Ok(out)
@@ -350,17 +348,10 @@ mod tests {
             json!(["-9223372036854775808", null, "7"])
         );
         assert_eq!(bound["2"]["value"], json!(["123.45", "-0.01", null]));
-        assert_eq!(
-            bound["3"]["value"],
-            json!(["1970-01-01", "0001-01-01", null])
-        );
+        assert_eq!(bound["3"]["value"], json!(["0", "-62135596800000", null]));
         assert_eq!(
             bound["4"]["value"],
-            json!([
-                "1969-12-31 23:59:59.999999999",
-                "2023-11-14 22:13:20.123456789",
-                null
-            ])
+            json!(["-1", "1700000000123456789", null])
         );
         assert_eq!(bound["5"]["value"], json!(["a\"b", null, ""]));
     }

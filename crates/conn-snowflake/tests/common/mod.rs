@@ -61,6 +61,19 @@ impl Setup {
         }
     }
 
+    /// Whether a record of `kind` matching `found` shows up within 5 s (for what the
+    /// client sends in the background).
+    pub fn wait_for(&self, kind: &str, found: impl Fn(&Value) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.records(kind).iter().any(&found) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Sets peer controls (`{"chunk_rows": 100}`).
     pub fn control(&self, json: &str) {
         self.peer.control("/conn-test/control", json);

@@ -20,7 +20,7 @@ Controls (all reset by POST /conn-test/reset; sessions and their tokens survive 
   POST /conn-test/control  {"name": value, ...}   several at once
   POST /conn-test/<name>   value                  one (an empty body means true)
 names: timezone, session_validity, master_validity, pending_polls, hang, chunk_rows,
-chunk_mode, gzip, chunk_delay_ms, fail_next, expire_sessions, expire_masters, register_key,
+chunk_mode, gzip, chunk_delay_ms, chunk_delay_reverse, answer_delay_ms, fail_next, expire_sessions, expire_masters, register_key,
 set_password (see apply_control). Records: GET /conn-test/<kind> for kind in RECORD_KINDS,
 GET /conn-test/records for all of them. GET /conn-test/ping answers once the peer is up.
 """
@@ -68,6 +68,8 @@ DEFAULT_CONTROLS: dict[str, Any] = {
     "chunk_mode": "headers",  # "headers" (chunkHeaders) or "qrmk"
     "gzip": False,  # chunks gzipped (no Content-Encoding header, as S3 serves them)
     "chunk_delay_ms": 0,  # each chunk GET waits this long, to make concurrency visible
+    "chunk_delay_reverse": False,  # later chunks wait less (n-th of N: delay * (N - n) / N)
+    "answer_delay_ms": 0,  # a query answer waits this long after the statement ran
     "fail_next": None,  # {"count", "status", "after_run"}: next query-requests fail
     "keys": {},  # USER -> public key PEM (register_key)
     "passwords": {},  # USER -> password (set_password); other users log in with anything
@@ -426,8 +428,10 @@ async def query_request(request: Request) -> JSONResponse:
         fail["count"] -= 1
         record["outcome"] = f"HTTP {fail['status']}"
         return JSONResponse({"message": "injected failure"}, status_code=fail["status"])
-    if request_id in state.answers and state.answers[request_id][0] == sql:
-        # a retry of a request that ran: Snowflake answers it without running it again
+    resent = request.query_params.get("retry") == "true" or int(request.query_params.get("retryCount") or 0) > 0
+    if resent and request_id in state.answers and state.answers[request_id][0] == sql:
+        # a retry (marked as one) of a request that ran: Snowflake answers it without
+        # running it again; an unmarked resend runs again, as a new statement would
         record["outcome"] = "replayed"
         return JSONResponse(state.answers[request_id][1])
     c = state.controls
@@ -465,6 +469,8 @@ async def query_request(request: Request) -> JSONResponse:
         return JSONResponse(fs_answer, status_code=status)
     fs_answer = finish(fs_answer, base_url)
     state.answers[request_id or str(uuid.uuid4())] = (sql, fs_answer)
+    if c["answer_delay_ms"]:
+        await asyncio.sleep(c["answer_delay_ms"] / 1000)
     record["outcome"] = "ok" if fs_answer.get("success") else f"error {fs_answer.get('code')}"
     if fail and fail["count"] > 0 and fail["after_run"]:
         # it ran, but the answer is lost on the way back: the retry must not run it again
@@ -572,7 +578,11 @@ async def chunk(request: Request) -> Response:
     if any(request.headers.get(k) != v for k, v in required.items()):
         record.update(end=now(), status=403)
         return Response("AccessDenied: wrong or missing SSE-C headers", status_code=403)
-    await asyncio.sleep(state.controls["chunk_delay_ms"] / 1000)
+    delay = state.controls["chunk_delay_ms"] / 1000
+    if state.controls["chunk_delay_reverse"]:
+        # Later chunks come back sooner: a client that does not keep the order shows it.
+        delay = delay * (len(bodies) - n) / len(bodies)
+    await asyncio.sleep(delay)
     record.update(end=now(), status=200)
     return Response(bodies[n], media_type="binary/octet-stream")
 

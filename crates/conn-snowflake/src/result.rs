@@ -271,3 +271,19 @@ pub(crate) fn rows_affected(table: &Table) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_total;
+
+    #[test]
+    fn a_result_with_fewer_rows_than_announced_is_an_error() {
+        assert!(check_total(Some(3), 3).is_ok());
+        assert!(check_total(None, 7).is_ok());
+        let err = check_total(Some(5000), 4000).unwrap_err().to_string();
+        assert!(
+            err.contains("announced 5000 rows but 4000 arrived"),
+            "{err}"
+        );
+    }
+}

@@ -162,9 +162,12 @@ impl Session {
         self.in_flight = false;
         match &outcome {
             Err(Error::Timeout(_)) => self.failed = true,
-            // A change that failed after reaching the server may have applied (its
-            // answer was lost): as far as DDL is concerned, the transaction holds it.
-            Err(err) if !commits && !reads && err.may_have_reached_server() => self.dirty = true,
+            // A change whose answer was lost (a timeout, a cut connection) may have
+            // applied: as far as DDL is concerned, the transaction holds it. One the
+            // server refused did nothing (Snowflake undoes a failed statement).
+            Err(err) if !commits && !reads && crate::write::outcome_unknown(err) => {
+                self.dirty = true;
+            }
             Ok(_) if commits => {
                 // DDL committed at once: the connection's cached results may predate it.
                 self.results.clear();

@@ -21,7 +21,7 @@ mod binds;
 mod names;
 
 use conn_core::plugin::CancelGuard;
-use conn_core::{Error, Result, Table, WriteMode};
+use conn_core::{DriverError, Error, ErrorClass, ErrorKind, Result, Table, WriteMode};
 
 use crate::client::{QueryRequest, SnowflakeClient};
 use crate::run_for_effect;
@@ -48,45 +48,125 @@ pub(crate) async fn write_table(
         .map(|c| format!("{} {}", c.sql_name, c.sql_type))
         .collect::<Vec<_>>()
         .join(", ");
-    match mode {
-        WriteMode::Append => {
-            insert_all(client, &target.sql(), &column_list, table, &columns).await?;
-        }
+    let written = match mode {
+        WriteMode::Append => insert_all(client, &target.sql(), &column_list, table, &columns).await,
         WriteMode::Create => {
-            let target_sql = target.sql();
-            run(client, format!("CREATE TABLE {target_sql} ({definition})")).await?;
-            // Dropped half-way (a time limit, a caller that gave up), the new table goes.
-            let cleanup = Cleanup::arm(client, &target_sql);
-            let inserted = insert_all(client, &target_sql, &column_list, table, &columns).await;
-            if inserted.is_ok() {
-                cleanup.disarm();
-            } else {
-                cleanup.now().await;
-            }
-            inserted?;
+            create(client, &target, &definition, &column_list, table, &columns).await
         }
         WriteMode::Replace => {
-            let staging = target.staging();
-            let staging_sql = staging.sql();
-            run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await?;
-            // After a swap the staging table holds the old rows; after a rename, a
-            // failure or a drop half-way it is gone or unwanted: dropped in any case.
-            let cleanup = Cleanup::arm(client, &staging_sql);
-            let filled = insert_all(client, &staging_sql, &column_list, table, &columns).await;
-            let placed = match filled {
-                Ok(()) => take_place(client, &staging, &target).await,
-                Err(err) => Err(err),
-            };
-            cleanup.now().await;
-            placed?;
+            replace(client, &target, &definition, &column_list, table, &columns).await
         }
         other => {
             return Err(Error::InvalidArgument(format!(
                 "write_table to Snowflake does not know the write mode {other:?}"
             )));
         }
-    }
+    };
+    written.map_err(private_session)?;
     Ok(rows)
+}
+
+/// An error of the write's own session as the connection's retry loop should see it:
+/// never a reason to reset the connection (its own session is fine) nor to run the
+/// whole write again (part of it may have run; only the statements themselves are
+/// resent, with their request ids).
+fn private_session(err: Error) -> Error {
+    match err {
+        Error::Driver(driver) if driver.class().is_retryable() => {
+            Error::Driver(Box::new((*driver).with_class(ErrorClass::Permanent)))
+        }
+        other => other,
+    }
+}
+
+/// Create mode: `CREATE TABLE`, then the rows in one transaction; on failure (or when
+/// dropped half-way) the new table is dropped again.
+async fn create(
+    client: &SnowflakeClient,
+    target: &TableName,
+    definition: &str,
+    column_list: &str,
+    table: &Table,
+    columns: &[binds::Column],
+) -> Result<()> {
+    let target_sql = target.sql();
+    // No cleanup before the CREATE succeeds: a table of that name that already existed
+    // is not the write's to drop.
+    run(client, format!("CREATE TABLE {target_sql} ({definition})")).await?;
+    let cleanup = Cleanup::arm(client, &target_sql);
+    let inserted = insert_all(client, &target_sql, column_list, table, columns).await;
+    match inserted {
+        Ok(()) => cleanup.disarm(),
+        Err(_) => cleanup.now().await,
+    }
+    inserted.map_err(Error::after_send)
+}
+
+/// Replace mode: the rows into a new staging table, which then takes the target's
+/// place; the staging table is dropped afterwards (it then holds the old rows), on
+/// failure, and when dropped half-way, but kept when the swap's outcome is unknown.
+async fn replace(
+    client: &SnowflakeClient,
+    target: &TableName,
+    definition: &str,
+    column_list: &str,
+    table: &Table,
+    columns: &[binds::Column],
+) -> Result<()> {
+    let staging = target.staging();
+    let staging_sql = staging.sql();
+    // Armed before the CREATE: the staging name is new, so whatever exists under it
+    // is the write's own.
+    let cleanup = Cleanup::arm(client, &staging_sql);
+    let filled = async {
+        run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await?;
+        insert_all(client, &staging_sql, column_list, table, columns)
+            .await
+            .map_err(Error::after_send)
+    }
+    .await;
+    if let Err(err) = filled {
+        cleanup.now().await;
+        return Err(err);
+    }
+    match take_place(client, &staging, target).await {
+        Ok(()) => {
+            cleanup.now().await;
+            Ok(())
+        }
+        Err(err) if outcome_unknown(&err) => {
+            // The swap may have happened: the staging table may hold the old rows.
+            cleanup.disarm();
+            Err(Error::Driver(Box::new(
+                DriverError::new(
+                    client.ctx().context("write_table"),
+                    ErrorClass::Permanent,
+                    format!(
+                        "{err}; whether {staging_sql} took the place of {} is unknown, so \
+                         {staging_sql} was kept: it holds either the new rows or the table's \
+                         old ones; check, then drop it",
+                        target.sql()
+                    ),
+                )
+                .with_kind(ErrorKind::Transient),
+            )))
+        }
+        Err(err) => {
+            cleanup.now().await;
+            Err(err.after_send())
+        }
+    }
+}
+
+/// Whether the statement that failed with `err` may have run: the network or the
+/// server failed (a timeout, a cut connection, 5xx), rather than the server answering
+/// that it refused.
+pub(crate) fn outcome_unknown(err: &Error) -> bool {
+    err.may_have_reached_server()
+        && matches!(
+            err.kind(),
+            ErrorKind::Timeout | ErrorKind::Transient | ErrorKind::Stale
+        )
 }
 
 /// Puts the filled `staging` table in `target`'s place in one statement.
@@ -102,7 +182,7 @@ async fn take_place(
     .await;
     match swapped {
         Ok(()) => Ok(()),
-        Err(err) if err.kind() == conn_core::ErrorKind::NotFound => {
+        Err(err) if err.kind() == ErrorKind::NotFound => {
             // No target yet: the staging table becomes it.
             run(
                 client,
@@ -161,11 +241,15 @@ async fn insert_all(
         Ok(())
     }
     .await;
+    // After BEGIN, statements reached the server: no failure makes the write one
+    // that never ran.
     match inserted {
-        Ok(()) => run(client, "COMMIT".to_owned()).await,
+        Ok(()) => run(client, "COMMIT".to_owned())
+            .await
+            .map_err(Error::after_send),
         Err(err) => {
             let _ = run(client, "ROLLBACK".to_owned()).await;
-            Err(err)
+            Err(err.after_send())
         }
     }
 }
@@ -196,10 +280,11 @@ impl Cleanup {
         self.guard.disarm();
     }
 
-    /// Drops the table now.
+    /// Drops the table now (and still in the background if this is dropped before
+    /// the drop ended).
     async fn now(self) {
-        self.guard.disarm();
         drop_table(&self.client, &self.table).await;
+        self.guard.disarm();
     }
 }
 

@@ -898,3 +898,36 @@ fn a_dropped_write_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");
 }
+
+/// In a session, a statement the server refused changes nothing, so DDL may still run;
+/// DDL run in a session commits at once and drops the connection's cached results.
+#[test]
+fn session_ddl_after_a_refused_statement_and_the_cache() {
+    let Some(setup) = Setup::start() else { return };
+    let conn = sf(&setup, "");
+    conn.execute("create table gone_soon (x number(38,0))")
+        .blocking()
+        .unwrap();
+    let cached = conn
+        .query("select count(*) as n from gone_soon")
+        .blocking()
+        .unwrap();
+    assert_eq!(int_column(&cached, "N"), vec![Some(0)]);
+    let mut session = conn.session().blocking().unwrap();
+    let err = session
+        .execute("insert into no_such_table values (1)")
+        .blocking()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    session.execute("drop table gone_soon").blocking().unwrap();
+    session.commit().blocking().unwrap();
+    let err = conn
+        .query("select count(*) as n from gone_soon")
+        .blocking()
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotFound,
+        "the cached count was dropped: {err}"
+    );
+}

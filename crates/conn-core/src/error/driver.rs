@@ -90,6 +90,16 @@ impl DriverError {
         self
     }
 
+    /// Marks the error as one after which the request may have reached the server:
+    /// for a failure that comes after an earlier part of the same work was sent (a
+    /// poll of a running statement, the second statement of a write), whatever the
+    /// failure itself looks like.
+    #[must_use]
+    pub fn after_send(mut self) -> Self {
+        self.before_send = false;
+        self
+    }
+
     /// Marks the error as one after which the server applied nothing (it refused or
     /// rolled back the whole request: a lock it could not take, a deadlock victim), so
     /// that even a write may be retried, as if it had never been sent.

@@ -294,6 +294,16 @@ impl Error {
         }
     }
 
+    /// The same error marked as one after which the request may have reached the
+    /// server (see [`DriverError::after_send`]); other errors are unchanged.
+    #[must_use]
+    pub fn after_send(self) -> Self {
+        match self {
+            Error::Driver(driver) => Error::Driver(Box::new((*driver).after_send())),
+            other => other,
+        }
+    }
+
     /// The same error marked as raised before the request was sent (while connecting),
     /// so that even a write may be retried after it.
     #[must_use]

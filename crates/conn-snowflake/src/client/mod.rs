@@ -198,7 +198,7 @@ impl SnowflakeClient {
                     after: limit,
                     limit: conn_core::Limit::Setting {
                         key: "login_timeout",
-                        at: conn_core::Source::Default,
+                        at: self.inner.settings.login_timeout_at.clone(),
                     },
                 }))
             })?
@@ -378,8 +378,10 @@ impl SnowflakeClient {
                 .is_some_and(|c| protocol::TOKEN_INVALID.contains(&c));
             if !answer.success && expired && token == Token::Session && renewals < RENEWALS {
                 renewals += 1;
-                // Boxed: renewing sends requests of its own.
-                Box::pin(self.renew(tokens.generation)).await?;
+                // Boxed: renewing sends requests of its own. A failure after an
+                // earlier send reached the server leaves the request's outcome unknown.
+                let renewed = Box::pin(self.renew(tokens.generation)).await;
+                renewed.map_err(|err| if reached { err.after_send() } else { err })?;
                 continue;
             }
             return Ok(answer);
@@ -485,8 +487,9 @@ impl SnowflakeClient {
 
     /// Stops new statements; the session is closed on the server once statements
     /// under way have ended (when the last clone of the client is dropped). Never
-    /// waits for the network.
-    pub fn close(&self) {
+    /// waits for the network. (Not public: the connection's own client is shared, and
+    /// closing it is the connection's `reset` or `close`.)
+    pub(crate) fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         if let Some(task) = self.inner.heartbeat.lock().take() {
             task.abort();

@@ -100,6 +100,9 @@ impl SnowflakeClient {
             .await?;
         let started = Instant::now();
         let mut wait = FIRST_POLL_WAIT;
+        // The statement reached the server: whatever fails from here on (a poll, a
+        // renewal, a refused connect), it may be running or have run.
+        let answer_after = |answer: Result<_>| answer.map_err(Error::after_send);
         while answer.success
             && matches!(
                 answer.code.as_deref(),
@@ -116,8 +119,8 @@ impl SnowflakeClient {
             tracing::trace!(elapsed = ?started.elapsed(), "conn.snowflake: statement still running");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(MAX_POLL_WAIT);
-            answer = self
-                .request(
+            answer = answer_after(
+                self.request(
                     Method::GET,
                     &url,
                     None,
@@ -125,7 +128,8 @@ impl SnowflakeClient {
                     Token::Session,
                     "query",
                 )
-                .await?;
+                .await,
+            )?;
         }
         let (data, _) = self.check(answer, "query")?;
         let data: QueryData = serde_json::from_value(data).map_err(|e| {

@@ -3,9 +3,9 @@
 //!
 //! 1. the `[connections.<name>]` secrets section, environment variables and options in
 //!    code (what the factory resolved);
-//! 2. the `connections.toml` section that `connection_name` names, under them; without
-//!    a secrets section, the section named like the connection (for the name
-//!    `snowflake`: the default connection), under the options and variables;
+//! 2. the `connections.toml` section that `connection_name` names, under them; with
+//!    none of those, the section named like the connection (for the name `snowflake`:
+//!    the default connection);
 //! 3. in Snowpark Container Services (`SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_HOST` and the
 //!    token file all present), the container's account, host and OAuth token, lowest.
 
@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     /// `protocol://host:port`, without a trailing slash.
     pub base_url: String,
     pub login_timeout: Duration,
+    /// Where `login_timeout` was set, for its timeout error.
+    pub login_timeout_at: Source,
     pub network_timeout: Duration,
     /// Statements running longer are aborted on the server; where it was set.
     pub query_timeout: Option<(Duration, Source)>,
@@ -145,15 +147,10 @@ impl fmt::Debug for Settings {
 /// from there).
 pub(crate) fn merged(config: &ConnectionConfig) -> Result<ConnectionConfig> {
     let env = config.env();
-    // A secrets section (a file) defines the connection; options in code and
-    // environment variables only adjust what connections.toml defines.
-    let own = config.values().iter().any(|(key, value)| {
-        key != "type"
-            && matches!(
-                value.source(),
-                Source::File { .. } | Source::SecretDir { .. }
-            )
-    });
+    // Any configuration of its own (secrets, variables, options in code) defines the
+    // connection, as in the original; connections.toml comes in through
+    // `connection_name`, or when there is nothing else.
+    let own = config.values().keys().any(|key| key != "type");
     let file_section = if let Some(wanted) = config.get_as::<String>("connection_name")? {
         let file = ConnectionsFile::load(env)?.ok_or_else(|| {
             config.invalid_value(
@@ -240,9 +237,12 @@ impl Settings {
         // The connector's old `region` key: the account's region, when the account does
         // not name one itself.
         let region: Option<String> = config.get_as("region")?;
-        let account_host = match region {
-            Some(region) if !account.contains('.') && !region.is_empty() => {
-                format!("{account}.{region}")
+        let account_host = match region.as_deref().map(str::trim) {
+            // As the Python connector builds the host: us-west-2 is the default region
+            // and has no part of its own; a region replaces one in `account`.
+            Some("us-west-2") => account.split('.').next().unwrap_or_default().to_owned(),
+            Some(region) if !region.is_empty() => {
+                format!("{}.{region}", account.split('.').next().unwrap_or_default())
             }
             _ => account.clone(),
         };
@@ -310,6 +310,9 @@ impl Settings {
             session_parameters,
             base_url,
             login_timeout: seconds(config, "login_timeout")?.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+            login_timeout_at: config
+                .get("login_timeout")
+                .map_or(Source::Default, |v| v.source().clone()),
             network_timeout: seconds(config, "network_timeout")?.unwrap_or(DEFAULT_NETWORK_TIMEOUT),
             query_timeout: seconds(config, "query_timeout")?.map(|after| {
                 let at = config.get("query_timeout").map(|v| v.source().clone());

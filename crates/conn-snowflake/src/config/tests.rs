@@ -298,3 +298,50 @@ fn a_container_supplies_account_host_and_token() {
     // Outside a container (no token file) nothing comes from it.
     assert!(spcs::layer(&env, &dir.path().join("missing"), &conn_core::Map::new()).is_empty());
 }
+
+#[test]
+fn region_builds_the_host_as_the_connector_does() {
+    let host = |account: &str, region: &str| {
+        let c = config(
+            "wh",
+            &format!(
+                "account = \"{account}\"\nregion = \"{region}\"\nuser = \"u\"\npassword = \"p\"\n"
+            ),
+            &[],
+        );
+        settings(&c).unwrap().base_url
+    };
+    assert_eq!(
+        host("xy12345", "eu-central-1"),
+        "https://xy12345.eu-central-1.snowflakecomputing.com:443"
+    );
+    assert_eq!(
+        host("xy12345", "us-west-2"),
+        "https://xy12345.snowflakecomputing.com:443"
+    );
+    assert_eq!(
+        host("xy12345.old-region", "ap-south-1.aws"),
+        "https://xy12345.ap-south-1.aws.snowflakecomputing.com:443"
+    );
+}
+
+#[test]
+fn options_alone_do_not_read_connections_toml() {
+    let home = tempfile::tempdir().unwrap();
+    private_file(
+        home.path(),
+        "connections.toml",
+        "[wh]\naccount = \"from_file\"\nuser = \"u\"\npassword = \"p\"\n",
+    );
+    let dir = home.path().to_str().unwrap();
+    // A connection with configuration of its own (here: from the secrets file) uses it
+    // alone, as the original does; connection_name brings a section in.
+    let own = config(
+        "wh",
+        "account = \"own\"\nuser = \"u\"\npassword = \"p\"\n",
+        &[("SNOWFLAKE_HOME", dir)],
+    );
+    assert_eq!(settings(&own).unwrap().account, "own");
+    let none = config("wh", "", &[("SNOWFLAKE_HOME", dir)]);
+    assert_eq!(settings(&none).unwrap().account, "from_file");
+}

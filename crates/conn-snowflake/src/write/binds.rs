@@ -182,34 +182,32 @@ fn texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Valu
             out
         }
         DataType::Date64 => {
-            let days = arrow::compute::cast(&array, &DataType::Date32)
-                .map_err(|e| cast_error(column, first_row, &e.to_string()))?;
-            return texts(&days, column, first_row);
+            // Milliseconds that must be whole days: a time of day would be lost.
+            let ms = array.as_primitive::<arrow::datatypes::Date64Type>();
+            let mut out = Vec::with_capacity(len);
+            for i in 0..len {
+                if ms.is_null(i) {
+                    out.push(Value::Null);
+                    continue;
+                }
+                let value = ms.value(i);
+                let days = i32::try_from(value.div_euclid(86_400_000)).ok();
+                let text = match days {
+                    Some(days) if value.rem_euclid(86_400_000) == 0 => date_text(days),
+                    _ => None,
+                };
+                out.push(Value::String(text.ok_or_else(|| {
+                    cast_error(
+                        column,
+                        first_row + i,
+                        "the Date64 value is not a whole day of the years Snowflake holds \
+                         (0001-9999)",
+                    )
+                })?));
+            }
+            out
         }
-        DataType::Time32(TimeUnit::Second) => {
-            let v = array.as_primitive::<Time32SecondType>();
-            (0..len)
-                .map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000_000)))
-                .collect()
-        }
-        DataType::Time32(_) => {
-            let v = array.as_primitive::<Time32MillisecondType>();
-            (0..len)
-                .map(|i| text(i, &|i| time_text(i64::from(v.value(i)) * 1_000_000)))
-                .collect()
-        }
-        DataType::Time64(TimeUnit::Microsecond) => {
-            let v = array.as_primitive::<Time64MicrosecondType>();
-            (0..len)
-                .map(|i| text(i, &|i| time_text(v.value(i) * 1_000)))
-                .collect()
-        }
-        DataType::Time64(_) => {
-            let v = array.as_primitive::<Time64NanosecondType>();
-            (0..len)
-                .map(|i| text(i, &|i| time_text(v.value(i))))
-                .collect()
-        }
+        DataType::Time32(_) | DataType::Time64(_) => time_texts(&array, column, first_row)?,
         DataType::Timestamp(_, zone) => timestamp_texts(&array, column, first_row, zone.is_some())?,
         // Integers, decimals, text: Arrow's own text is exact.
         _ => {
@@ -232,9 +230,51 @@ fn date_text(days: i32) -> Option<String> {
         .then(|| (i64::from(days) * 86_400_000).to_string())
 }
 
-/// A TIME bind: nanoseconds since midnight.
-fn time_text(nanos: i64) -> String {
-    nanos.to_string()
+/// A TIME bind: nanoseconds since midnight (within one day).
+fn time_text(nanos: i64) -> Option<String> {
+    (0..86_400_000_000_000)
+        .contains(&nanos)
+        .then(|| nanos.to_string())
+}
+
+/// TIME binds of any Arrow time unit; a time outside one day is an error.
+fn time_texts(array: &ArrayRef, column: &Column, first_row: usize) -> Result<Vec<Value>> {
+    let (per_unit, values): (i64, Vec<Option<i64>>) = match array.data_type() {
+        DataType::Time32(TimeUnit::Second) => {
+            let v = array.as_primitive::<Time32SecondType>();
+            (1_000_000_000, v.iter().map(|x| x.map(i64::from)).collect())
+        }
+        DataType::Time32(_) => {
+            let v = array.as_primitive::<Time32MillisecondType>();
+            (1_000_000, v.iter().map(|x| x.map(i64::from)).collect())
+        }
+        DataType::Time64(TimeUnit::Microsecond) => (
+            1_000,
+            array
+                .as_primitive::<Time64MicrosecondType>()
+                .iter()
+                .collect(),
+        ),
+        _ => (
+            1,
+            array
+                .as_primitive::<Time64NanosecondType>()
+                .iter()
+                .collect(),
+        ),
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| match value {
+            None => Ok(Value::Null),
+            Some(value) => value
+                .checked_mul(per_unit)
+                .and_then(time_text)
+                .map(Value::String)
+                .ok_or_else(|| cast_error(column, first_row + i, "the time is not within one day")),
+        })
+        .collect()
 }
 
 /// TIMESTAMP binds: nanoseconds since 1970 (as text, so years before 1677 fit), with

@@ -68,7 +68,18 @@ impl Ctx {
             ErrorKind::Transient
         };
         let err = err.without_url();
-        let mut error = DriverError::from_source(self.context(doing), class, err, &self.redactor)
+        // reqwest's own text is "error sending request"; the cause is in its sources
+        // (a refused connect, a DNS failure, a reset): say all of it.
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text = format!("{text}: {cause_text}");
+            }
+            source = cause.source();
+        }
+        let mut error = DriverError::new(self.context(doing), class, self.redactor.redact(&text))
             .with_kind(kind);
         if before_send {
             error = error.before_send();

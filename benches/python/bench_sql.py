@@ -6,6 +6,9 @@ a decimal(12, 2). It is created once (PostgreSQL conn_bench.t1m, MySQL bench_1m,
 bench_1m in a file under ~/.cache/conn-bench/) and reused.
 
 Contenders, each in its own process (its CPU time and peak memory come from wait4):
+  server     PostgreSQL only: the server's own cost, a binary COPY to the server's
+             /dev/null timed by psql's \timing (nothing crosses the wire; needs a superuser
+             or pg_write_server_files, skipped otherwise)
   floor/reference  the backend's own client, output thrown away: psql binary COPY (the
              floor: no client-side decoding), mysql --quick and sqlite3 (text output, a
              reference rather than a floor)
@@ -16,7 +19,8 @@ Contenders, each in its own process (its CPU time and peak memory come from wait
 
 Usage: bench_sql.py BACKEND CONN_BINARY [RUNS]; URLs from CONN_TEST_POSTGRES_URL and
 CONN_TEST_MYSQL_URL (defaults: the local test servers). Prints a table of best wall time
-of RUNS, ratios to connectorx, pandas and the floor, client CPU per query and peak RSS.
+of RUNS, ratios to connectorx, pandas, the client floor and (PostgreSQL) the server-only
+COPY, client CPU per query and peak RSS.
 """
 import os
 import subprocess
@@ -60,6 +64,22 @@ FROM generate_series(1, {ROWS}) g;
 ANALYZE {self.table};
 """
         subprocess.run(self.psql() + ["-c", sql], check=True, capture_output=True)
+
+    def server_only(self, query, runs):
+        """Best of RUNS server-side binary COPYs of `query` to the server's /dev/null, in
+        seconds (psql's \\timing: the statement's round trip, nothing else crosses the
+        wire); None when the server refuses (not a superuser)."""
+        copy = f"COPY ({query}) TO '/dev/null' (FORMAT binary)"
+        command = self.psql() + ["-c", "\\timing on"]
+        for _ in range(runs):
+            command += ["-c", copy]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        times = [float(line.split()[1]) / 1000 for line in proc.stdout.splitlines()
+                 if line.startswith("Time:")]
+        if proc.returncode != 0 or len(times) != runs:
+            print(f"server-only COPY skipped: {proc.stderr.strip()}", file=sys.stderr)
+            return None
+        return min(times)
 
     def floor(self, query):
         return ("psql binary COPY (floor)",
@@ -182,6 +202,7 @@ def bench(backend, conn_binary, runs):
     backend.setup()
     query = f"SELECT * FROM {backend.table}"
     results = []
+    server = backend.server_only(query, runs) if hasattr(backend, "server_only") else None
     # The backend's own client: one process per run, best of RUNS.
     label, command = backend.floor(query)
     best = None
@@ -205,10 +226,17 @@ def bench(backend, conn_binary, runs):
     floor, cx, pandas = results[0][1], results[2][1], results[3][1]
     print(f"{backend.name}: SELECT * of a 1M-row, 8-column table ({runs} runs, best wall time)")
     print(f"{'contender':44} {'wall s':>8} {'x cx':>6} {'x pandas':>8} {'x client':>8} "
-          f"{'CPU s/query':>12} {'peak RSS MiB':>13}")
+          + (f"{'x server':>8} " if server else "")
+          + f"{'CPU s/query':>12} {'peak RSS MiB':>13}")
+    if server:
+        label = "server-only COPY to /dev/null (psql \\timing)"
+        print(f"{label:44} {server:8.3f} "
+              f"{server / cx:6.2f} {server / pandas:8.2f} {server / floor:8.2f} {1:8.2f} "
+              f"{'-':>12} {'-':>13}")
     for name, wall, cpu, rss in results:
         print(f"{name:44} {wall:8.3f} {wall / cx:6.2f} {wall / pandas:8.2f} {wall / floor:8.2f} "
-              f"{cpu:12.3f} {rss:13.0f}")
+              + (f"{wall / server:8.2f} " if server else "")
+              + f"{cpu:12.3f} {rss:13.0f}")
     print(flush=True)
 
 

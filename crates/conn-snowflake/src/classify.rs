@@ -55,6 +55,11 @@ impl Ctx {
         if let Some(code) = sql_state.or(code) {
             error = error.with_code(code);
         }
+        if class == ErrorClass::Permanent {
+            // The server refused the statement (or undid it: Snowflake rolls back a
+            // failed statement), so nothing of it applied.
+            error = error.not_applied();
+        }
         Error::Driver(Box::new(error))
     }
 
@@ -114,6 +119,16 @@ impl Ctx {
             self.redactor.redact(&what.into()),
         );
         Error::Driver(Box::new(error))
+    }
+}
+
+/// Whether nothing of the request that failed with `err` applied: the server refused
+/// it, or it was never sent (what is not a server's refusal may have run).
+pub(crate) fn nothing_applied(err: &Error) -> bool {
+    match err {
+        Error::Driver(driver) => !driver.may_have_reached_server(),
+        Error::InvalidArgument(_) | Error::Closed { .. } | Error::Config(_) => true,
+        _ => false,
     }
 }
 

@@ -162,10 +162,11 @@ impl Session {
         self.in_flight = false;
         match &outcome {
             Err(Error::Timeout(_)) => self.failed = true,
-            // A change whose answer was lost (a timeout, a cut connection) may have
-            // applied: as far as DDL is concerned, the transaction holds it. One the
-            // server refused did nothing (Snowflake undoes a failed statement).
-            Err(err) if !commits && !reads && crate::write::outcome_unknown(err) => {
+            // A change that failed in any way but the server's refusal (a lost answer,
+            // one that cannot be read) may have applied: as far as DDL is concerned,
+            // the transaction holds it. One the server refused did nothing (Snowflake
+            // undoes a failed statement).
+            Err(err) if !commits && !reads && !crate::classify::nothing_applied(err) => {
                 self.dirty = true;
             }
             Ok(_) if commits => {

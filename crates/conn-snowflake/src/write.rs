@@ -23,6 +23,7 @@ mod names;
 use conn_core::plugin::CancelGuard;
 use conn_core::{DriverError, Error, ErrorClass, ErrorKind, Result, Table, WriteMode};
 
+use crate::classify::nothing_applied;
 use crate::client::{QueryRequest, SnowflakeClient};
 use crate::run_for_effect;
 
@@ -118,23 +119,25 @@ async fn replace(
     // Armed before the CREATE: the staging name is new, so whatever exists under it
     // is the write's own.
     let cleanup = Cleanup::arm(client, &staging_sql);
-    let filled = async {
-        run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await?;
-        insert_all(client, &staging_sql, column_list, table, columns)
-            .await
-            .map_err(Error::after_send)
+    if let Err(err) = run(client, format!("CREATE TABLE {staging_sql} ({definition})")).await {
+        if nothing_applied(&err) {
+            cleanup.disarm(); // No staging table was made.
+        } else {
+            cleanup.now().await;
+        }
+        return Err(err);
     }
-    .await;
+    let filled = insert_all(client, &staging_sql, column_list, table, columns).await;
     if let Err(err) = filled {
         cleanup.now().await;
-        return Err(err);
+        return Err(err.after_send());
     }
     match take_place(client, &staging, target).await {
         Ok(()) => {
             cleanup.now().await;
             Ok(())
         }
-        Err(err) if outcome_unknown(&err) => {
+        Err(err) if !nothing_applied(&err) => {
             // The swap may have happened: the staging table may hold the old rows.
             cleanup.disarm();
             Err(Error::Driver(Box::new(
@@ -156,17 +159,6 @@ async fn replace(
             Err(err.after_send())
         }
     }
-}
-
-/// Whether the statement that failed with `err` may have run: the network or the
-/// server failed (a timeout, a cut connection, 5xx), rather than the server answering
-/// that it refused.
-pub(crate) fn outcome_unknown(err: &Error) -> bool {
-    err.may_have_reached_server()
-        && matches!(
-            err.kind(),
-            ErrorKind::Timeout | ErrorKind::Transient | ErrorKind::Stale
-        )
 }
 
 /// Puts the filled `staging` table in `target`'s place in one statement.

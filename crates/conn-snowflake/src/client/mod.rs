@@ -381,7 +381,15 @@ impl SnowflakeClient {
                 // Boxed: renewing sends requests of its own. A failure after an
                 // earlier send reached the server leaves the request's outcome unknown.
                 let renewed = Box::pin(self.renew(tokens.generation)).await;
-                renewed.map_err(|err| if reached { err.after_send() } else { err })?;
+                // Without an earlier send that may have reached it, the server answered
+                // "expired" and ran nothing.
+                renewed.map_err(|err| {
+                    if reached {
+                        err.after_send()
+                    } else {
+                        err.not_applied()
+                    }
+                })?;
                 continue;
             }
             return Ok(answer);

@@ -239,8 +239,9 @@ impl Settings {
         let region: Option<String> = config.get_as("region")?;
         let account_host = match region.as_deref().map(str::trim) {
             // As the Python connector builds the host: us-west-2 is the default region
-            // and has no part of its own; a region replaces one in `account`.
-            Some("us-west-2") => account.split('.').next().unwrap_or_default().to_owned(),
+            // and adds nothing (the account stays whole); another region replaces one
+            // in `account`.
+            Some("us-west-2") => account.clone(),
             Some(region) if !region.is_empty() => {
                 format!("{}.{region}", account.split('.').next().unwrap_or_default())
             }

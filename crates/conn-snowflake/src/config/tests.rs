@@ -320,6 +320,10 @@ fn region_builds_the_host_as_the_connector_does() {
         "https://xy12345.snowflakecomputing.com:443"
     );
     assert_eq!(
+        host("xy12345.eu-central-1", "us-west-2"),
+        "https://xy12345.eu-central-1.snowflakecomputing.com:443"
+    );
+    assert_eq!(
         host("xy12345.old-region", "ap-south-1.aws"),
         "https://xy12345.ap-south-1.aws.snowflakecomputing.com:443"
     );

@@ -9,8 +9,6 @@
 //! subscriber.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -22,20 +20,6 @@ use conn::{ConnectionFactory, Env, Ttl};
 
 /// The planted secret: characters that percent-encoding and base64 both change.
 const SECRET: &str = "Pl@nt3d/S3cr3t+Leak=Zq";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every form of `secret` that would give it away: as written, percent-encoded (strict
 /// and as a URL component), and base64 (standard and URL-safe) at each of the three
@@ -170,7 +154,7 @@ fn the_check_finds_every_form() {
 
 #[test]
 fn a_planted_secret_never_leaks() {
-    let captured = Captured::default();
+    let captured = conn_testkit::CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -305,7 +289,7 @@ fn a_planted_secret_never_leaks() {
         errors.expect_err("maria", denied);
     }
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     for event in ["conn.connect", "conn.query"] {
         assert!(logs.contains(event), "no {event} in the captured logs");
     }

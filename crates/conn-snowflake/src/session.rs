@@ -310,66 +310,49 @@ impl<'s, T> SessionStatement<'s, T> {
     }
 }
 
-impl<'s> SessionStatement<'s, Executed> {
-    async fn run(self) -> Result<Executed> {
-        let SessionStatement {
-            session,
-            sql,
-            params,
-            ..
-        } = self;
-        session
-            .run(sql, params, async |client, query| {
-                run_for_effect(client, &query).await
-            })
-            .await
-    }
+/// `run`, `blocking` and `IntoFuture` for one outcome type, whose `finish` turns a
+/// statement into it on the session's client.
+macro_rules! session_statement {
+    ($outcome:ty, $finish:expr) => {
+        impl<'s> SessionStatement<'s, $outcome> {
+            async fn run(self) -> Result<$outcome> {
+                let SessionStatement {
+                    session,
+                    sql,
+                    params,
+                    ..
+                } = self;
+                session.run(sql, params, $finish).await
+            }
 
-    /// Runs the statement from synchronous code.
-    pub fn blocking(self) -> Result<Executed> {
-        BorrowedCall::new(self.run()).blocking()
-    }
+            /// Runs the statement from synchronous code.
+            pub fn blocking(self) -> Result<$outcome> {
+                BorrowedCall::new(self.run()).blocking()
+            }
+        }
+
+        impl<'s> IntoFuture for SessionStatement<'s, $outcome> {
+            type Output = Result<$outcome>;
+            type IntoFuture = <BorrowedCall<'s, $outcome> as IntoFuture>::IntoFuture;
+
+            fn into_future(self) -> Self::IntoFuture {
+                BorrowedCall::new(self.run()).into_future()
+            }
+        }
+    };
 }
 
-impl<'s> IntoFuture for SessionStatement<'s, Executed> {
-    type Output = Result<Executed>;
-    type IntoFuture = <BorrowedCall<'s, Executed> as IntoFuture>::IntoFuture;
-
-    fn into_future(self) -> Self::IntoFuture {
-        BorrowedCall::new(self.run()).into_future()
+session_statement!(
+    Executed,
+    async |client: &SnowflakeClient, query: QueryRequest| run_for_effect(client, &query).await
+);
+session_statement!(
+    Table,
+    async |client: &SnowflakeClient, query: QueryRequest| {
+        let outcome = client.run(&query).await?;
+        result::table(client, outcome).await
     }
-}
-
-impl<'s> SessionStatement<'s, Table> {
-    async fn run(self) -> Result<Table> {
-        let SessionStatement {
-            session,
-            sql,
-            params,
-            ..
-        } = self;
-        session
-            .run(sql, params, async |client, query| {
-                let outcome = client.run(&query).await?;
-                result::table(client, outcome).await
-            })
-            .await
-    }
-
-    /// Runs the statement from synchronous code.
-    pub fn blocking(self) -> Result<Table> {
-        BorrowedCall::new(self.run()).blocking()
-    }
-}
-
-impl<'s> IntoFuture for SessionStatement<'s, Table> {
-    type Output = Result<Table>;
-    type IntoFuture = <BorrowedCall<'s, Table> as IntoFuture>::IntoFuture;
-
-    fn into_future(self) -> Self::IntoFuture {
-        BorrowedCall::new(self.run()).into_future()
-    }
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,32 +6,15 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use conn_core::Ttl;
 use conn_snowflake::SnowflakeConnection;
 
 use common::{PASSWORD, Setup, factory};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn no_secret_in_any_log_line_error_or_debug() {
     let Some(setup) = Setup::start() else { return };
-    let captured = Captured::default();
+    let captured = conn_testkit::CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -121,7 +104,7 @@ fn no_secret_in_any_log_line_error_or_debug() {
     assert!(!tokens.is_empty(), "the renewal's tokens are known");
     let qrmk_seen = setup.records("chunks").len();
     assert!(qrmk_seen > 0, "the result came in chunks");
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("conn.snowflake"),
         "no conn.snowflake events in the logs:\n{logs}"

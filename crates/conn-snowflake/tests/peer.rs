@@ -32,6 +32,28 @@ fn int_column(table: &Table, name: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
+/// The rows of `table`, read past the result cache.
+fn count(conn: &SnowflakeConnection, table: &str) -> Option<i64> {
+    let counted = conn
+        .query(format!("select count(*) as n from {table}"))
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    int_column(&counted, "N")[0]
+}
+
+/// Asserts that no staging table of write_table is left.
+fn assert_no_staging_tables(conn: &SnowflakeConnection) {
+    let tables = conn
+        .query(
+            "select table_name from information_schema.tables where table_name like '%CONN_STAGE%'",
+        )
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap();
+    assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");
+}
+
 /// The conformance suite: lazy login, health check, reset, 32 concurrent first reads
 /// with one login, the result cache, no secret in Debug or errors.
 #[test]
@@ -559,23 +581,13 @@ fn write_table_all_or_nothing() {
     let Some(setup) = Setup::start() else { return };
     // Small statements: the peer inserts row by row, slowly.
     let conn = sf(&setup, "write_chunk_rows = 100");
-    let count = |table: &str| {
-        int_column(
-            &conn
-                .query(format!("select count(*) as n from {table}"))
-                .ttl(Ttl::ZERO)
-                .blocking()
-                .unwrap(),
-            "N",
-        )[0]
-    };
     assert_eq!(
         conn.write_table("w", &wide(0..250, None), WriteMode::Create)
             .blocking()
             .unwrap(),
         250
     );
-    assert_eq!(count("w"), Some(250));
+    assert_eq!(count(&conn, "w"), Some(250));
     let inserts = setup
         .records("queries")
         .iter()
@@ -594,11 +606,11 @@ fn write_table_all_or_nothing() {
     conn.write_table("w", &wide(250..260, None), WriteMode::Append)
         .blocking()
         .unwrap();
-    assert_eq!(count("w"), Some(260));
+    assert_eq!(count(&conn, "w"), Some(260));
     conn.write_table("w", &wide(100..103, None), WriteMode::Replace)
         .blocking()
         .unwrap();
-    assert_eq!(count("w"), Some(3));
+    assert_eq!(count(&conn, "w"), Some(3));
     assert_eq!(
         int_column(
             &conn
@@ -619,7 +631,11 @@ fn write_table_all_or_nothing() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("column \"day\", row 210"), "{mode:?}: {err}");
-        assert_eq!(count("w"), Some(3), "{mode:?} left the table as it was");
+        assert_eq!(
+            count(&conn, "w"),
+            Some(3),
+            "{mode:?} left the table as it was"
+        );
     }
     let err = conn
         .write_table("neu", &bad, WriteMode::Create)
@@ -637,14 +653,7 @@ fn write_table_all_or_nothing() {
         ErrorKind::NotFound,
         "the failed create left no table: {missing}"
     );
-    let tables = conn
-        .query(
-            "select table_name from information_schema.tables where table_name like '%CONN_STAGE%'",
-        )
-        .ttl(Ttl::ZERO)
-        .blocking()
-        .unwrap();
-    assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");
+    assert_no_staging_tables(&conn);
 }
 
 /// A streamed read: a value a later chunk holds that the first batch's types cannot
@@ -796,15 +805,7 @@ fn a_session_that_cannot_be_renewed_fails_instead_of_logging_in_again() {
     );
     drop(session);
     // The connection's own client may log in again; the table holds nothing.
-    let count = int_column(
-        &conn
-            .query("select count(*) as n from t")
-            .ttl(Ttl::ZERO)
-            .blocking()
-            .unwrap(),
-        "N",
-    );
-    assert_eq!(count, vec![Some(0)]);
+    assert_eq!(count(&conn, "t"), Some(0));
 }
 
 /// An insert whose answer was lost after it ran, followed by refused connections, is
@@ -842,15 +843,7 @@ fn a_write_is_not_sent_again_after_its_outcome_became_unknown() {
     std::thread::sleep(Duration::from_millis(4500));
     proxy.heal();
     setup.control(r#"{"answer_delay_ms": 0}"#);
-    let count = int_column(
-        &conn
-            .query("select count(*) as n from once")
-            .ttl(Ttl::ZERO)
-            .blocking()
-            .unwrap(),
-        "N",
-    );
-    assert_eq!(count, vec![Some(1)], "outcome {outcome:?}");
+    assert_eq!(count(&conn, "once"), Some(1), "outcome {outcome:?}");
 }
 
 /// A write dropped half-way (its time limit) leaves no table behind and the target as
@@ -874,29 +867,14 @@ fn a_dropped_write_leaves_nothing_behind() {
     }
     std::thread::sleep(Duration::from_millis(3000));
     setup.control(r#"{"answer_delay_ms": 0}"#);
-    let count = int_column(
-        &conn
-            .query("select count(*) as n from w")
-            .ttl(Ttl::ZERO)
-            .blocking()
-            .unwrap(),
-        "N",
-    );
-    assert_eq!(count, vec![Some(3)]);
+    assert_eq!(count(&conn, "w"), Some(3));
     let missing = conn
         .query("select count(*) from neu")
         .ttl(Ttl::ZERO)
         .blocking()
         .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
-    let tables = conn
-        .query(
-            "select table_name from information_schema.tables where table_name like '%CONN_STAGE%'",
-        )
-        .ttl(Ttl::ZERO)
-        .blocking()
-        .unwrap();
-    assert_eq!(tables.num_rows(), 0, "staging tables left: {tables}");
+    assert_no_staging_tables(&conn);
 }
 
 /// In a session, a statement the server refused changes nothing, so DDL may still run;

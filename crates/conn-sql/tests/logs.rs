@@ -5,33 +5,17 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{POSTGRES_VAR, PgScratch, Project};
 use conn_core::Ttl;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn no_secret_in_any_log_line() {
     let Some(base) = conn_testkit::server_url(POSTGRES_VAR, "PostgreSQL") else {
         return;
     };
-    let captured = Captured::default();
+    let captured = conn_testkit::CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -70,7 +54,7 @@ fn no_secret_in_any_log_line() {
     conn.query("SELECT 1 AS one").blocking().unwrap();
     let _ = conn.query("SELEC broken").blocking();
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     for event in ["conn.connect", "conn.retry", "conn.query", "conn.reset"] {
         assert!(logs.contains(event), "no {event} in the logs:\n{logs}");
     }

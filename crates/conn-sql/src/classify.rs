@@ -53,18 +53,36 @@ fn class_of_database_error(err: &dyn sqlx::error::DatabaseError) -> ErrorClass {
     #[cfg(feature = "sqlite")]
     if let Some(sqlite) = err.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
         use sqlx::error::DatabaseError as _;
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-        let primary = sqlite
+        return sqlite
             .code()
             .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff);
-        if matches!(primary, Some(5 | 6)) {
-            return ErrorClass::Transient;
-        }
-        return ErrorClass::Permanent;
+            .map_or(ErrorClass::Permanent, class_of_sqlite_code);
     }
     err.code()
         .map_or(ErrorClass::Permanent, |code| class_of_sqlstate(&code))
+}
+
+/// The class of a SQLite result code: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their
+/// extended codes, are transient; everything else is permanent.
+#[cfg(feature = "sqlite")]
+pub(crate) fn class_of_sqlite_code(extended: i32) -> ErrorClass {
+    match extended & 0xff {
+        5 | 6 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    }
+}
+
+/// The kind of a SQLite error, by its message (SQLite's codes do not tell a missing
+/// table from other errors).
+#[cfg(feature = "sqlite")]
+pub(crate) fn kind_of_sqlite_message(message: &str) -> Option<ErrorKind> {
+    if message.starts_with("no such table") {
+        Some(ErrorKind::NotFound)
+    } else if message.contains("interrupted") {
+        Some(ErrorKind::Cancelled)
+    } else {
+        None
+    }
 }
 
 /// The class of any sqlx error raised while running a statement. A protocol error is
@@ -137,14 +155,7 @@ fn kind_of(err: &sqlx::Error) -> Option<ErrorKind> {
     }
     #[cfg(feature = "sqlite")]
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let message = db.message();
-        return if message.starts_with("no such table") {
-            Some(ErrorKind::NotFound)
-        } else if message.contains("interrupted") {
-            Some(ErrorKind::Cancelled)
-        } else {
-            None
-        };
+        return kind_of_sqlite_message(db.message());
     }
     match db.code().as_deref() {
         Some(code) if code.starts_with("28") || code == "42501" => Some(ErrorKind::Authentication),

@@ -100,6 +100,7 @@ impl Connector for SqlConnector {
             batch_size: sql.batch_size,
             connect_timeout,
             connect_timeout_at,
+            echo: sql.pool.log_statements,
         };
         Ok(SqlConnector { config: sql, ctx })
     }

@@ -9,6 +9,8 @@ pub(crate) mod decimal;
 pub(crate) mod generic;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
 pub(crate) mod unify;
 
 use std::sync::Arc;
@@ -216,37 +218,31 @@ impl<D: ColumnDecoder> Batches<D> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use arrow::array::AsArray;
     use arrow::datatypes::Int64Type;
 
-    use super::generic::{Builder, DynamicColumn, DynamicValue};
+    use super::sqlite::{SqliteColumn, SqliteValue};
     use super::*;
 
-    fn dynamic(batch_size: usize) -> Batches<Builder> {
-        let decoder = Builder::Dynamic(DynamicColumn::declared("INTEGER"));
+    fn dynamic(batch_size: usize) -> Batches<SqliteColumn> {
+        let decoder = SqliteColumn::declared(Some("INTEGER"));
         Batches::new(vec!["v".to_owned()], vec![decoder], batch_size).handing_out()
     }
 
-    fn push(batches: &mut Batches<Builder>, value: &DynamicValue) {
+    fn push(batches: &mut Batches<SqliteColumn>, value: &SqliteValue<'_>) {
         batches
-            .push_row(value, |decoder, value, _| match decoder {
-                Builder::Dynamic(column) => {
-                    column.push(value.clone());
-                    Ok(())
-                }
-                _ => Err("not dynamic".to_owned()),
-            })
+            .push_row(value, |decoder, value, _| decoder.append(*value))
             .unwrap();
     }
 
     #[test]
     fn handed_out_batches_come_as_built_each_at_its_own_type() {
         let mut batches = dynamic(2);
-        push(&mut batches, &DynamicValue::Int(1));
+        push(&mut batches, &SqliteValue::Integer(1));
         assert!(!batches.has_ready(), "a batch is handed out when full");
-        push(&mut batches, &DynamicValue::Int(2));
+        push(&mut batches, &SqliteValue::Integer(2));
         let first = batches.take_ready();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].schema().field(0).data_type(), &DataType::Int64);
@@ -255,7 +251,7 @@ mod tests {
             &[1, 2]
         );
         assert!(batches.take_ready().is_empty(), "taken once");
-        push(&mut batches, &DynamicValue::Real(2.5));
+        push(&mut batches, &SqliteValue::Real(2.5));
         // Not widened back: the earlier batch is gone, the sink fits this one.
         let rest = batches.finish_handing_out().unwrap();
         assert_eq!(rest.len(), 1);
@@ -275,7 +271,7 @@ mod tests {
     #[test]
     fn a_result_of_whole_batches_ends_without_an_empty_one() {
         let mut batches = dynamic(1);
-        push(&mut batches, &DynamicValue::Int(7));
+        push(&mut batches, &SqliteValue::Integer(7));
         assert_eq!(batches.take_ready().len(), 1);
         assert!(batches.finish_handing_out().unwrap().is_empty());
     }

@@ -61,7 +61,7 @@ fn unify_mapped(
         return arrays
             .into_iter()
             .zip(rows)
-            .map(|(array, row)| cast(array, target, *row))
+            .map(|(array, row)| cast_to(array, target, *row))
             .collect();
     }
     let Some(first) = arrays.first() else {
@@ -96,7 +96,7 @@ fn unify_mapped(
     arrays
         .into_iter()
         .zip(rows)
-        .map(|(array, row)| cast(array, &target, *row))
+        .map(|(array, row)| cast_to(array, &target, *row))
         .collect()
 }
 
@@ -172,7 +172,11 @@ fn unify_lists(arrays: &[ArrayRef], rows: &[RowOf<'_>]) -> Result<Vec<ArrayRef>,
 /// One batch's array as `target`: the widenings a SQLite column may need (integers to
 /// floats, numbers or UTF-8 blobs to text) and all-NULL arrays to any type. A value the
 /// target cannot hold exactly is an error naming its row.
-fn cast(array: ArrayRef, target: &DataType, row: RowOf<'_>) -> Result<ArrayRef, String> {
+pub(crate) fn cast_to(
+    array: ArrayRef,
+    target: &DataType,
+    row: RowOf<'_>,
+) -> Result<ArrayRef, String> {
     if array.data_type() == target {
         return Ok(array);
     }

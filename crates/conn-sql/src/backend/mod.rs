@@ -33,6 +33,9 @@ pub(crate) struct Ctx {
     pub(crate) batch_size: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) connect_timeout_at: Source,
+    /// Whether statements are logged (`create_engine_kwargs.echo`), for the reads that
+    /// bypass sqlx's own statement log.
+    pub(crate) echo: bool,
 }
 
 impl Ctx {
@@ -171,11 +174,8 @@ impl Pool {
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
-                let mut conn = checkout::acquire(pool, ctx).await?;
-                let guard = cancel::sqlite(&mut conn, ctx).await?.guard(ctx);
-                let outcome = sqlite::fetch(&mut conn, prepared, ctx, out).await;
-                out.release(guard, conn, &outcome);
-                outcome
+                let conn = checkout::acquire(pool, ctx).await?;
+                sqlite::fetch_pooled(conn, prepared, ctx, out).await
             }
         }
     }
@@ -324,7 +324,7 @@ impl Tx {
                 .await?
                 .into_table(),
             #[cfg(feature = "sqlite")]
-            Tx::Sqlite(tx) => sqlite::fetch(tx, prepared, ctx, Output::Table)
+            Tx::Sqlite(tx) => sqlite::rows::fetch(tx, prepared, ctx, Output::Table)
                 .await?
                 .into_table(),
         }

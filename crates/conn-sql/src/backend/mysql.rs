@@ -201,9 +201,6 @@ fn append_value(
             None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
             time => b.append_option(time.map(|t| t.timestamp_micros())),
         },
-        Builder::Dynamic(_) => {
-            return Ok(Err("has no MySQL decoder".to_owned()));
-        }
     }
     Ok(Ok(()))
 }

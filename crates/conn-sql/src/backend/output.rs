@@ -40,7 +40,7 @@ impl Read {
     }
 }
 
-impl Output<'_> {
+impl<'a> Output<'a> {
     /// The batch assembler for a result with columns `names`.
     pub(crate) fn batches<D: ColumnDecoder>(
         self,
@@ -82,6 +82,44 @@ impl Output<'_> {
                 }
                 Ok(Read::Streamed)
             }
+        }
+    }
+
+    /// [`send_ready`](Self::send_ready) from blocking code (a driver reading on one of
+    /// conn's blocking threads): waits while the reader is behind.
+    #[inline]
+    pub(crate) fn send_ready_blocking<D: ColumnDecoder>(
+        self,
+        batches: &mut Batches<D>,
+    ) -> Result<()> {
+        if let Output::Stream(sink) = self
+            && batches.has_ready()
+        {
+            for batch in batches.take_ready() {
+                sink.send_blocking(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`finish`](Self::finish) from blocking code.
+    pub(crate) fn finish_blocking<D: ColumnDecoder>(self, batches: Batches<D>) -> Result<Read> {
+        match self {
+            Output::Table => batches.finish().map(Read::Table),
+            Output::Stream(sink) => {
+                for batch in batches.finish_handing_out()? {
+                    sink.send_blocking(batch)?;
+                }
+                Ok(Read::Streamed)
+            }
+        }
+    }
+
+    /// The stream's sink, for a streamed read.
+    pub(crate) fn sink(self) -> Option<&'a BatchSink> {
+        match self {
+            Output::Table => None,
+            Output::Stream(sink) => Some(sink),
         }
     }
 

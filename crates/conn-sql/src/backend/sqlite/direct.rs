@@ -1,0 +1,184 @@
+//! Reads through SQLite's own statement API, on the connection sqlx opened.
+//!
+//! sqlx-sqlite steps a statement on a worker thread of its own and sends each row to
+//! the async caller over a channel, copying every value into an allocation of its own
+//! on the way; on two cores that cost more than SQLite itself (about 0.4 context
+//! switches per row, measured in `benches/README.md`). A pooled read instead locks the
+//! connection's handle away from sqlx's worker ([`sqlx::sqlite::LockedSqliteHandle`]),
+//! and steps the statement on one of conn's blocking threads, appending each value,
+//! borrowed, straight to its Arrow column.
+//!
+//! The handle is used only while the lock is held, by the thread holding it, and every
+//! statement prepared here is finalized before the lock is released: to sqlx the
+//! connection looks as if it had run a statement of its own. The progress handler
+//! [`cancel::sqlite`](super::super::cancel::sqlite) installed still interrupts the
+//! statement when the call is dropped.
+
+use std::time::Instant;
+
+use conn_core::{DriverError, Error, ErrorClass, Param, Result};
+use rusqlite::types::ValueRef;
+use sqlx::sqlite::LockedSqliteHandle;
+
+use super::super::Ctx;
+use super::super::output::{Output, Read};
+use crate::arrow::sqlite::{SqliteColumn, SqliteValue};
+use crate::classify::{class_of_sqlite_code, kind_of_sqlite_message};
+use crate::named::Prepared;
+
+/// Runs `prepared` on the locked connection and hands its batches to `out`. Blocks:
+/// call it on a blocking thread.
+pub(crate) fn read(
+    handle: &mut LockedSqliteHandle<'_>,
+    prepared: &Prepared,
+    ctx: &Ctx,
+    out: Output<'_>,
+) -> Result<Read> {
+    // SAFETY: the handle is sqlx's open connection, locked away from its worker thread
+    // for as long as `handle` is borrowed here; `from_handle` does not take ownership
+    // (the connection is not closed when `db` drops), and `db` with every statement
+    // prepared on it is dropped before this function returns, so nothing of it
+    // outlives the lock.
+    #[allow(unsafe_code)]
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+        .map_err(|e| failure(e, ctx))?;
+    let started = Instant::now();
+    let outcome = read_on(&db, prepared, ctx, out);
+    if ctx.echo {
+        log::info!(
+            target: "sqlx::query",
+            "{}; elapsed: {:.3?}\n\n{}",
+            if outcome.is_ok() { "read" } else { "failed" },
+            started.elapsed(),
+            prepared.sql
+        );
+    }
+    outcome
+}
+
+fn read_on(
+    db: &rusqlite::Connection,
+    prepared: &Prepared,
+    ctx: &Ctx,
+    out: Output<'_>,
+) -> Result<Read> {
+    let mut statement = db.prepare(&prepared.sql).map_err(|e| failure(e, ctx))?;
+    let names = (0..statement.column_count())
+        .map(|i| statement.column_name(i).map(str::to_owned))
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| failure(e, ctx))?;
+    let decoders = statement
+        .columns()
+        .iter()
+        .map(|column| SqliteColumn::declared(column.decl_type()))
+        .collect();
+    bind(&mut statement, &prepared.values, ctx)?;
+    let mut batches = out.batches(names, decoders, ctx.batch_size);
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next().map_err(|e| failure(e, ctx))? {
+        batches.push_row(row, |decoder, row, index| {
+            let value = match row.get_ref(index) {
+                Ok(ValueRef::Null) => SqliteValue::Null,
+                Ok(ValueRef::Integer(i)) => SqliteValue::Integer(i),
+                Ok(ValueRef::Real(f)) => SqliteValue::Real(f),
+                Ok(ValueRef::Text(bytes)) => SqliteValue::text(bytes)?,
+                Ok(ValueRef::Blob(bytes)) => SqliteValue::Blob(bytes),
+                Err(err) => return Err(format!("could not be read: {err}")),
+            };
+            decoder.append(value)
+        })?;
+        out.send_ready_blocking(&mut batches)?;
+    }
+    drop(rows);
+    out.finish_blocking(batches)
+}
+
+/// Binds the parameters by their own types (as sqlx binds them: a boolean as 0 or 1).
+fn bind(statement: &mut rusqlite::Statement<'_>, values: &[Param], ctx: &Ctx) -> Result<()> {
+    let expected = statement.parameter_count();
+    if expected != values.len() {
+        return Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": the statement has {expected} parameter(s) but {} \
+             value(s) were given",
+            ctx.name,
+            values.len()
+        )));
+    }
+    for (index, value) in values.iter().enumerate() {
+        let position = index + 1;
+        let bound = match value {
+            Param::Null => statement.raw_bind_parameter(position, rusqlite::types::Null),
+            Param::Bool(b) => statement.raw_bind_parameter(position, i64::from(*b)),
+            Param::Int(i) => statement.raw_bind_parameter(position, *i),
+            Param::Float(f) => statement.raw_bind_parameter(position, *f),
+            Param::Text(s) => statement.raw_bind_parameter(position, s.as_str()),
+            Param::Bytes(b) => statement.raw_bind_parameter(position, b.as_slice()),
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "sql connection \"{}\": parameter {position} is of a kind conn-sql \
+                     cannot bind for SQLite",
+                    ctx.name
+                )));
+            }
+        };
+        bound.map_err(|e| failure(e, ctx))?;
+    }
+    Ok(())
+}
+
+/// A SQLite error as sqlx words it (`error returned from database: (code: N) ...`), so
+/// that reads and writes say the same; other errors of the wrapper as they are.
+#[derive(Debug)]
+struct SqliteFailure(rusqlite::Error);
+
+impl std::fmt::Display for SqliteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(code, message) => {
+                let message = message.clone().unwrap_or_else(|| code.to_string());
+                write!(
+                    f,
+                    "error returned from database: (code: {}) {message}",
+                    code.extended_code
+                )
+            }
+            rusqlite::Error::MultipleStatement => f.write_str(
+                "the query holds more than one statement; a read runs one (run a script \
+                 with execute())",
+            ),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SqliteFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A conn error for a failure of the read: its class, code and kind as for sqlx's
+/// SQLite errors (see [`crate::classify`]).
+fn failure(err: rusqlite::Error, ctx: &Ctx) -> Error {
+    let (class, code, kind) = match &err {
+        rusqlite::Error::SqliteFailure(code, message) => (
+            class_of_sqlite_code(code.extended_code),
+            Some(code.extended_code.to_string()),
+            message.as_deref().and_then(kind_of_sqlite_message),
+        ),
+        _ => (ErrorClass::Permanent, None, None),
+    };
+    let mut error = DriverError::from_source(
+        format!("sql connection \"{}\", query", ctx.name),
+        class,
+        SqliteFailure(err),
+        &ctx.redactor,
+    );
+    if let Some(code) = code {
+        error = error.with_code(code);
+    }
+    if let Some(kind) = kind {
+        error = error.with_kind(kind);
+    }
+    error.into()
+}

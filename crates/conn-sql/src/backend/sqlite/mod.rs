@@ -1,0 +1,116 @@
+//! SQLite: pooled reads through SQLite's own statement API ([`direct`]), reads inside a
+//! session and every write through sqlx ([`rows`]); the values become Arrow columns in
+//! [`crate::arrow::sqlite`].
+
+mod direct;
+pub(crate) mod rows;
+
+use conn_core::plugin::runtime;
+use conn_core::{Error, Result};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Sqlite};
+
+use super::checkout::Checkout;
+use super::output::{Output, Read};
+use super::{Ctx, bind_loose as bind, cancel};
+use crate::config::{SqlConfig, SqliteTarget};
+use crate::named::Prepared;
+
+/// Opens a pool. A file database is created if missing (as SQLAlchemy does); an
+/// in-memory database lives on one connection that is never recycled, so that every
+/// statement sees the same database.
+pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::SqlitePool> {
+    let target = config.sqlite.clone().unwrap_or(SqliteTarget::Memory);
+    let mut options = match &target {
+        SqliteTarget::Memory => SqliteConnectOptions::new().in_memory(true),
+        SqliteTarget::File(path) => SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true),
+    };
+    for (key, value) in &config.pool.connect_args {
+        options = match key.as_str() {
+            "timeout" => match value
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            {
+                Some(timeout) => options.busy_timeout(timeout),
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "connect_args.timeout of connection \"{}\" must be a number of seconds",
+                        ctx.name
+                    )));
+                }
+            },
+            // Python's sqlite3 settings with no meaning here.
+            "check_same_thread" | "detect_types" | "isolation_level" | "uri"
+            | "cached_statements" => options,
+            other => {
+                super::ignored_connect_arg(crate::config::Backend::Sqlite, other);
+                options
+            }
+        };
+    }
+    if config.pool.log_statements {
+        options = sqlx::ConnectOptions::log_statements(options, log::LevelFilter::Info);
+    }
+    let mut pool = config.pool.apply(SqlitePoolOptions::new());
+    if target == SqliteTarget::Memory {
+        pool = pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    pool.connect_with(options)
+        .await
+        .map_err(|e| ctx.err(e, "connect"))
+}
+
+/// A read on a pooled connection, on one of conn's blocking threads through SQLite's
+/// own statement API (see [`direct`]). The statement is interrupted if the call is
+/// dropped; the connection goes back to the pool when the read ends.
+pub(crate) async fn fetch_pooled(
+    mut conn: Checkout<Sqlite>,
+    prepared: Prepared,
+    ctx: &Ctx,
+    out: Output<'_>,
+) -> Result<Read> {
+    let guard = cancel::sqlite(&mut conn, ctx).await?.guard(ctx);
+    let sink = out.sink().cloned();
+    let read_ctx = ctx.clone();
+    let (conn, outcome) = runtime::run_blocking(move || {
+        let out = sink.as_ref().map_or(Output::Table, Output::Stream);
+        let outcome = futures::executor::block_on(conn.lock_handle())
+            .map_err(|e| read_ctx.err(e, "query").before_send())
+            .and_then(|mut handle| direct::read(&mut handle, &prepared, &read_ctx, out));
+        Ok((conn, outcome))
+    })
+    .await?;
+    out.release(guard, conn, &outcome);
+    outcome
+}
+
+/// Runs a statement on `conn`; returns the rows it affected.
+pub(crate) async fn execute(
+    conn: &mut SqliteConnection,
+    prepared: Prepared,
+    ctx: &Ctx,
+) -> Result<u64> {
+    if prepared.values.is_empty() {
+        return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| ctx.err(e, "execute"));
+    }
+    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
+    for value in &prepared.values {
+        query = bind(query, value);
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| ctx.err(e, "execute"))
+}

@@ -488,3 +488,175 @@ fn a_boolean_column_holding_something_else_is_an_error() {
         "the error left the connection usable"
     );
 }
+
+/// The rows of `sql` read inside a session (sqlx's row API) and outside one (SQLite's
+/// statement API on a pooled connection).
+fn read_both_ways(conn: &SqlConnection, sql: &str) -> (Table, Table) {
+    let pooled = read(conn, sql).unwrap();
+    let mut session = conn.session().blocking().unwrap();
+    let in_session = session.query(sql).blocking().unwrap();
+    session.rollback().blocking().unwrap();
+    (pooled, in_session)
+}
+
+#[test]
+fn a_session_reads_every_value_as_a_pooled_read_does() {
+    let project = project();
+    fill(&project.sql("default"));
+    for (size, conn) in small_batches(&project) {
+        let (pooled, in_session) = read_both_ways(&conn, "SELECT * FROM t ORDER BY id");
+        check(&pooled, size);
+        common::assert_same_table(&pooled, &in_session);
+    }
+}
+
+#[test]
+fn dates_and_times_in_every_form_sqlite_and_sqlx_write() {
+    let project = project();
+    let conn = project.sql("b2");
+    conn.execute("CREATE TABLE at (id INTEGER, ts DATETIME, d DATE, t TIME)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "INSERT INTO at VALUES \
+         (0, '2024-01-01 10:00:00', '2024-01-01', '10:00:00'), \
+         (1, '2024-01-01T10:00:00.5', '2024-1-2', '10:30'), \
+         (2, '2024-01-01 12:00:00+02:00', NULL, '23:59:59.999999'), \
+         (3, '2024-01-01T10:00:00Z', '0001-01-01', NULL), \
+         (4, 1704103200, '9999-12-31', '00:00:00.000001'), \
+         (5, 2460311.25, NULL, '10:00'), \
+         (6, NULL, '1970-01-01', '10:00:00')",
+    )
+    .blocking()
+    .unwrap();
+    let ten = micros("2024-01-01 10:00:00");
+    let expected_ts = vec![
+        Some(ten),
+        Some(ten + 500_000),
+        Some(ten),
+        Some(ten),
+        Some(ten),
+        // Julian day 2460311.25 is 2024-01-01 18:00:00 UTC (a REAL with a fraction:
+        // DATETIME's NUMERIC affinity stores a whole one as an INTEGER).
+        Some(micros("2024-01-01 18:00:00")),
+        None,
+    ];
+    let expected_d = vec![
+        Some(days("2024-01-01")),
+        Some(days("2024-01-02")),
+        None,
+        Some(days("0001-01-01")),
+        Some(days("9999-12-31")),
+        None,
+        Some(0),
+    ];
+    let hour = 3_600_000_000_i64;
+    let expected_t = vec![
+        Some(10 * hour),
+        Some(10 * hour + 30 * 60_000_000),
+        Some(24 * hour - 1),
+        None,
+        Some(1),
+        Some(10 * hour),
+        Some(10 * hour),
+    ];
+    let (pooled, in_session) = read_both_ways(&conn, "SELECT ts, d, t FROM at ORDER BY id");
+    for table in [&pooled, &in_session] {
+        assert_eq!(values::<TimestampMicrosecondType>(table, "ts"), expected_ts);
+        assert_eq!(values::<Date32Type>(table, "d"), expected_d);
+        assert_eq!(
+            values::<arrow::datatypes::Time64MicrosecondType>(table, "t"),
+            expected_t
+        );
+    }
+}
+
+#[test]
+fn a_value_a_typed_column_cannot_hold_unchanged_is_an_error_naming_it() {
+    let project = project();
+    let conn = project.sql("b2");
+    conn.execute("CREATE TABLE odd (id INTEGER, ts DATETIME, d DATE, s TEXT)")
+        .blocking()
+        .unwrap();
+    conn.execute(
+        "INSERT INTO odd VALUES (0, '2024-01-01 00:00:00', '2024-01-01', 'a'), \
+         (1, '2024-01-01 00:00:00.1234567', 7, CAST(x'ff00' AS TEXT)), \
+         (2, 'soon', x'00', 'c')",
+    )
+    .blocking()
+    .unwrap();
+    let cases = [
+        (
+            "SELECT ts FROM odd ORDER BY id",
+            "column \"ts\": row 1 holds the TEXT \"2024-01-01 00:00:00.1234567\", whose \
+             fraction of a second is finer than the microseconds an Arrow column holds; cast \
+             the column to TEXT in the query",
+        ),
+        (
+            "SELECT ts FROM odd WHERE id <> 1 ORDER BY id",
+            "column \"ts\": row 1 holds the TEXT \"soon\", which is not a date and time \
+             (YYYY-MM-DD HH:MM:SS.ffffff, optionally with an offset)",
+        ),
+        (
+            "SELECT d FROM odd ORDER BY id",
+            "column \"d\": row 1 holds an INTEGER in a DATE column; cast the column in the \
+             query",
+        ),
+        (
+            "SELECT d FROM odd WHERE id <> 1 ORDER BY id",
+            "column \"d\": row 1 holds a BLOB in a DATE column; cast the column in the query",
+        ),
+        (
+            "SELECT s FROM odd ORDER BY id",
+            "column \"s\": row 1 holds TEXT that is not valid UTF-8; cast the column to BLOB \
+             in the query",
+        ),
+    ];
+    for (sql, expected) in cases {
+        let err = read(&conn, sql).unwrap_err();
+        assert_eq!(common::data_message(&err, &conn), expected, "{sql}");
+        let mut session = conn.session().blocking().unwrap();
+        let err = session.query(sql).blocking().unwrap_err().to_string();
+        assert!(err.ends_with(expected), "{sql} in a session: {err}");
+    }
+    // The errors left the connection usable.
+    let ok = read(&conn, "SELECT hex(s) AS h FROM odd ORDER BY id").unwrap();
+    assert_eq!(
+        strings(&ok, "h"),
+        vec![Some("61".into()), Some("FF00".into()), Some("63".into())]
+    );
+}
+
+#[test]
+fn statement_errors_name_what_is_wrong() {
+    let project = project();
+    let conn = project.sql("default");
+    let err = read(&conn, "SELECT 1; SELECT 2").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the query holds more than one statement; a read runs one"),
+        "{err}"
+    );
+    let err = read(&conn, "SELECT * FROM nope").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("error returned from database: (code: 1) no such table: nope"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), conn_core::ErrorKind::NotFound);
+    assert_eq!(err.code(), Some("1"));
+    let err = conn
+        .query("SELECT ? + ?")
+        .bind(1)
+        .ttl(conn_core::Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
+        "{err}"
+    );
+    // A trailing semicolon and comment are one statement.
+    let one = read(&conn, "SELECT 1 AS one; -- done").unwrap();
+    assert_eq!(values::<Int64Type>(&one, "one"), vec![Some(1)]);
+}

@@ -344,3 +344,59 @@ fn a_time_that_is_no_time_of_day_is_an_error() {
         vec![Some(86_399_999_999), None, Some(0)]
     );
 }
+
+#[test]
+fn bits_partial_zero_dates_and_every_datetime_width_read_from_the_wire() {
+    let Some((_scratch, project)) = scratch() else {
+        return;
+    };
+    let conn = project.sql("b2");
+    conn.execute(
+        "CREATE TABLE w (id INT, one BIT(1), wide BIT(64), d DATE, t DATETIME(6), \
+         s TIMESTAMP(6) NULL); \
+         SET SESSION sql_mode = ''; \
+         INSERT INTO w VALUES \
+         (0, b'1', b'1111111111111111111111111111111111111111111111111111111111111111', \
+             '2024-01-01', '2024-01-01 00:00:00', '2024-01-01 00:00:00'), \
+         (1, b'0', b'0000000000000000000000000000000000000000000000000000000100000001', \
+             NULL, '2024-01-01 10:11:12', '1970-01-01 00:00:01'), \
+         (2, NULL, NULL, '2024-02-29', '2024-01-01 10:11:12.000001', NULL), \
+         (3, b'1', b'10', '2024-00-15', NULL, NULL)",
+    )
+    .blocking()
+    .unwrap();
+    let table = read(&conn, "SELECT one, wide, t, s FROM w ORDER BY id").unwrap();
+    assert_eq!(
+        values::<UInt64Type>(&table, "one"),
+        vec![Some(1), Some(0), None, Some(1)]
+    );
+    assert_eq!(
+        values::<UInt64Type>(&table, "wide"),
+        vec![Some(u64::MAX), Some(257), None, Some(2)]
+    );
+    // Lengths 4 (midnight), 7 (seconds) and 11 (microseconds) on the wire.
+    assert_eq!(
+        values::<TimestampMicrosecondType>(&table, "t"),
+        vec![
+            Some(micros("2024-01-01 00:00:00")),
+            Some(micros("2024-01-01 10:11:12")),
+            Some(micros("2024-01-01 10:11:12.000001")),
+            None
+        ]
+    );
+    assert_eq!(
+        values::<TimestampMicrosecondType>(&table, "s"),
+        vec![Some(micros("2024-01-01 00:00:00")), Some(1_000_000), None, None]
+    );
+    let err = read(&conn, "SELECT d FROM w ORDER BY id").unwrap_err();
+    assert_eq!(
+        common::data_message(&err, &conn),
+        "column \"d\": row 3 holds the invalid date 2024-00-15; use CAST(column AS CHAR) in \
+         the query"
+    );
+    let dates = read(&conn, "SELECT d FROM w WHERE id < 3 ORDER BY id").unwrap();
+    assert_eq!(
+        values::<Date32Type>(&dates, "d"),
+        vec![Some(days("2024-01-01")), None, Some(days("2024-02-29"))]
+    );
+}

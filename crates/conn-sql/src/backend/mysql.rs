@@ -8,7 +8,7 @@ use arrow::array::{
     Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use conn_core::{Error, Result};
 use futures::TryStreamExt;
 use sqlx::mysql::types::MySqlTime;
@@ -73,8 +73,7 @@ fn builder_for(column: &str, type_info: &MySqlTypeInfo) -> Result<Builder> {
         "MEDIUMINT" | "INT" => Builder::Int32(Int32Builder::new()),
         "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => Builder::UInt32(UInt32Builder::new()),
         "BIGINT" => Builder::Int64(Int64Builder::new()),
-        "BIGINT UNSIGNED" => Builder::UInt64(UInt64Builder::new()),
-        "BIT" => Builder::Bits(UInt64Builder::new()),
+        "BIGINT UNSIGNED" | "BIT" => Builder::UInt64(UInt64Builder::new()),
         "FLOAT" => Builder::Float32(Float32Builder::new()),
         "DOUBLE" => Builder::Float64(Float64Builder::new()),
         "DECIMAL" => Builder::Decimal(DecimalColumn::new(None)),
@@ -125,199 +124,83 @@ fn append(builder: &mut Builder, row: &MySqlRow, i: usize) -> std::result::Resul
     append_value(builder, row, i).map_err(undecodable)?
 }
 
-/// `N` bytes of a fixed-width value (MySQL's binary protocol sends integers and floats
-/// little-endian at the width of their type).
-#[inline]
-fn fixed<const N: usize>(bytes: &[u8]) -> std::result::Result<[u8; N], String> {
-    bytes.try_into().map_err(|_| {
-        format!(
-            "could not be decoded: {} bytes where the column's type has {N}",
-            bytes.len()
-        )
-    })
-}
-
-/// Text of a value, checked to be UTF-8.
-#[inline]
-fn text(bytes: &[u8]) -> std::result::Result<&str, String> {
-    std::str::from_utf8(bytes).map_err(|e| format!("could not be decoded: {e}"))
-}
-
-/// A date on the wire: `[length, year (2, LE), month, day, ...]` (the zero date, of
-/// length 0, comes as NULL from sqlx and is refused by the caller).
-#[inline]
-fn wire_date(bytes: &[u8], what: &str) -> std::result::Result<NaiveDate, String> {
-    if let [length, y0, y1, month, day, ..] = *bytes
-        && length >= 4
-    {
-        let year = u16::from_le_bytes([y0, y1]);
-        return NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day))
-            .ok_or_else(|| {
-                format!(
-                    "holds the invalid {what} {year:04}-{month:02}-{day:02}; use \
-                     CAST(column AS CHAR) in the query"
-                )
-            });
-    }
-    Err(format!(
-        "could not be decoded: a {what} of {} bytes",
-        bytes.len()
-    ))
-}
-
-/// A date and time on the wire: the date, then `hour, minute, second` (length 7 or
-/// more) and microseconds (4, LE; length 11).
-#[inline]
-fn wire_datetime(bytes: &[u8]) -> std::result::Result<NaiveDateTime, String> {
-    let date = wire_date(bytes, "date-time")?;
-    let (hour, minute, second, micros) = match *bytes {
-        [11, _, _, _, _, h, m, s, u0, u1, u2, u3] => {
-            (h, m, s, u32::from_le_bytes([u0, u1, u2, u3]))
-        }
-        [7, _, _, _, _, h, m, s] => (h, m, s, 0),
-        [4, _, _, _, _] => (0, 0, 0, 0),
-        _ => {
-            return Err(format!(
-                "could not be decoded: a date-time of {} bytes",
-                bytes.len()
-            ));
-        }
-    };
-    NaiveTime::from_hms_micro_opt(u32::from(hour), u32::from(minute), u32::from(second), micros)
-        .map(|time| date.and_time(time))
-        .ok_or_else(|| {
-            format!("could not be decoded: the server sent the invalid time {hour}:{minute}:{second}.{micros}")
-        })
-}
-
 /// Appends value `i` of `row`; the outer error is the driver's, the inner one ours.
-///
-/// conn runs every query as a prepared statement, so rows come in MySQL's binary
-/// protocol: each value is read from its bytes by the column's type (chosen once, from
-/// the result's metadata) instead of through sqlx's per-value type checks. TIME and
-/// BIT, rare, go through sqlx's decoders.
 fn append_value(
     builder: &mut Builder,
     row: &MySqlRow,
     i: usize,
 ) -> std::result::Result<std::result::Result<(), String>, sqlx::Error> {
-    if let Builder::Time(b) = builder {
-        return append_time(b, row, i);
-    }
-    if let Builder::Bits(b) = builder {
-        b.append_option(row.try_get_unchecked::<Option<u64>, _>(i)?);
-        return Ok(Ok(()));
-    }
-    // NULL, or MySQL's zero date, which sqlx reports as NULL (but is none).
-    let Some(bytes) = row.try_get_unchecked::<Option<&[u8]>, _>(i)? else {
-        return Ok(match builder {
-            Builder::Null(n) => {
-                *n += 1;
-                Ok(())
-            }
-            Builder::Date(_) if zero_date(row, i) => Err(zero_date_error("date", "0000-00-00")),
-            Builder::Timestamp(_) | Builder::TimestampUtc(_) if zero_date(row, i) => {
-                Err(zero_date_error("date-time", ZERO_TIME))
-            }
-            other => {
-                append_null(other);
-                Ok(())
-            }
-        });
-    };
-    Ok(append_bytes(builder, bytes))
-}
-
-/// Appends a NULL to any builder but `Null` (counted by the caller).
-fn append_null(builder: &mut Builder) {
     match builder {
         Builder::Null(n) => *n += 1,
-        Builder::Bool(b) => b.append_null(),
-        Builder::Int8(b) => b.append_null(),
-        Builder::Int16(b) => b.append_null(),
-        Builder::Int32(b) => b.append_null(),
-        Builder::Int64(b) => b.append_null(),
-        Builder::UInt8(b) => b.append_null(),
-        Builder::UInt16(b) => b.append_null(),
-        Builder::UInt32(b) => b.append_null(),
-        Builder::UInt64(b) | Builder::Bits(b) => b.append_null(),
-        Builder::Float32(b) => b.append_null(),
-        Builder::Float64(b) => b.append_null(),
-        Builder::Decimal(c) => c.push(None),
-        Builder::Text(b) | Builder::Json(b) => b.append_null(),
-        Builder::Binary(b) => b.append_null(),
-        Builder::Date(b) => b.append_null(),
-        Builder::Time(b) => b.append_null(),
-        Builder::Timestamp(b) | Builder::TimestampUtc(b) => b.append_null(),
-    }
-}
-
-/// Appends a non-NULL value from its bytes on the wire.
-#[inline]
-fn append_bytes(builder: &mut Builder, bytes: &[u8]) -> std::result::Result<(), String> {
-    match builder {
-        Builder::Null(n) => *n += 1,
-        // TINYINT(1) may hold any of -128..=127; only 0 and 1 are booleans.
-        Builder::Bool(b) => match i8::from_le_bytes(fixed(bytes)?) {
-            0 => b.append_value(false),
-            1 => b.append_value(true),
-            other => {
-                return Err(format!(
-                    "holds {other} in a BOOLEAN (TINYINT(1)) column, which holds 0 or 1; \
-                     cast the column in the query (CAST(column AS SIGNED))"
-                ));
+        Builder::Bool(b) => {
+            // TINYINT(1) may hold any of -128..=127; only 0 and 1 are booleans.
+            match row.try_get_unchecked::<Option<i8>, _>(i)? {
+                None => b.append_null(),
+                Some(0) => b.append_value(false),
+                Some(1) => b.append_value(true),
+                Some(other) => {
+                    return Ok(Err(format!(
+                        "holds {other} in a BOOLEAN (TINYINT(1)) column, which holds 0 or 1; \
+                         cast the column in the query (CAST(column AS SIGNED))"
+                    )));
+                }
+            }
+        }
+        Builder::Int8(b) => b.append_option(row.try_get::<Option<i8>, _>(i)?),
+        Builder::Int16(b) => b.append_option(row.try_get::<Option<i16>, _>(i)?),
+        Builder::Int32(b) => b.append_option(row.try_get::<Option<i32>, _>(i)?),
+        Builder::Int64(b) => b.append_option(row.try_get::<Option<i64>, _>(i)?),
+        Builder::UInt8(b) => b.append_option(row.try_get::<Option<u8>, _>(i)?),
+        Builder::UInt16(b) => b.append_option(row.try_get_unchecked::<Option<u16>, _>(i)?),
+        Builder::UInt32(b) => b.append_option(row.try_get::<Option<u32>, _>(i)?),
+        Builder::UInt64(b) => b.append_option(row.try_get_unchecked::<Option<u64>, _>(i)?),
+        Builder::Float32(b) => b.append_option(row.try_get::<Option<f32>, _>(i)?),
+        Builder::Float64(b) => b.append_option(row.try_get::<Option<f64>, _>(i)?),
+        Builder::Decimal(c) => {
+            // MySQL sends DECIMAL as text: parsed exactly, up to its 65 digits.
+            let value = match row.try_get_unchecked::<Option<&str>, _>(i)? {
+                Some(text) => match parse_decimal(text) {
+                    Ok(value) => Some(value),
+                    Err(problem) => return Ok(Err(problem)),
+                },
+                None => None,
+            };
+            c.push(value);
+        }
+        Builder::Text(b) | Builder::Json(b) => {
+            b.append_option(row.try_get_unchecked::<Option<&str>, _>(i)?);
+        }
+        Builder::Binary(b) => b.append_option(row.try_get_unchecked::<Option<&[u8]>, _>(i)?),
+        Builder::Date(b) => match row.try_get::<Option<NaiveDate>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date", "0000-00-00"))),
+            date => b.append_option(date.map(date_to_days)),
+        },
+        // MySQL's TIME is a duration (-838:59:59 to 838:59:59); Arrow's Time64 a time
+        // of day. sqlx would drop the sign of a negative one.
+        Builder::Time(b) => match row.try_get::<Option<MySqlTime>, _>(i)? {
+            None => b.append_null(),
+            Some(time) if time.is_valid_time_of_day() => b.append_value(
+                ((i64::from(time.hours()) * 60 + i64::from(time.minutes())) * 60
+                    + i64::from(time.seconds()))
+                    * 1_000_000
+                    + i64::from(time.microseconds()),
+            ),
+            Some(time) => {
+                return Ok(Err(format!(
+                    "holds the TIME {time}, which is not a time of day (Arrow's Time64 holds \
+                     00:00:00 to 23:59:59.999999); use TIME_TO_SEC(column) or \
+                     CAST(column AS CHAR) in the query"
+                )));
             }
         },
-        Builder::Int8(b) => b.append_value(i8::from_le_bytes(fixed(bytes)?)),
-        Builder::Int16(b) => b.append_value(i16::from_le_bytes(fixed(bytes)?)),
-        // MEDIUMINT comes as 4 bytes, as INT does.
-        Builder::Int32(b) => b.append_value(i32::from_le_bytes(fixed(bytes)?)),
-        Builder::Int64(b) => b.append_value(i64::from_le_bytes(fixed(bytes)?)),
-        Builder::UInt8(b) => b.append_value(u8::from_le_bytes(fixed(bytes)?)),
-        Builder::UInt16(b) => b.append_value(u16::from_le_bytes(fixed(bytes)?)),
-        Builder::UInt32(b) => b.append_value(u32::from_le_bytes(fixed(bytes)?)),
-        Builder::UInt64(b) => b.append_value(u64::from_le_bytes(fixed(bytes)?)),
-        Builder::Float32(b) => b.append_value(f32::from_le_bytes(fixed(bytes)?)),
-        Builder::Float64(b) => b.append_value(f64::from_le_bytes(fixed(bytes)?)),
-        // MySQL sends DECIMAL as text: parsed exactly, up to its 65 digits.
-        Builder::Decimal(c) => c.push(Some(parse_decimal(text(bytes)?)?)),
-        Builder::Text(b) | Builder::Json(b) => b.append_value(text(bytes)?),
-        Builder::Binary(b) => b.append_value(bytes),
-        Builder::Date(b) => b.append_value(date_to_days(wire_date(bytes, "date")?)),
-        // DATETIME as written; TIMESTAMP in UTC (sqlx sets the session's time_zone to
-        // +00:00 on connect).
-        Builder::Timestamp(b) | Builder::TimestampUtc(b) => {
-            b.append_value(datetime_to_micros(wire_datetime(bytes)?));
-        }
-        Builder::Time(_) | Builder::Bits(_) => {
-            return Err("could not be decoded: read through sqlx (a bug of conn-sql)".to_owned());
-        }
-    }
-    Ok(())
-}
-
-/// MySQL's TIME is a duration (-838:59:59 to 838:59:59); Arrow's Time64 a time of day.
-/// sqlx would drop the sign of a negative one.
-fn append_time(
-    b: &mut Time64MicrosecondBuilder,
-    row: &MySqlRow,
-    i: usize,
-) -> std::result::Result<std::result::Result<(), String>, sqlx::Error> {
-    match row.try_get::<Option<MySqlTime>, _>(i)? {
-        None => b.append_null(),
-        Some(time) if time.is_valid_time_of_day() => b.append_value(
-            ((i64::from(time.hours()) * 60 + i64::from(time.minutes())) * 60
-                + i64::from(time.seconds()))
-                * 1_000_000
-                + i64::from(time.microseconds()),
-        ),
-        Some(time) => {
-            return Ok(Err(format!(
-                "holds the TIME {time}, which is not a time of day (Arrow's Time64 holds \
-                 00:00:00 to 23:59:59.999999); use TIME_TO_SEC(column) or \
-                 CAST(column AS CHAR) in the query"
-            )));
-        }
+        Builder::Timestamp(b) => match row.try_get::<Option<NaiveDateTime>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(datetime_to_micros)),
+        },
+        Builder::TimestampUtc(b) => match row.try_get::<Option<DateTime<Utc>>, _>(i)? {
+            None if zero_date(row, i) => return Ok(Err(zero_date_error("date-time", ZERO_TIME))),
+            time => b.append_option(time.map(|t| t.timestamp_micros())),
+        },
     }
     Ok(Ok(()))
 }

@@ -25,7 +25,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::format::{Compression, Format};
 use crate::store::Stores;
-use crate::typing::{Misfit, Plan};
+use crate::typing::Plan;
 
 /// Bytes read before a CSV or JSON lines schema is inferred (at least
 /// `infer_rows` records, at most this many bytes beyond them).
@@ -458,11 +458,13 @@ pub(crate) fn csv_builder(
     Ok((builder, projected))
 }
 
-/// Settles decoded batches into the inferred schema, or says why they do not fit.
+/// Settles decoded batches into the inferred schema, or says why they do not fit (an
+/// error at once when no schema could: values that contradict each other).
 fn settle(
     plan: &Plan,
     batches: std::result::Result<Vec<RecordBatch>, ArrowError>,
     indices: Option<&[usize]>,
+    path: &ObjectPath,
 ) -> Result<Decoded> {
     let batches = match batches {
         Ok(batches) => batches,
@@ -470,7 +472,8 @@ fn settle(
     };
     match plan.settle(batches, indices) {
         Ok((schema, batches)) => Ok(Decoded::Table(Table::new(schema, batches)?)),
-        Err(Misfit(why)) => Ok(Decoded::Reinfer(why)),
+        Err(misfit) if misfit.reinfer => Ok(Decoded::Reinfer(misfit.why)),
+        Err(misfit) => Err(data_error(path, misfit.why)),
     }
 }
 
@@ -517,7 +520,7 @@ pub(crate) async fn csv(
     let plan = Plan::new(schema, false);
     let (builder, indices) = csv_builder(&plan, format, options, path)?;
     let batches = drive(head, reader, builder.build_decoder(), path).await?;
-    settle(&plan, batches, indices.as_deref())
+    settle(&plan, batches, indices.as_deref(), path)
 }
 
 /// CSV from a seekable source: the schema from the first `infer` records (every
@@ -539,7 +542,7 @@ pub(crate) fn csv_seekable<R: Read + Seek>(
     let batches = builder
         .build(source)
         .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>());
-    settle(&plan, batches, indices.as_deref())
+    settle(&plan, batches, indices.as_deref(), &path)
 }
 
 /// A JSON lines decoder for a plan: integer columns come as text (see `typing.rs`),
@@ -567,7 +570,7 @@ pub(crate) async fn jsonl(
         .build_decoder()
         .map_err(|e| data_error(path, e))?;
     let batches = drive(head, reader, decoder, path).await?;
-    project(settle(&plan, batches, None)?, options, path)
+    project(settle(&plan, batches, None, path)?, options, path)
 }
 
 /// JSON lines from a seekable source: the schema from the first `infer` records
@@ -586,7 +589,7 @@ pub(crate) fn jsonl_seekable<R: BufRead + Seek>(
     let batches = json_builder(&plan, options)
         .build(source)
         .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>());
-    project(settle(&plan, batches, None)?, options, &path)
+    project(settle(&plan, batches, None, &path)?, options, &path)
 }
 
 /// The table with only `columns`, in that order (no copy: batches share their arrays).

@@ -32,7 +32,7 @@ use crate::read::{
     name_columns, projection, sample,
 };
 use crate::store::Stores;
-use crate::typing::{Misfit, Plan};
+use crate::typing::{Plan, Zones};
 
 /// Streams the object at `path` (CSV, JSON lines or Parquet) into `sink`.
 pub(crate) async fn object(
@@ -167,6 +167,8 @@ struct Emitter<'a> {
     schema: SchemaRef,
     infer_rows: usize,
     rows: usize,
+    /// Whether each date-time column's values carry UTC offsets, as decided so far.
+    zones: Zones,
     source: Source<'a>,
     sink: &'a BatchSink,
 }
@@ -182,7 +184,7 @@ impl<'a> Emitter<'a> {
     ) -> Result<Self> {
         let settled = plan
             .schema(decoded.as_deref())
-            .map_err(|Misfit(why)| source.error(why))?;
+            .map_err(|misfit| source.error(misfit.why))?;
         let schema = match &picked {
             Some(indices) => Arc::new(settled.project(indices).map_err(|e| source.error(e))?),
             None => Arc::clone(&settled),
@@ -195,6 +197,7 @@ impl<'a> Emitter<'a> {
             schema,
             infer_rows: options.infer_rows,
             rows: 0,
+            zones: Zones::default(),
             source,
             sink,
         })
@@ -205,8 +208,17 @@ impl<'a> Emitter<'a> {
     async fn emit(&mut self, batch: &RecordBatch) -> Result<()> {
         let settled = self
             .plan
-            .settle_batch(&self.settled, batch, self.decoded.as_deref(), self.rows)
-            .map_err(|Misfit(why)| self.misfit(&why))?;
+            .settle_batch(
+                &self.settled,
+                batch,
+                self.decoded.as_deref(),
+                self.rows,
+                &mut self.zones,
+            )
+            .map_err(|misfit| match misfit.reinfer {
+                true => self.misfit(&misfit.why),
+                false => self.source.error(misfit.why),
+            })?;
         let settled = match &self.picked {
             Some(indices) => settled.project(indices).map_err(|e| self.source.error(e))?,
             None => settled,

@@ -14,11 +14,18 @@
 //! (or the decoder itself fails on a value, as arrow-csv does for `4.5` in an integer
 //! column), the caller infers the schema again from every record and decodes once
 //! more; a failure then is an error naming the column and the row.
+//!
+//! arrow-csv also infers a naive `Timestamp` for date-times with a UTC offset
+//! (`2024-01-02T10:30:00Z`, `...+02:00`) and converts each such value to UTC, while a
+//! value without one is kept as written: a column mixing both would hold instants and
+//! wall-clock times side by side. So a column whose values carry offsets becomes
+//! `Timestamp(unit, "UTC")` (each value that instant), one whose values carry none stays
+//! naive, and a column holding both is an error naming a row of each.
 
 use std::sync::Arc;
 
 use conn_core::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, NullArray, RecordBatch, StringArray,
+    Array, ArrayRef, Float64Array, Int64Array, NullArray, RecordBatch, StringArray, new_null_array,
 };
 use conn_core::arrow::compute::{CastOptions, cast_with_options};
 use conn_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -52,7 +59,31 @@ pub(crate) struct Plan {
 
 /// Why a decoded table does not fit its sampled schema.
 #[derive(Debug, Clone)]
-pub(crate) struct Misfit(pub(crate) String);
+pub(crate) struct Misfit {
+    /// What does not fit, naming the column and the row.
+    pub(crate) why: String,
+    /// Whether a schema inferred from every record could fit (a value finer or wider
+    /// than the sample's type); not when the values contradict each other.
+    pub(crate) reinfer: bool,
+}
+
+impl Misfit {
+    /// A value the sampled type does not hold: inferring from every record may help.
+    fn new(why: impl Into<String>) -> Misfit {
+        Misfit {
+            why: why.into(),
+            reinfer: true,
+        }
+    }
+
+    /// Values no schema holds together.
+    fn conflict(why: String) -> Misfit {
+        Misfit {
+            why,
+            reinfer: false,
+        }
+    }
+}
 
 impl Plan {
     /// The plan for a sampled schema; `json` adds the whole-number check of
@@ -106,12 +137,20 @@ impl Plan {
             return Ok((schema, batches));
         }
         let mut row = 0_usize;
+        let mut zones = Zones::default();
         let mut settled = Vec::with_capacity(batches.len());
         for batch in batches {
             let rows = batch.num_rows();
-            settled.push(self.settle_batch(&schema, &batch, indices, row)?);
+            settled.push(self.settle_batch(&schema, &batch, indices, row, &mut zones)?);
             row += rows;
         }
+        // Every batch at the type the column's values decided (a batch decoded before
+        // the first value with an offset holds only NULLs in that column).
+        let schema = zones.apply(&schema);
+        let settled = settled
+            .into_iter()
+            .map(|batch| retype(&batch, &schema))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((schema, settled))
     }
 
@@ -122,20 +161,22 @@ impl Plan {
             Some(indices) => Ok(Arc::new(
                 self.inferred
                     .project(indices)
-                    .map_err(|e| Misfit(e.to_string()))?,
+                    .map_err(|e| Misfit::new(e.to_string()))?,
             )),
         }
     }
 
     /// One decoded batch, whose first row is row `first_row` of the file, in `schema`
-    /// (from [`schema`](Self::schema) with the same `indices`): for a streamed read,
-    /// which settles each batch as it is decoded.
+    /// (from [`schema`](Self::schema) with the same `indices`), each date-time column
+    /// naive or in UTC as `zones` (the decisions of the batches before) says: for a
+    /// streamed read, which settles each batch as it is decoded.
     pub(crate) fn settle_batch(
         &self,
         schema: &SchemaRef,
         batch: &RecordBatch,
         indices: Option<&[usize]>,
         first_row: usize,
+        zones: &mut Zones,
     ) -> Result<RecordBatch, Misfit> {
         let all: Vec<usize>;
         let indices = match indices {
@@ -159,10 +200,23 @@ impl Plan {
                     self.inferred.field(index).data_type(),
                     name,
                     first_row,
+                    zones.slot(out),
                 )?,
             });
         }
-        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| Misfit(e.to_string()))
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(field, column)| {
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(column.data_type().clone())
+            })
+            .collect();
+        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        RecordBatch::try_new(schema, columns).map_err(|e| Misfit::new(e.to_string()))
     }
 }
 
@@ -170,13 +224,13 @@ fn text(column: &ArrayRef) -> Result<&StringArray, Misfit> {
     column
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| Misfit("a text column was decoded as another type".into()))
+        .ok_or_else(|| Misfit::new("a text column was decoded as another type"))
 }
 
 fn still_null(column: &ArrayRef, name: &str, first_row: usize) -> Result<ArrayRef, Misfit> {
     let values = text(column)?;
     if let Some(at) = (0..values.len()).find(|&i| values.is_valid(i)) {
-        return Err(Misfit(format!(
+        return Err(Misfit::new(format!(
             "column \"{name}\" had no value in the rows the schema was inferred from, and has \
              one at row {}",
             first_row + at
@@ -192,7 +246,7 @@ fn whole_numbers(column: &ArrayRef, name: &str, first_row: usize) -> Result<Arra
         out.push(match value {
             None => None,
             Some(text) => Some(text.parse::<i64>().map_err(|_| {
-                Misfit(format!(
+                Misfit::new(format!(
                     "column \"{name}\" was inferred as Int64, but row {} holds {}",
                     first_row + at,
                     describe(text)
@@ -218,7 +272,7 @@ fn exact_floats(column: &ArrayRef, name: &str, first_row: usize) -> Result<Array
             .iter()
             .enumerate()
             .find(|(_, v)| v.is_some_and(|v| v.trim().parse::<f64>().is_err()));
-        Misfit(match bad {
+        Misfit::new(match bad {
             Some((at, Some(value))) => format!(
                 "column \"{name}\" is Float64, but row {} holds {}",
                 first_row + at,
@@ -230,7 +284,7 @@ fn exact_floats(column: &ArrayRef, name: &str, first_row: usize) -> Result<Array
     let floats = parsed
         .as_any()
         .downcast_ref::<Float64Array>()
-        .ok_or_else(|| Misfit("a float column was decoded as another type".into()))?;
+        .ok_or_else(|| Misfit::new("a float column was decoded as another type"))?;
     for (at, (value, float)) in values.iter().zip(floats.iter()).enumerate() {
         let (Some(value), Some(float)) = (value, float) else {
             continue;
@@ -245,7 +299,7 @@ fn exact_floats(column: &ArrayRef, name: &str, first_row: usize) -> Result<Array
                 back == i
             });
             if !exact {
-                return Err(Misfit(format!(
+                return Err(Misfit::new(format!(
                     "column \"{name}\" is Float64, but row {} holds the integer {value}, \
                      which Float64 cannot hold exactly",
                     first_row + at
@@ -316,6 +370,7 @@ fn temporal(
     data_type: &DataType,
     name: &str,
     first_row: usize,
+    zone: &mut Option<(Zone, usize, String)>,
 ) -> Result<ArrayRef, Misfit> {
     let values = text(column)?;
     let holds = type_rank(data_type);
@@ -328,19 +383,132 @@ fn temporal(
             None => false,
         };
         if !fits {
-            return Err(Misfit(format!(
+            return Err(Misfit::new(format!(
                 "column \"{name}\" was inferred as {data_type}, but row {} holds {}",
                 first_row + at,
                 describe(value)
             )));
+        }
+        if !is_date {
+            let this = Zone::of(value);
+            match zone {
+                None => *zone = Some((this, first_row + at, value.to_owned())),
+                Some((decided, row, example)) if *decided != this => {
+                    let (with, without) = match this {
+                        Zone::Offset => ((first_row + at, value), (*row, example.as_str())),
+                        Zone::Naive => ((*row, example.as_str()), (first_row + at, value)),
+                    };
+                    return Err(Misfit::conflict(format!(
+                        "column \"{name}\" holds date-times with and without a UTC offset \
+                         (row {} holds {}, row {} holds {}): an instant and a wall-clock \
+                         time cannot share a column; give every value an offset, or none",
+                        with.0,
+                        describe(with.1),
+                        without.0,
+                        describe(without.1)
+                    )));
+                }
+                Some(_) => {}
+            }
         }
     }
     let strict = CastOptions {
         safe: false,
         ..CastOptions::default()
     };
-    cast_with_options(values, data_type, &strict)
-        .map_err(|e| Misfit(format!("column \"{name}\": {e}")))
+    let target = match (data_type, &zone) {
+        (DataType::Timestamp(unit, None), Some((Zone::Offset, ..))) => {
+            DataType::Timestamp(*unit, Some(UTC.into()))
+        }
+        _ => data_type.clone(),
+    };
+    cast_with_options(values, &target, &strict)
+        .map_err(|e| Misfit::new(format!("column \"{name}\": {e}")))
+}
+
+/// The time zone of a column whose date-times carry UTC offsets.
+const UTC: &str = "UTC";
+
+/// Whether a date-time text carries a UTC offset (`Z`, `+02:00`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Zone {
+    Naive,
+    Offset,
+}
+
+impl Zone {
+    /// The zone of a text [`temporal_rank`] accepted as a date-time: anything after
+    /// the seconds and their fraction is an offset.
+    fn of(text: &str) -> Zone {
+        let rest = text.get(19..).unwrap_or("");
+        let rest = rest
+            .strip_prefix('.')
+            .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
+        if rest.is_empty() {
+            Zone::Naive
+        } else {
+            Zone::Offset
+        }
+    }
+}
+
+/// The zone each date-time column's values decided, with the first value that did
+/// (for the error when a later one differs), by position in the settled batch.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Zones(Vec<Option<(Zone, usize, String)>>);
+
+impl Zones {
+    fn slot(&mut self, column: usize) -> &mut Option<(Zone, usize, String)> {
+        if self.0.len() <= column {
+            self.0.resize(column + 1, None);
+        }
+        &mut self.0[column]
+    }
+
+    /// `schema` with each column whose values carry offsets in UTC.
+    fn apply(&self, schema: &SchemaRef) -> SchemaRef {
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| match (field.data_type(), self.0.get(i)) {
+                (DataType::Timestamp(unit, None), Some(Some((Zone::Offset, ..)))) => field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(UTC.into()))),
+                _ => field.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+}
+
+/// `batch` in `schema`, whose types differ from the batch's only where a column of
+/// the batch holds nothing but NULLs.
+fn retype(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Misfit> {
+    if batch.schema_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(Arc::clone(column))
+            } else if column.null_count() == column.len() {
+                Ok(new_null_array(field.data_type(), column.len()))
+            } else {
+                Err(Misfit::new(format!(
+                    "column \"{}\" was settled as {} in one batch and {} in another",
+                    field.name(),
+                    column.data_type(),
+                    field.data_type()
+                )))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| Misfit::new(e.to_string()))
 }
 
 /// A value's kind, and the value when short: `the number 4.5`, `a string "abc"`.
@@ -401,7 +569,7 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(
-            err.0,
+            err.why,
             "column \"f\" is Float64, but row 1 holds the integer 9007199254740993, which \
              Float64 cannot hold exactly"
         );
@@ -459,7 +627,7 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(
-            err.0,
+            err.why,
             "column \"d\" was inferred as Date32, but row 1 holds a string \"2024-01-02 10:30:00\""
         );
         let err = plan
@@ -468,7 +636,105 @@ mod tests {
                 None,
             )
             .unwrap_err();
-        assert!(err.0.contains("row 0 holds"), "{}", err.0);
+        assert!(err.why.contains("row 0 holds"), "{}", err.why);
+    }
+
+    #[test]
+    fn date_times_with_offsets_are_instants_and_never_mixed_with_wall_clock_times() {
+        use conn_core::arrow::array::AsArray;
+        use conn_core::arrow::datatypes::TimestampSecondType;
+
+        let inferred = Schema::new(vec![Field::new(
+            "t",
+            DataType::Timestamp(TimeUnit::Second, None),
+            true,
+        )]);
+        let plan = Plan::new(inferred, false);
+        let batch = |t: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                Arc::clone(&plan.decode),
+                vec![Arc::new(StringArray::from(t)) as ArrayRef],
+            )
+            .unwrap()
+        };
+        let seconds = |batch: &RecordBatch| -> Vec<Option<i64>> {
+            batch
+                .column(0)
+                .as_primitive::<TimestampSecondType>()
+                .iter()
+                .collect()
+        };
+        // Offsets: the column is in UTC, each value that instant; a batch of NULLs
+        // before the first value takes the column's type.
+        let (schema, zoned) = plan
+            .settle(
+                vec![
+                    batch(vec![None]),
+                    batch(vec![Some("1970-01-01T02:00:00+02:00"), None]),
+                    batch(vec![Some("1970-01-01 00:00:10Z")]),
+                ],
+                None,
+            )
+            .unwrap();
+        let utc = DataType::Timestamp(TimeUnit::Second, Some("UTC".into()));
+        assert_eq!(schema.field(0).data_type(), &utc);
+        assert!(zoned.iter().all(|b| b.schema_ref() == &schema));
+        assert_eq!(seconds(&zoned[1]), vec![Some(0), None]);
+        assert_eq!(seconds(&zoned[2]), vec![Some(10)]);
+        // None: as written, naive.
+        let (schema, naive) = plan
+            .settle(
+                vec![batch(vec![Some("1970-01-01 02:00:00"), Some("1970-01-02")])],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Second, None)
+        );
+        assert_eq!(seconds(&naive[0]), vec![Some(7_200), Some(86_400)]);
+        // Both, in one batch or across batches, streamed or not: an error naming both.
+        let mixed = plan
+            .settle(
+                vec![
+                    batch(vec![Some("1970-01-01 02:00:00")]),
+                    batch(vec![None, Some("1970-01-01T02:00:00+02:00")]),
+                ],
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(
+            mixed.why,
+            "column \"t\" holds date-times with and without a UTC offset (row 2 holds a \
+             string \"1970-01-01T02:00:00+02:00\", row 0 holds a string \"1970-01-01 \
+             02:00:00\"): an instant and a wall-clock time cannot share a column; give \
+             every value an offset, or none"
+        );
+        let mut zones = Zones::default();
+        let schema = plan.schema(None).unwrap();
+        plan.settle_batch(
+            &schema,
+            &batch(vec![Some("1970-01-01T00:00:00")]),
+            None,
+            0,
+            &mut zones,
+        )
+        .unwrap();
+        let err = plan
+            .settle_batch(
+                &schema,
+                &batch(vec![Some("1970-01-01 00:00:01Z")]),
+                None,
+                1,
+                &mut zones,
+            )
+            .unwrap_err();
+        assert!(
+            err.why
+                .contains("row 1 holds a string \"1970-01-01 00:00:01Z\", row 0"),
+            "{}",
+            err.why
+        );
     }
 
     #[test]
@@ -510,7 +776,7 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(
-            err.0,
+            err.why,
             "column \"i\" was inferred as Int64, but row 2 holds the number 4.5"
         );
         let err = plan
@@ -520,7 +786,7 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(
-            err.0,
+            err.why,
             "column \"n\" had no value in the rows the schema was inferred from, and has one at \
              row 1"
         );

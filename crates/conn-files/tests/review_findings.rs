@@ -175,3 +175,67 @@ fn a_late_integer_a_float_column_would_round_is_refused() {
         "{err}"
     );
 }
+
+/// arrow-csv infers a naive timestamp for date-times with a UTC offset and converts
+/// each to UTC, while one without an offset is kept as written: a column holding both
+/// mixed instants with wall-clock times silently. A column whose values carry offsets
+/// is now in UTC; one mixing both is an error naming a row of each, in read() and in
+/// stream().
+#[test]
+fn date_times_with_offsets_are_instants_and_never_mixed_with_wall_clock_times() {
+    use conn_core::arrow::array::AsArray;
+    use conn_core::arrow::datatypes::{TimeUnit, TimestampSecondType};
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = memory(dir.path());
+    let mut zoned = String::from("t\n");
+    for i in 0..3000 {
+        zoned.push_str(&format!("1970-01-01T02:00:{:02}+02:00\n", i % 60));
+    }
+    put(&conn, "zoned.csv", zoned.as_bytes());
+    let table = conn.read("zoned.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(
+        table.schema().field(0).data_type(),
+        &DataType::Timestamp(TimeUnit::Second, Some("UTC".into()))
+    );
+    let first = table.batches()[0]
+        .column(0)
+        .as_primitive::<TimestampSecondType>()
+        .value(1);
+    assert_eq!(
+        first, 1,
+        "1970-01-01T02:00:01+02:00 is one second after the epoch"
+    );
+
+    // 1,500 wall-clock times (more than infer_rows), then one instant.
+    let mut mixed = String::from("t\n");
+    for _ in 0..1500 {
+        mixed.push_str("2024-01-01 10:00:00\n");
+    }
+    mixed.push_str("2024-01-01T10:00:00Z\n");
+    put(&conn, "mixed.csv", mixed.as_bytes());
+    let expected = "column \"t\" holds date-times with and without a UTC offset (row 1500 \
+                    holds a string \"2024-01-01T10:00:00Z\", row 0 holds a string \
+                    \"2024-01-01 10:00:00\")";
+    let err = conn
+        .read("mixed.csv")
+        .ttl(Ttl::ZERO)
+        .blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(expected), "{err}");
+    // The first batch holds both: the stream fails before handing out a batch.
+    let err = match conn.read("mixed.csv").stream().blocking() {
+        Err(err) => err.to_string(),
+        Ok(stream) => stream
+            .into_iter()
+            .find_map(Result::err)
+            .expect("the stream ends with an error")
+            .to_string(),
+    };
+    assert!(err.contains(expected), "{err}");
+    assert!(
+        !err.contains("infer_rows"),
+        "no schema holds both, however many records it is inferred from: {err}"
+    );
+}

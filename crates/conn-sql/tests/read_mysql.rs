@@ -386,7 +386,12 @@ fn bits_partial_zero_dates_and_every_datetime_width_on_the_wire() {
     );
     assert_eq!(
         values::<TimestampMicrosecondType>(&table, "s"),
-        vec![Some(micros("2024-01-01 00:00:00")), Some(1_000_000), None, None]
+        vec![
+            Some(micros("2024-01-01 00:00:00")),
+            Some(1_000_000),
+            None,
+            None
+        ]
     );
     let err = read(&conn, "SELECT d FROM w ORDER BY id").unwrap_err();
     assert_eq!(

@@ -634,7 +634,7 @@ fn statement_errors_name_what_is_wrong() {
     let err = read(&conn, "SELECT 1; SELECT 2").unwrap_err();
     assert!(
         err.to_string()
-            .contains("the query holds more than one statement; a read runs one"),
+            .contains("the query holds more than one statement that returns rows"),
         "{err}"
     );
     let err = read(&conn, "SELECT * FROM nope").unwrap_err();
@@ -653,10 +653,83 @@ fn statement_errors_name_what_is_wrong() {
         .unwrap_err();
     assert!(
         err.to_string()
+            .contains("the statement uses parameter 2 but 1 value(s) were given"),
+        "{err}"
+    );
+    // In a session and in execute() alike (sqlx alone binds NULL to the rest).
+    conn.execute("CREATE TABLE two (a INTEGER, b INTEGER)")
+        .blocking()
+        .unwrap();
+    let err = conn
+        .execute("INSERT INTO two VALUES (?, ?)")
+        .bind(1)
+        .blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string()
             .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
         "{err}"
     );
+    let mut session = conn.session().blocking().unwrap();
+    let err = session.query("SELECT ? + ?").bind(1).blocking().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
+        "{err}"
+    );
+    drop(session);
+    let rows = read(&conn, "SELECT count(*) AS n FROM two").unwrap();
+    assert_eq!(values::<Int64Type>(&rows, "n"), vec![Some(0)], "nothing was inserted");
     // A trailing semicolon and comment are one statement.
     let one = read(&conn, "SELECT 1 AS one; -- done").unwrap();
     assert_eq!(values::<Int64Type>(&one, "one"), vec![Some(1)]);
+}
+
+#[test]
+fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
+    let project = project();
+    let conn = project.sql("default");
+    let both = |sql: &str| {
+        let pooled = conn
+            .query(sql)
+            .bind(10)
+            .bind(20)
+            .ttl(conn_core::Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        let mut session = conn.session().blocking().unwrap();
+        let in_session = session.query(sql).bind(10).bind(20).blocking().unwrap();
+        common::assert_same_table(&pooled, &in_session);
+        (
+            values::<Int64Type>(&pooled, "a"),
+            values::<Int64Type>(&pooled, "b"),
+        )
+    };
+    // `$N` and `?N` by number, `?` in order.
+    assert_eq!(both("SELECT $2 AS a, $1 AS b"), (vec![Some(20)], vec![Some(10)]));
+    assert_eq!(both("SELECT ?2 AS a, ?1 AS b"), (vec![Some(20)], vec![Some(10)]));
+    assert_eq!(both("SELECT ? AS a, ? AS b"), (vec![Some(10)], vec![Some(20)]));
+    let err = conn
+        .query("SELECT @x AS a")
+        .bind(1)
+        .ttl(conn_core::Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the parameter @x cannot be bound"),
+        "{err}"
+    );
+
+    // Statements without rows run in order around the one with rows.
+    let table = read(
+        &conn,
+        "CREATE TEMP TABLE tmp AS SELECT 7 AS v; SELECT v FROM tmp; DROP TABLE tmp",
+    )
+    .unwrap();
+    assert_eq!(values::<Int64Type>(&table, "v"), vec![Some(7)]);
+    let err = read(&conn, "SELECT v FROM tmp").unwrap_err();
+    assert!(err.to_string().contains("no such table: tmp"), "{err}");
+    // Nothing to run: an empty result.
+    let empty = read(&conn, "-- nothing").unwrap();
+    assert_eq!((empty.num_rows(), empty.schema().fields().len()), (0, 0));
 }

@@ -87,8 +87,7 @@ pub(crate) fn datetime_seconds_micros(seconds: i64) -> Result<i64, String> {
         })
 }
 
-/// Microseconds since the epoch of a Julian day (a REAL in a DATETIME column), as
-/// sqlx computes it.
+/// Microseconds since the epoch of a Julian day (a REAL in a DATETIME column).
 pub(crate) fn datetime_julian_micros(day: f64) -> Result<i64, String> {
     const UNIX_EPOCH_JULIAN_DAY: f64 = 2_440_587.5;
     let seconds = (day - UNIX_EPOCH_JULIAN_DAY) * 86_400.0;
@@ -96,9 +95,12 @@ pub(crate) fn datetime_julian_micros(day: f64) -> Result<i64, String> {
     if !seconds.is_finite() || seconds.abs() > 1e15 {
         return Err(out_of_range());
     }
-    // In range (checked above): both conversions are exact truncations.
+    // Whole seconds down, the fraction up from them (sqlx took the fraction's absolute
+    // value, which put a time before 1970 up to a second late). In range (checked
+    // above): both conversions are exact truncations.
+    let whole = seconds.floor();
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let (whole, nanos) = (seconds.trunc() as i64, (seconds.fract() * 1e9).abs() as u32);
+    let (whole, nanos) = (whole as i64, ((seconds - whole) * 1e9) as u32);
     Utc.fix()
         .timestamp_opt(whole, nanos)
         .single()
@@ -120,9 +122,18 @@ fn chrono_datetime(text: &str) -> Option<DateTime<FixedOffset>> {
     })
 }
 
-/// An error for a fraction finer than a microsecond.
+/// An error for a fraction finer than a microsecond: a digit past the sixth that is
+/// not 0 (chrono keeps nine digits and skips the rest, so the text is checked too).
 fn whole_micros(nanos: u32, text: &str) -> Result<(), String> {
-    if nanos % 1_000 == 0 {
+    let fraction = text.split_once('.').map_or("", |(_, after)| {
+        after.trim_start_matches(|c: char| !c.is_ascii_digit())
+    });
+    let finer = fraction
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .skip(6)
+        .any(|d| d != b'0');
+    if nanos % 1_000 == 0 && !finer {
         Ok(())
     } else {
         Err(format!(
@@ -266,6 +277,13 @@ mod tests {
         let finer = datetime_text_micros("2024-01-01 00:00:00.0000001").unwrap_err();
         assert!(finer.contains("finer than the microseconds"), "{finer}");
         assert!(time_micros("00:00:00.1234567").is_err());
+        // Past nine digits chrono skips the rest: still an error, never truncated.
+        assert!(datetime_text_micros("2024-01-01 00:00:00.1234560009").is_err());
+        assert!(time_micros("00:00:00.1234560009").is_err());
+        assert_eq!(
+            datetime_text_micros("1970-01-01 00:00:00.1234560000"),
+            Ok(123_456)
+        );
     }
 
     #[test]
@@ -277,6 +295,10 @@ mod tests {
                 .contains("out of range")
         );
         assert_eq!(datetime_julian_micros(2_440_588.5), Ok(86_400_000_000));
+        // Before 1970: half a second before the epoch, not half a second after.
+        let half_before = 2_440_587.5 - 0.5 / 86_400.0;
+        let micros = datetime_julian_micros(half_before).unwrap();
+        assert!((micros + 500_000).abs() < 100, "{micros}");
         assert!(datetime_julian_micros(f64::NAN).is_err());
         assert!(datetime_julian_micros(1e300).is_err());
     }

@@ -14,7 +14,9 @@
 //! [`cancel::sqlite`](super::super::cancel::sqlite) installed still interrupts the
 //! statement when the call is dropped.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rusqlite::fallible_iterator::FallibleIterator;
 
 use conn_core::{DriverError, Error, ErrorClass, Param, Result};
 use rusqlite::types::ValueRef;
@@ -44,25 +46,70 @@ pub(crate) fn read(
         .map_err(|e| failure(e, ctx))?;
     let started = Instant::now();
     let outcome = read_on(&db, prepared, ctx, out);
-    if ctx.echo {
-        log::info!(
-            target: "sqlx::query",
-            "{}; elapsed: {:.3?}\n\n{}",
-            if outcome.is_ok() { "read" } else { "failed" },
-            started.elapsed(),
-            prepared.sql
-        );
-    }
+    log_statement(&prepared.sql, started.elapsed(), ctx.echo);
     outcome
 }
 
+/// Logs the statement as sqlx logs the statements it runs (target `sqlx::query`): at
+/// info level with `echo`, and as a warning when it took a second or more.
+fn log_statement(sql: &str, elapsed: Duration, echo: bool) {
+    let summary: String = sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+    if elapsed >= SLOW_STATEMENT {
+        tracing::warn!(
+            target: "sqlx::query",
+            summary,
+            db.statement = sql,
+            elapsed_secs = elapsed.as_secs_f64(),
+            "slow statement: execution time exceeded alert threshold"
+        );
+    } else if echo {
+        tracing::info!(
+            target: "sqlx::query",
+            summary,
+            db.statement = sql,
+            elapsed_secs = elapsed.as_secs_f64(),
+        );
+    }
+}
+
+/// sqlx's default threshold for logging a slow statement.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+/// Runs each statement of `prepared` in order, as sqlx ran them: those without result
+/// columns (`CREATE TEMP TABLE ...`, `PRAGMA ...`) are executed, the one with columns
+/// is read into `out`. A second statement with columns is an error (a read returns one
+/// result); none gives an empty one.
 fn read_on(
     db: &rusqlite::Connection,
     prepared: &Prepared,
     ctx: &Ctx,
     out: Output<'_>,
 ) -> Result<Read> {
-    let mut statement = db.prepare(&prepared.sql).map_err(|e| failure(e, ctx))?;
+    let mut statements = rusqlite::Batch::new(db, &prepared.sql);
+    let mut binder = Binder::new(&prepared.values);
+    let mut result = None;
+    while let Some(mut statement) = statements.next().map_err(|e| failure(e, ctx))? {
+        binder.bind(&mut statement, ctx)?;
+        if statement.column_count() == 0 {
+            statement.raw_execute().map_err(|e| failure(e, ctx))?;
+        } else if result.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "sql connection \"{}\": the query holds more than one statement that \
+                 returns rows; a read returns one result (run the others on their own)",
+                ctx.name
+            )));
+        } else {
+            result = Some(read_rows(statement, ctx, out)?);
+        }
+    }
+    match result {
+        Some(read) => Ok(read),
+        None => out.finish_blocking(out.batches(Vec::new(), Vec::<SqliteColumn>::new(), 1)),
+    }
+}
+
+/// Reads the rows of `statement` (bound) into `out`.
+fn read_rows(mut statement: rusqlite::Statement<'_>, ctx: &Ctx, out: Output<'_>) -> Result<Read> {
     let names = (0..statement.column_count())
         .map(|i| statement.column_name(i).map(str::to_owned))
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -72,7 +119,6 @@ fn read_on(
         .iter()
         .map(|column| SqliteColumn::declared(column.decl_type()))
         .collect();
-    bind(&mut statement, &prepared.values, ctx)?;
     let mut batches = out.batches(names, decoders, ctx.batch_size);
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next().map_err(|e| failure(e, ctx))? {
@@ -93,37 +139,72 @@ fn read_on(
     out.finish_blocking(batches)
 }
 
-/// Binds the parameters by their own types (as sqlx binds them: a boolean as 0 or 1).
-fn bind(statement: &mut rusqlite::Statement<'_>, values: &[Param], ctx: &Ctx) -> Result<()> {
-    let expected = statement.parameter_count();
-    if expected != values.len() {
-        return Err(Error::InvalidArgument(format!(
-            "sql connection \"{}\": the statement has {expected} parameter(s) but {} \
-             value(s) were given",
-            ctx.name,
-            values.len()
-        )));
+/// Binds the values to each statement's parameters as sqlx does: `?` takes the next
+/// value (counting across the statements), `?NNN` and `$NNN` value NNN (from 1); a
+/// boolean goes as 0 or 1. A parameter without its value is an error (sqlx bound
+/// NULL), as is any other parameter name (sqlx refused them too).
+struct Binder<'v> {
+    values: &'v [Param],
+    /// `?` parameters bound so far.
+    anonymous: usize,
+}
+
+impl<'v> Binder<'v> {
+    fn new(values: &'v [Param]) -> Self {
+        Binder {
+            values,
+            anonymous: 0,
+        }
     }
-    for (index, value) in values.iter().enumerate() {
-        let position = index + 1;
-        let bound = match value {
-            Param::Null => statement.raw_bind_parameter(position, rusqlite::types::Null),
-            Param::Bool(b) => statement.raw_bind_parameter(position, i64::from(*b)),
-            Param::Int(i) => statement.raw_bind_parameter(position, *i),
-            Param::Float(f) => statement.raw_bind_parameter(position, *f),
-            Param::Text(s) => statement.raw_bind_parameter(position, s.as_str()),
-            Param::Bytes(b) => statement.raw_bind_parameter(position, b.as_slice()),
-            _ => {
+
+    fn bind(&mut self, statement: &mut rusqlite::Statement<'_>, ctx: &Ctx) -> Result<()> {
+        for position in 1..=statement.parameter_count() {
+            let number = match statement.parameter_name(position) {
+                None => {
+                    self.anonymous += 1;
+                    self.anonymous
+                }
+                Some(name) => parameter_number(name).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "sql connection \"{}\": the parameter {name} cannot be bound (SQLite \
+                         takes ?, ?NNN or $NNN with bind(), :name with param())",
+                        ctx.name
+                    ))
+                })?,
+            };
+            let Some(value) = self.values.get(number - 1) else {
                 return Err(Error::InvalidArgument(format!(
-                    "sql connection \"{}\": parameter {position} is of a kind conn-sql \
-                     cannot bind for SQLite",
-                    ctx.name
+                    "sql connection \"{}\": the statement uses parameter {number} but {} \
+                     value(s) were given",
+                    ctx.name,
+                    self.values.len()
                 )));
-            }
-        };
-        bound.map_err(|e| failure(e, ctx))?;
+            };
+            let bound = match value {
+                Param::Null => statement.raw_bind_parameter(position, rusqlite::types::Null),
+                Param::Bool(b) => statement.raw_bind_parameter(position, i64::from(*b)),
+                Param::Int(i) => statement.raw_bind_parameter(position, *i),
+                Param::Float(f) => statement.raw_bind_parameter(position, *f),
+                Param::Text(s) => statement.raw_bind_parameter(position, s.as_str()),
+                Param::Bytes(b) => statement.raw_bind_parameter(position, b.as_slice()),
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "sql connection \"{}\": parameter {number} is of a kind conn-sql \
+                         cannot bind for SQLite",
+                        ctx.name
+                    )));
+                }
+            };
+            bound.map_err(|e| failure(e, ctx))?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The value number of a named parameter: `?NNN` or `$NNN`, from 1.
+fn parameter_number(name: &str) -> Option<usize> {
+    let digits = name.strip_prefix('?').or_else(|| name.strip_prefix('$'))?;
+    digits.parse::<usize>().ok().filter(|n| *n >= 1)
 }
 
 /// A SQLite error as sqlx words it (`error returned from database: (code: N) ...`), so
@@ -142,10 +223,6 @@ impl std::fmt::Display for SqliteFailure {
                     code.extended_code
                 )
             }
-            rusqlite::Error::MultipleStatement => f.write_str(
-                "the query holds more than one statement; a read runs one (run a script \
-                 with execute())",
-            ),
             other => other.fmt(f),
         }
     }

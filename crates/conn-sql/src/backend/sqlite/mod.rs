@@ -8,7 +8,7 @@ pub(crate) mod rows;
 use conn_core::plugin::runtime;
 use conn_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Sqlite};
+use sqlx::{AssertSqlSafe, Executor, SqlSafeStr, Sqlite, Statement};
 
 use super::checkout::Checkout;
 use super::output::{Output, Read};
@@ -104,7 +104,12 @@ pub(crate) async fn execute(
             .map(|done| done.rows_affected())
             .map_err(|e| ctx.err(e, "execute"));
     }
-    let mut query = sqlx::query(AssertSqlSafe(prepared.sql));
+    let statement = conn
+        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+        .await
+        .map_err(|e| ctx.err(e, "execute"))?;
+    enough_values(&statement, prepared.values.len(), ctx)?;
+    let mut query = statement.query();
     for value in &prepared.values {
         query = bind(query, value);
     }
@@ -113,4 +118,26 @@ pub(crate) async fn execute(
         .await
         .map(|done| done.rows_affected())
         .map_err(|e| ctx.err(e, "execute"))
+}
+
+/// An error when `statement` has more parameters than `given` values: sqlx would bind
+/// NULL to the rest (a write would store NULLs nobody asked for).
+pub(crate) fn enough_values(
+    statement: &sqlx::sqlite::SqliteStatement,
+    given: usize,
+    ctx: &Ctx,
+) -> Result<()> {
+    let expected = match statement.parameters() {
+        Some(sqlx::Either::Right(count)) => count,
+        Some(sqlx::Either::Left(types)) => types.len(),
+        None => 0,
+    };
+    if given < expected {
+        return Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": the statement has {expected} parameter(s) but {given} \
+             value(s) were given",
+            ctx.name
+        )));
+    }
+    Ok(())
 }

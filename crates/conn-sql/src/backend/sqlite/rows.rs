@@ -39,6 +39,7 @@ pub(crate) async fn fetch(
         .iter()
         .map(|c| SqliteColumn::declared(Some(c.type_info().name())))
         .collect();
+    super::enough_values(&statement, prepared.values.len(), ctx)?;
     let mut batches = out.batches(names, decoders, ctx.batch_size);
     let mut query = statement.query();
     for value in &prepared.values {

@@ -671,7 +671,11 @@ fn statement_errors_name_what_is_wrong() {
         "{err}"
     );
     let mut session = conn.session().blocking().unwrap();
-    let err = session.query("SELECT ? + ?").bind(1).blocking().unwrap_err();
+    let err = session
+        .query("SELECT ? + ?")
+        .bind(1)
+        .blocking()
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
@@ -679,7 +683,11 @@ fn statement_errors_name_what_is_wrong() {
     );
     drop(session);
     let rows = read(&conn, "SELECT count(*) AS n FROM two").unwrap();
-    assert_eq!(values::<Int64Type>(&rows, "n"), vec![Some(0)], "nothing was inserted");
+    assert_eq!(
+        values::<Int64Type>(&rows, "n"),
+        vec![Some(0)],
+        "nothing was inserted"
+    );
     // A trailing semicolon and comment are one statement.
     let one = read(&conn, "SELECT 1 AS one; -- done").unwrap();
     assert_eq!(values::<Int64Type>(&one, "one"), vec![Some(1)]);
@@ -706,9 +714,18 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
         )
     };
     // `$N` and `?N` by number, `?` in order.
-    assert_eq!(both("SELECT $2 AS a, $1 AS b"), (vec![Some(20)], vec![Some(10)]));
-    assert_eq!(both("SELECT ?2 AS a, ?1 AS b"), (vec![Some(20)], vec![Some(10)]));
-    assert_eq!(both("SELECT ? AS a, ? AS b"), (vec![Some(10)], vec![Some(20)]));
+    assert_eq!(
+        both("SELECT $2 AS a, $1 AS b"),
+        (vec![Some(20)], vec![Some(10)])
+    );
+    assert_eq!(
+        both("SELECT ?2 AS a, ?1 AS b"),
+        (vec![Some(20)], vec![Some(10)])
+    );
+    assert_eq!(
+        both("SELECT ? AS a, ? AS b"),
+        (vec![Some(10)], vec![Some(20)])
+    );
     let err = conn
         .query("SELECT @x AS a")
         .bind(1)

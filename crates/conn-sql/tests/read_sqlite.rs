@@ -682,6 +682,21 @@ fn statement_errors_name_what_is_wrong() {
         "{err}"
     );
     drop(session);
+    let err = conn
+        .execute("INSERT INTO two VALUES (?, ?)")
+        .blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the statement has 2 parameter(s) but 0 value(s) were given"),
+        "{err}"
+    );
+    // A script still runs statement by statement (the INSERT needs the table the
+    // CREATE makes).
+    conn.execute("CREATE TABLE three (a INTEGER); INSERT INTO three VALUES (?)")
+        .bind(3)
+        .blocking()
+        .unwrap();
     let rows = read(&conn, "SELECT count(*) AS n FROM two").unwrap();
     assert_eq!(
         values::<Int64Type>(&rows, "n"),
@@ -740,12 +755,59 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
     // Statements without rows run in order around the one with rows.
     let table = read(
         &conn,
-        "CREATE TEMP TABLE tmp AS SELECT 7 AS v; SELECT v FROM tmp; DROP TABLE tmp",
+        "CREATE TABLE tmp AS SELECT 7 AS v; SELECT v FROM tmp; DROP TABLE tmp",
     )
     .unwrap();
     assert_eq!(values::<Int64Type>(&table, "v"), vec![Some(7)]);
     let err = read(&conn, "SELECT v FROM tmp").unwrap_err();
     assert!(err.to_string().contains("no such table: tmp"), "{err}");
+    // A value no parameter takes is an error before the statement runs.
+    conn.execute("CREATE TABLE kept (v INTEGER)")
+        .blocking()
+        .unwrap();
+    let err = conn
+        .query("INSERT INTO kept VALUES (?) RETURNING v")
+        .bind(1)
+        .bind(2)
+        .ttl(conn_core::Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 value(s) were given but the query's parameters take 1"),
+        "{err}"
+    );
+    // A transaction the query leaves open is rolled back, not left on the pooled
+    // connection.
+    let err = read(
+        &conn,
+        "BEGIN; INSERT INTO kept VALUES (5); SELECT v FROM kept",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the query left a transaction open"),
+        "{err}"
+    );
+    let err = read(
+        &conn,
+        "BEGIN; INSERT INTO kept VALUES (6); SELECT * FROM missing",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no such table: missing"), "{err}");
+    let kept = read(&conn, "SELECT count(*) AS n FROM kept").unwrap();
+    assert_eq!(
+        values::<Int64Type>(&kept, "n"),
+        vec![Some(0)],
+        "nothing was inserted"
+    );
+    // Another writer is not blocked by a transaction left behind.
+    let mut session = conn.session().blocking().unwrap();
+    session
+        .execute("INSERT INTO kept VALUES (7)")
+        .blocking()
+        .unwrap();
+    session.commit().blocking().unwrap();
     // Nothing to run: an empty result.
     let empty = read(&conn, "-- nothing").unwrap();
     assert_eq!((empty.num_rows(), empty.schema().fields().len()), (0, 0));

@@ -6,7 +6,7 @@
 //! `VALUES`, `TABLE`, `SHOW`, `DESCRIBE` and `EXPLAIN` (without `ANALYZE`), and those
 //! too when a word that writes appears anywhere outside quotes and comments
 //! (`INSERT ... RETURNING` in a `WITH`, `SELECT ... INTO`, `FOR UPDATE`, `nextval`,
-//! ...). A `SELECT` that calls a function that writes cannot be told apart: run writes
+//! ...), or a second statement follows. A `SELECT` that calls a function that writes cannot be told apart: run writes
 //! with `execute`, which is never retried after reaching the server.
 
 /// First words of statements that only read.
@@ -59,7 +59,13 @@ pub fn is_read_only(sql: &str) -> bool {
     let Some(first) = words.first() else {
         return false;
     };
+    // A second statement (`SELECT 1; PRAGMA ...`) may do anything.
+    let statements = words
+        .split(|w| w == ";")
+        .filter(|statement| !statement.is_empty())
+        .count();
     READ_STARTS.contains(&first.as_str())
+        && statements == 1
         && !words.iter().any(|w| WRITE_WORDS.contains(&w.as_str()))
 }
 
@@ -116,6 +122,10 @@ fn words(sql: &str) -> Vec<String> {
                 return words;
             }
             c if c.is_alphanumeric() || c == '_' => current.push(c),
+            ';' => {
+                flush(&mut current, &mut words);
+                words.push(";".into());
+            }
             _ => flush(&mut current, &mut words),
         }
         i += 1;
@@ -157,6 +167,9 @@ mod tests {
             "select 'insert into x' as text",
             "select \"update\" from t",
             "select * from t where a = $1 and b = $region",
+            "select 1;",
+            "select 1; -- done",
+            "select ';' as semicolon",
         ] {
             assert!(is_read_only(sql), "{sql}");
         }
@@ -181,6 +194,9 @@ mod tests {
             "with a as (select E'\\''), b as (insert into t values (1) returning 1) select * from b",
             "",
             "-- only a comment",
+            "select 1; pragma foreign_keys = off",
+            "select 1; begin",
+            "select 1; select 2",
         ] {
             assert!(!is_read_only(sql), "{sql}");
         }

@@ -87,23 +87,25 @@ pub(crate) fn datetime_seconds_micros(seconds: i64) -> Result<i64, String> {
         })
 }
 
-/// Microseconds since the epoch of a Julian day (a REAL in a DATETIME column).
+/// Microseconds since the epoch of a Julian day (a REAL in a DATETIME column), at the
+/// millisecond SQLite's own `datetime()` gives for it: a day as a float is precise to
+/// about 40 µs today, so `julianday('2024-01-01 10:00:00')` is 13.6 µs short of ten
+/// o'clock and SQLite rounds it to the millisecond (sqlx truncated instead, which also
+/// put a time before 1970 up to a second late).
 pub(crate) fn datetime_julian_micros(day: f64) -> Result<i64, String> {
-    const UNIX_EPOCH_JULIAN_DAY: f64 = 2_440_587.5;
-    let seconds = (day - UNIX_EPOCH_JULIAN_DAY) * 86_400.0;
+    /// 1970-01-01 00:00:00 as milliseconds of the Julian day count.
+    const UNIX_EPOCH_JULIAN_MS: i64 = 210_866_760_000_000;
     let out_of_range = || format!("holds the REAL {day}, which is out of range for a Julian day");
-    if !seconds.is_finite() || seconds.abs() > 1e15 {
+    let ms = (day * 86_400_000.0 + 0.5).floor();
+    // Years 1 to 9999 are about 1.7e12 to 5.4e14 ms; anything far beyond is refused
+    // before the conversion (which saturates).
+    if !ms.is_finite() || ms.abs() > 1e15 {
         return Err(out_of_range());
     }
-    // Whole seconds down, the fraction up from them (sqlx took the fraction's absolute
-    // value, which put a time before 1970 up to a second late). In range (checked
-    // above): both conversions are exact truncations.
-    let whole = seconds.floor();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let (whole, nanos) = (whole as i64, ((seconds - whole) * 1e9) as u32);
-    Utc.fix()
-        .timestamp_opt(whole, nanos)
-        .single()
+    #[allow(clippy::cast_possible_truncation)]
+    let ms = ms as i64;
+    let micros = (ms - UNIX_EPOCH_JULIAN_MS) * 1_000;
+    DateTime::from_timestamp_micros(micros)
         .map(|at| at.timestamp_micros())
         .ok_or_else(out_of_range)
 }
@@ -133,7 +135,7 @@ fn whole_micros(nanos: u32, text: &str) -> Result<(), String> {
         .take_while(u8::is_ascii_digit)
         .skip(6)
         .any(|d| d != b'0');
-    if nanos % 1_000 == 0 && !finer {
+    if nanos.is_multiple_of(1_000) && !finer {
         Ok(())
     } else {
         Err(format!(
@@ -297,8 +299,12 @@ mod tests {
         assert_eq!(datetime_julian_micros(2_440_588.5), Ok(86_400_000_000));
         // Before 1970: half a second before the epoch, not half a second after.
         let half_before = 2_440_587.5 - 0.5 / 86_400.0;
-        let micros = datetime_julian_micros(half_before).unwrap();
-        assert!((micros + 500_000).abs() < 100, "{micros}");
+        assert_eq!(datetime_julian_micros(half_before), Ok(-500_000));
+        // As SQLite's datetime() reads julianday('2024-01-01 10:00:00').
+        assert_eq!(
+            datetime_julian_micros(2_460_310.916_666_666_5),
+            datetime_text_micros("2024-01-01 10:00:00")
+        );
         assert!(datetime_julian_micros(f64::NAN).is_err());
         assert!(datetime_julian_micros(1e300).is_err());
     }

@@ -381,7 +381,7 @@ fn build_mixed(
                     }
                     DynamicValue::Text(t) => b.append_value(t),
                     DynamicValue::Blob(bytes) => {
-                        b.append_value(std::str::from_utf8(&bytes).map_err(|_| unexpected(index))?)
+                        b.append_value(std::str::from_utf8(&bytes).map_err(|_| unexpected(index))?);
                     }
                 }
             }

@@ -45,8 +45,26 @@ pub(crate) fn read(
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
         .map_err(|e| failure(e, ctx))?;
     let started = Instant::now();
-    let outcome = read_on(&db, prepared, ctx, out);
+    let mut outcome = read_on(&db, prepared, ctx, out);
     log_statement(&prepared.sql, started.elapsed(), ctx.echo);
+    if !db.is_autocommit() {
+        // The query began a transaction (`BEGIN; ...`) and did not end it: the pooled
+        // connection would carry it into every later read. Undo it.
+        let rolled_back = db.execute_batch("ROLLBACK");
+        if outcome.is_err() && rolled_back.is_ok() {
+            // The query's own error says what went wrong.
+            return outcome;
+        }
+        outcome = Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": the query left a transaction open, which was rolled \
+             back{}; run transactions in a session",
+            ctx.name,
+            rolled_back
+                .err()
+                .map(|e| format!(" (the rollback failed: {})", SqliteFailure(e)))
+                .unwrap_or_default()
+        )));
+    }
     outcome
 }
 
@@ -88,8 +106,13 @@ fn read_on(
     let mut statements = rusqlite::Batch::new(db, &prepared.sql);
     let mut binder = Binder::new(&prepared.values);
     let mut result = None;
+    let one_statement = prepared.is_atomic_statement();
     while let Some(mut statement) = statements.next().map_err(|e| failure(e, ctx))? {
         binder.bind(&mut statement, ctx)?;
+        if one_statement {
+            // Before it runs (it may write): every value given must have a parameter.
+            binder.all_used(ctx)?;
+        }
         if statement.column_count() == 0 {
             statement.raw_execute().map_err(|e| failure(e, ctx))?;
         } else if result.is_some() {
@@ -102,6 +125,7 @@ fn read_on(
             result = Some(read_rows(statement, ctx, out)?);
         }
     }
+    binder.all_used(ctx)?;
     match result {
         Some(read) => Ok(read),
         None => out.finish_blocking(out.batches(Vec::new(), Vec::<SqliteColumn>::new(), 1)),
@@ -142,11 +166,14 @@ fn read_rows(mut statement: rusqlite::Statement<'_>, ctx: &Ctx, out: Output<'_>)
 /// Binds the values to each statement's parameters as sqlx does: `?` takes the next
 /// value (counting across the statements), `?NNN` and `$NNN` value NNN (from 1); a
 /// boolean goes as 0 or 1. A parameter without its value is an error (sqlx bound
-/// NULL), as is any other parameter name (sqlx refused them too).
+/// NULL), as are a value no parameter takes and any other parameter name (sqlx refused
+/// those names too).
 struct Binder<'v> {
     values: &'v [Param],
     /// `?` parameters bound so far.
     anonymous: usize,
+    /// The highest value number bound so far.
+    highest: usize,
 }
 
 impl<'v> Binder<'v> {
@@ -154,7 +181,22 @@ impl<'v> Binder<'v> {
         Binder {
             values,
             anonymous: 0,
+            highest: 0,
         }
+    }
+
+    /// An error when a value was given that no parameter takes (a miscounted call).
+    fn all_used(&self, ctx: &Ctx) -> Result<()> {
+        if self.highest < self.values.len() {
+            return Err(Error::InvalidArgument(format!(
+                "sql connection \"{}\": {} value(s) were given but the query's parameters \
+                 take {}",
+                ctx.name,
+                self.values.len(),
+                self.highest
+            )));
+        }
+        Ok(())
     }
 
     fn bind(&mut self, statement: &mut rusqlite::Statement<'_>, ctx: &Ctx) -> Result<()> {
@@ -172,6 +214,7 @@ impl<'v> Binder<'v> {
                     ))
                 })?,
             };
+            self.highest = self.highest.max(number);
             let Some(value) = self.values.get(number - 1) else {
                 return Err(Error::InvalidArgument(format!(
                     "sql connection \"{}\": the statement uses parameter {number} but {} \

@@ -97,19 +97,31 @@ pub(crate) async fn execute(
     prepared: Prepared,
     ctx: &Ctx,
 ) -> Result<u64> {
-    if prepared.values.is_empty() {
+    if !prepared.is_atomic_statement() && prepared.values.is_empty() {
+        // A script: each statement is prepared as the one before has run (a later one
+        // may use a table an earlier one creates).
         return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
             .execute(&mut *conn)
             .await
             .map(|done| done.rows_affected())
             .map_err(|e| ctx.err(e, "execute"));
     }
-    let statement = conn
-        .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
-        .await
-        .map_err(|e| ctx.err(e, "execute"))?;
-    enough_values(&statement, prepared.values.len(), ctx)?;
-    let mut query = statement.query();
+    // One statement: its parameters are counted first (sqlx would bind NULL to those
+    // without a value).
+    let statement = if prepared.is_atomic_statement() {
+        let statement = conn
+            .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
+            .await
+            .map_err(|e| ctx.err(e, "execute"))?;
+        enough_values(&statement, prepared.values.len(), ctx)?;
+        Some(statement)
+    } else {
+        None
+    };
+    let mut query = match &statement {
+        Some(statement) => statement.query(),
+        None => sqlx::query(AssertSqlSafe(prepared.sql.clone())),
+    };
     for value in &prepared.values {
         query = bind(query, value);
     }
@@ -121,7 +133,9 @@ pub(crate) async fn execute(
 }
 
 /// An error when `statement` has more parameters than `given` values: sqlx would bind
-/// NULL to the rest (a write would store NULLs nobody asked for).
+/// NULL to the rest (a write would store NULLs nobody asked for). SQLite counts a
+/// statement's parameters by their highest number; a statement mixing `?NNN` and `?`
+/// may need fewer values than that (sqlx numbers the `?` on their own) and is refused.
 pub(crate) fn enough_values(
     statement: &sqlx::sqlite::SqliteStatement,
     given: usize,

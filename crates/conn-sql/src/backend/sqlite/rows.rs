@@ -39,7 +39,9 @@ pub(crate) async fn fetch(
         .iter()
         .map(|c| SqliteColumn::declared(Some(c.type_info().name())))
         .collect();
-    super::enough_values(&statement, prepared.values.len(), ctx)?;
+    if prepared.is_atomic_statement() {
+        super::enough_values(&statement, prepared.values.len(), ctx)?;
+    }
     let mut batches = out.batches(names, decoders, ctx.batch_size);
     let mut query = statement.query();
     for value in &prepared.values {

@@ -215,10 +215,10 @@ impl<'a> Emitter<'a> {
                 self.rows,
                 &mut self.zones,
             )
-            .map_err(|misfit| match misfit.reinfer {
-                true => self.misfit(&misfit.why),
-                false => self.source.error(misfit.why),
-            })?;
+            .map_err(|misfit| self.misfit(&misfit.why))?;
+        if let Some(conflict) = self.zones.conflict() {
+            return Err(self.source.error(conflict.why));
+        }
         let settled = match &self.picked {
             Some(indices) => settled.project(indices).map_err(|e| self.source.error(e))?,
             None => settled,

@@ -144,6 +144,9 @@ impl Plan {
             settled.push(self.settle_batch(&schema, &batch, indices, row, &mut zones)?);
             row += rows;
         }
+        if let Some(conflict) = zones.conflict() {
+            return Err(conflict);
+        }
         // Every batch at the type the column's values decided (a batch decoded before
         // the first value with an offset holds only NULLs in that column).
         let schema = zones.apply(&schema);
@@ -200,7 +203,8 @@ impl Plan {
                     self.inferred.field(index).data_type(),
                     name,
                     first_row,
-                    zones.slot(out),
+                    zones,
+                    out,
                 )?,
             });
         }
@@ -370,7 +374,8 @@ fn temporal(
     data_type: &DataType,
     name: &str,
     first_row: usize,
-    zone: &mut Option<(Zone, usize, String)>,
+    zones: &mut Zones,
+    position: usize,
 ) -> Result<ArrayRef, Misfit> {
     let values = text(column)?;
     let holds = type_rank(data_type);
@@ -389,34 +394,48 @@ fn temporal(
                 describe(value)
             )));
         }
-        if !is_date {
-            let this = Zone::of(value);
-            match zone {
-                None => *zone = Some((this, first_row + at, value.to_owned())),
-                Some((decided, row, example)) if *decided != this => {
-                    let (with, without) = match this {
-                        Zone::Offset => ((first_row + at, value), (*row, example.as_str())),
-                        Zone::Naive => ((*row, example.as_str()), (first_row + at, value)),
-                    };
-                    return Err(Misfit::conflict(format!(
-                        "column \"{name}\" holds date-times with and without a UTC offset \
-                         (row {} holds {}, row {} holds {}): an instant and a wall-clock \
-                         time cannot share a column; give every value an offset, or none",
-                        with.0,
-                        describe(with.1),
-                        without.0,
-                        describe(without.1)
-                    )));
-                }
-                Some(_) => {}
+        if is_date {
+            continue;
+        }
+        let Some(this) = Zone::of(value) else {
+            return Err(Misfit::new(format!(
+                "column \"{name}\" was inferred as {data_type}, but row {} holds {}, whose \
+                 text after the time is no UTC offset",
+                first_row + at,
+                describe(value)
+            )));
+        };
+        let conflict = match zones.slot(position) {
+            slot @ None => {
+                *slot = Some((this, first_row + at, value.to_owned()));
+                None
             }
+            Some((decided, row, example)) if *decided != this => {
+                let (with, without) = match this {
+                    Zone::Offset => ((first_row + at, value), (*row, example.as_str())),
+                    Zone::Naive => ((*row, example.as_str()), (first_row + at, value)),
+                };
+                Some(format!(
+                    "column \"{name}\" holds date-times with and without a UTC offset (row {} \
+                     holds {}, row {} holds {}): an instant and a wall-clock time cannot \
+                     share a column; give every value an offset, or none",
+                    with.0,
+                    describe(with.1),
+                    without.0,
+                    describe(without.1)
+                ))
+            }
+            Some(_) => None,
+        };
+        if let Some(conflict) = conflict {
+            zones.conflict.get_or_insert(conflict);
         }
     }
     let strict = CastOptions {
         safe: false,
         ..CastOptions::default()
     };
-    let target = match (data_type, &zone) {
+    let target = match (data_type, zones.slot(position)) {
         (DataType::Timestamp(unit, None), Some((Zone::Offset, ..))) => {
             DataType::Timestamp(*unit, Some(UTC.into()))
         }
@@ -437,32 +456,58 @@ pub(crate) enum Zone {
 }
 
 impl Zone {
-    /// The zone of a text [`temporal_rank`] accepted as a date-time: anything after
-    /// the seconds and their fraction is an offset.
-    fn of(text: &str) -> Zone {
+    /// The zone of a text [`temporal_rank`] accepted: none after the seconds and their
+    /// fraction, or an offset (`Z`, `+02:00`, `+0200`, `+02`); `None` for other text
+    /// after the time (arrow's parser would refuse it, or take it for a zone).
+    fn of(text: &str) -> Option<Zone> {
         let rest = text.get(19..).unwrap_or("");
         let rest = rest
             .strip_prefix('.')
             .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
-        if rest.is_empty() {
-            Zone::Naive
-        } else {
-            Zone::Offset
-        }
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let offset = match rest.as_bytes() {
+            [] => return Some(Zone::Naive),
+            b"Z" | b"z" => true,
+            [b'+' | b'-', ..] => {
+                let hours_minutes = &rest[1..];
+                match hours_minutes.len() {
+                    2 | 4 => digits(hours_minutes),
+                    5 => {
+                        hours_minutes.as_bytes()[2] == b':'
+                            && digits(&hours_minutes[..2])
+                            && digits(&hours_minutes[3..])
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        offset.then_some(Zone::Offset)
     }
 }
 
 /// The zone each date-time column's values decided, with the first value that did
-/// (for the error when a later one differs), by position in the settled batch.
+/// (for the error when a later one differs), by position in the settled batch; and the
+/// first column found holding both kinds.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Zones(Vec<Option<(Zone, usize, String)>>);
+pub(crate) struct Zones {
+    decided: Vec<Option<(Zone, usize, String)>>,
+    conflict: Option<String>,
+}
 
 impl Zones {
     fn slot(&mut self, column: usize) -> &mut Option<(Zone, usize, String)> {
-        if self.0.len() <= column {
-            self.0.resize(column + 1, None);
+        if self.decided.len() <= column {
+            self.decided.resize(column + 1, None);
         }
-        &mut self.0[column]
+        &mut self.decided[column]
+    }
+
+    /// The error for a column holding date-times with and without offsets, once one
+    /// was seen. It is raised after every batch was checked (a later value may still
+    /// call for inferring from every record, which makes such a column text).
+    pub(crate) fn conflict(&self) -> Option<Misfit> {
+        self.conflict.clone().map(Misfit::conflict)
     }
 
     /// `schema` with each column whose values carry offsets in UTC.
@@ -471,13 +516,15 @@ impl Zones {
             .fields()
             .iter()
             .enumerate()
-            .map(|(i, field)| match (field.data_type(), self.0.get(i)) {
-                (DataType::Timestamp(unit, None), Some(Some((Zone::Offset, ..)))) => field
-                    .as_ref()
-                    .clone()
-                    .with_data_type(DataType::Timestamp(*unit, Some(UTC.into()))),
-                _ => field.as_ref().clone(),
-            })
+            .map(
+                |(i, field)| match (field.data_type(), self.decided.get(i)) {
+                    (DataType::Timestamp(unit, None), Some(Some((Zone::Offset, ..)))) => field
+                        .as_ref()
+                        .clone()
+                        .with_data_type(DataType::Timestamp(*unit, Some(UTC.into()))),
+                    _ => field.as_ref().clone(),
+                },
+            )
             .collect();
         Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
     }
@@ -720,21 +767,63 @@ mod tests {
             &mut zones,
         )
         .unwrap();
-        let err = plan
-            .settle_batch(
-                &schema,
-                &batch(vec![Some("1970-01-01 00:00:01Z")]),
-                None,
-                1,
-                &mut zones,
-            )
-            .unwrap_err();
+        assert!(zones.conflict().is_none());
+        plan.settle_batch(
+            &schema,
+            &batch(vec![Some("1970-01-01 00:00:01Z")]),
+            None,
+            1,
+            &mut zones,
+        )
+        .unwrap();
+        let err = zones
+            .conflict()
+            .expect("a streamed batch records the conflict");
+        assert!(!err.reinfer, "no schema holds both");
         assert!(
             err.why
                 .contains("row 1 holds a string \"1970-01-01 00:00:01Z\", row 0"),
             "{}",
             err.why
         );
+
+        // A later value no date-time column holds asks for inferring from every
+        // record (which makes the column text), even after a conflict.
+        let later = plan
+            .settle(
+                vec![
+                    batch(vec![Some("1970-01-01 02:00:00")]),
+                    batch(vec![Some("1970-01-01T02:00:00Z"), Some("n/a")]),
+                ],
+                None,
+            )
+            .unwrap_err();
+        assert!(later.reinfer, "{}", later.why);
+        // Text after the time that is no offset is such a value too.
+        for odd in [
+            "1970-01-01 02:00:00 PM",
+            "1970-01-01 02:00:00+2",
+            "1970-01-01 02:00:00 ",
+        ] {
+            let err = plan.settle(vec![batch(vec![Some(odd)])], None).unwrap_err();
+            assert!(
+                err.reinfer && err.why.contains("no UTC offset"),
+                "{odd}: {}",
+                err.why
+            );
+        }
+        for offset in [
+            "1970-01-01 02:00:00+0200",
+            "1970-01-01 02:00:00-02",
+            "1970-01-01T02:00:00z",
+        ] {
+            let (schema, _) = plan.settle(vec![batch(vec![Some(offset)])], None).unwrap();
+            assert_eq!(
+                schema.field(0).data_type(),
+                &DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+                "{offset}"
+            );
+        }
     }
 
     #[test]

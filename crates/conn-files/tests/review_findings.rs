@@ -224,6 +224,18 @@ fn date_times_with_offsets_are_instants_and_never_mixed_with_wall_clock_times() 
         .unwrap_err()
         .to_string();
     assert!(err.contains(expected), "{err}");
+    // A later value no date-time column holds makes the column text (inferred from
+    // every record), every value as written.
+    let mut texts = mixed.clone();
+    texts.push_str("n/a\n");
+    put(&conn, "texts.csv", texts.as_bytes());
+    let table = conn.read("texts.csv").ttl(Ttl::ZERO).blocking().unwrap();
+    assert_eq!(table.schema().field(0).data_type(), &DataType::Utf8);
+    let last = table.batches().last().unwrap();
+    assert_eq!(
+        last.column(0).as_string::<i32>().value(last.num_rows() - 2),
+        "2024-01-01T10:00:00Z"
+    );
     // The first batch holds both: the stream fails before handing out a batch.
     let err = match conn.read("mixed.csv").stream().blocking() {
         Err(err) => err.to_string(),

@@ -218,7 +218,8 @@ impl<D: ColumnDecoder> Batches<D> {
     }
 }
 
-#[cfg(all(test, feature = "sqlite"))]
+#[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use arrow::array::AsArray;
     use arrow::datatypes::Int64Type;

@@ -34,7 +34,8 @@ pub(crate) struct Ctx {
     pub(crate) connect_timeout: Duration,
     pub(crate) connect_timeout_at: Source,
     /// Whether statements are logged (`create_engine_kwargs.echo`), for the reads that
-    /// bypass sqlx's own statement log.
+    /// bypass sqlx's own statement log (SQLite's pooled reads).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) echo: bool,
 }
 

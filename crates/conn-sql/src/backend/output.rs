@@ -87,6 +87,7 @@ impl<'a> Output<'a> {
 
     /// [`send_ready`](Self::send_ready) from blocking code (a driver reading on one of
     /// conn's blocking threads): waits while the reader is behind.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     #[inline]
     pub(crate) fn send_ready_blocking<D: ColumnDecoder>(
         self,
@@ -103,6 +104,7 @@ impl<'a> Output<'a> {
     }
 
     /// [`finish`](Self::finish) from blocking code.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn finish_blocking<D: ColumnDecoder>(self, batches: Batches<D>) -> Result<Read> {
         match self {
             Output::Table => batches.finish().map(Read::Table),
@@ -116,6 +118,7 @@ impl<'a> Output<'a> {
     }
 
     /// The stream's sink, for a streamed read.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn sink(self) -> Option<&'a BatchSink> {
         match self {
             Output::Table => None,

@@ -236,7 +236,20 @@ fn oracle(
     infer: Option<usize>,
 ) -> Result<(DataType, Vec<Option<Cell>>), Oracle> {
     let file = one_column_file(kind, column).map_err(Oracle::Unwritable)?;
-    read_back(kind, &file, column.cells.len(), infer).map_err(Oracle::Unreadable)
+    let (data_type, cells) =
+        read_back(kind, &file, column.cells.len(), infer).map_err(Oracle::Unreadable)?;
+    Ok((zoned_as_conn_reads_it(kind, column, data_type), cells))
+}
+
+/// conn reads CSV date-times written with a UTC offset (as a zoned timestamp is) into a
+/// column of zone "UTC"; arrow-csv gives the same values in a column without zone.
+fn zoned_as_conn_reads_it(kind: Kind, column: &Column, data_type: DataType) -> DataType {
+    match (kind, column.ty, data_type) {
+        (Kind::Csv, Ty::TsUtc | Ty::TsNsUtc, DataType::Timestamp(unit, None)) => {
+            DataType::Timestamp(unit, Some("UTC".into()))
+        }
+        (_, _, other) => other,
+    }
 }
 
 /// Why arrow cannot round-trip a column through a text format.
@@ -369,7 +382,7 @@ fn exact(
                     .collect(),
             )
         }),
-        (Ty::Ts | Ty::TsUtc | Ty::TsNs | Ty::TsNsUtc, DataType::Timestamp(unit, None)) => {
+        (Ty::Ts | Ty::TsUtc | Ty::TsNs | Ty::TsNsUtc, DataType::Timestamp(unit, _)) => {
             let divisor = unit_divisor(unit, matches!(column.ty, Ty::TsNs | Ty::TsNsUtc));
             per_value(&|c| match c {
                 Cell::Int(v) if v % divisor == 0 => Some(Cell::Int(v / divisor)),

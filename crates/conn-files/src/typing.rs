@@ -24,6 +24,7 @@
 
 use std::sync::Arc;
 
+use conn_core::arrow::array::timezone::Tz;
 use conn_core::arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, NullArray, RecordBatch, StringArray, new_null_array,
 };
@@ -400,7 +401,7 @@ fn temporal(
         let Some(this) = Zone::of(value) else {
             return Err(Misfit::new(format!(
                 "column \"{name}\" was inferred as {data_type}, but row {} holds {}, whose \
-                 text after the time is no UTC offset",
+                 text after the time is no UTC offset or time zone",
                 first_row + at,
                 describe(value)
             )));
@@ -457,33 +458,41 @@ pub(crate) enum Zone {
 
 impl Zone {
     /// The zone of a text [`temporal_rank`] accepted: none after the seconds and their
-    /// fraction, or an offset (`Z`, `+02:00`, `+0200`, `+02`); `None` for other text
-    /// after the time (arrow's parser would refuse it, or take it for a zone).
+    /// fraction, or a zone arrow's parser takes (`Z`, an offset `+02:00`, `+0200`,
+    /// `+02` with minutes below 60, a name such as `UTC` or `Europe/Paris`, after
+    /// optional spaces); `None` for other text after the time.
     fn of(text: &str) -> Option<Zone> {
         let rest = text.get(19..).unwrap_or("");
         let rest = rest
             .strip_prefix('.')
             .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        let offset = match rest.as_bytes() {
-            [] => return Some(Zone::Naive),
+        if rest.is_empty() {
+            return Some(Zone::Naive);
+        }
+        let zone = rest.trim_start();
+        let valid = match zone.as_bytes() {
             b"Z" | b"z" => true,
-            [b'+' | b'-', ..] => {
-                let hours_minutes = &rest[1..];
-                match hours_minutes.len() {
-                    2 | 4 => digits(hours_minutes),
-                    5 => {
-                        hours_minutes.as_bytes()[2] == b':'
-                            && digits(&hours_minutes[..2])
-                            && digits(&hours_minutes[3..])
-                    }
-                    _ => false,
-                }
-            }
-            _ => false,
+            [b'+' | b'-', ..] => valid_offset(&zone[1..]),
+            _ => zone.parse::<Tz>().is_ok(),
         };
-        offset.then_some(Zone::Offset)
+        valid.then_some(Zone::Offset)
     }
+}
+
+/// `hh`, `hhmm` or `hh:mm` with hours to 23 and minutes to 59 (arrow would take
+/// `+05:99` as six hours and 39 minutes).
+fn valid_offset(text: &str) -> bool {
+    let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    let (hours, minutes) = match text.len() {
+        2 => (text, "00"),
+        4 => text.split_at(2),
+        5 if text.as_bytes()[2] == b':' => (&text[..2], &text[3..]),
+        _ => return false,
+    };
+    digits(hours)
+        && digits(minutes)
+        && hours.parse::<u8>().is_ok_and(|h| h < 24)
+        && minutes.parse::<u8>().is_ok_and(|m| m < 60)
 }
 
 /// The zone each date-time column's values decided, with the first value that did
@@ -804,10 +813,11 @@ mod tests {
             "1970-01-01 02:00:00 PM",
             "1970-01-01 02:00:00+2",
             "1970-01-01 02:00:00 ",
+            "1970-01-01 02:00:00+05:99",
         ] {
             let err = plan.settle(vec![batch(vec![Some(odd)])], None).unwrap_err();
             assert!(
-                err.reinfer && err.why.contains("no UTC offset"),
+                err.reinfer && err.why.contains("no UTC offset or time zone"),
                 "{odd}: {}",
                 err.why
             );
@@ -816,6 +826,9 @@ mod tests {
             "1970-01-01 02:00:00+0200",
             "1970-01-01 02:00:00-02",
             "1970-01-01T02:00:00z",
+            "1970-01-01 02:00:00 UTC",
+            "1970-01-01 02:00:00 +05:45",
+            "1970-01-01 02:00:00 Europe/Paris",
         ] {
             let (schema, _) = plan.settle(vec![batch(vec![Some(offset)])], None).unwrap();
             assert_eq!(

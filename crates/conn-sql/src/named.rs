@@ -18,6 +18,35 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// How many statements the text holds, by `;` outside string literals, quoted
+    /// identifiers and comments (a run of only whitespace and comments is none).
+    pub(crate) fn statement_count(&self, backend: Backend) -> usize {
+        let sql = self.sql.as_str();
+        let bytes = sql.as_bytes();
+        let (mut count, mut content, mut i) = (0, false, 0);
+        while i < bytes.len() {
+            let skip = skip_non_parameter(sql, i, backend);
+            if skip > i {
+                let comment = bytes[i..].starts_with(b"--")
+                    || bytes[i..].starts_with(b"/*")
+                    || (backend == Backend::MySql && bytes[i] == b'#');
+                content |= !comment;
+                i = skip;
+                continue;
+            }
+            match bytes[i] {
+                b';' => {
+                    count += usize::from(content);
+                    content = false;
+                }
+                b if !b.is_ascii_whitespace() => content = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        count + usize::from(content)
+    }
+
     /// Whether this is certainly one statement that the database runs as a whole: text
     /// with no `;` before its end (a `;` inside a string literal counts as a separator:
     /// "not certain" is the safe answer; parameters prove nothing, as SQLite runs every
@@ -288,6 +317,17 @@ mod tests {
             !text("UPDATE t SET s = 'a;b'").is_atomic_statement(),
             "unsure is a script"
         );
+        for (sql, count) in [
+            ("UPDATE t SET s = 'a;b' WHERE id = ?", 1),
+            ("INSERT INTO t VALUES (?, ?); -- add", 1),
+            ("SELECT 1; /* ; */ ;", 1),
+            ("-- only ; a comment", 0),
+            ("", 0),
+            ("SELECT \"a;b\" FROM t; SELECT 2", 2),
+            ("CREATE TABLE x (a); INSERT INTO x VALUES (1);", 2),
+        ] {
+            assert_eq!(text(sql).statement_count(Backend::Sqlite), count, "{sql}");
+        }
         let bound = Prepared {
             sql: "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)".into(),
             values: vec![Param::from(1_i64), Param::from(2_i64)],

@@ -774,11 +774,20 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("2 value(s) were given but the query's parameters take 1"),
+            .contains("2 value(s) were given but no parameter of the query takes value 2"),
         "{err}"
     );
     // A transaction the query leaves open is rolled back, not left on the pooled
     // connection.
+    let err = read(&conn, "BEGIN").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the query left a transaction open, which was rolled back"),
+        "{err}"
+    );
+    // A script runs under a savepoint: a failure undoes its earlier statements.
+    let err = read(&conn, "INSERT INTO kept VALUES (4); SELECT * FROM missing").unwrap_err();
+    assert!(err.to_string().contains("no such table: missing"), "{err}");
     let err = read(
         &conn,
         "BEGIN; INSERT INTO kept VALUES (5); SELECT v FROM kept",
@@ -786,15 +795,17 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("the query left a transaction open"),
+            .contains("cannot start a transaction within a transaction"),
         "{err}"
     );
-    let err = read(
-        &conn,
-        "BEGIN; INSERT INTO kept VALUES (6); SELECT * FROM missing",
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("no such table: missing"), "{err}");
+    let err = conn
+        .query("INSERT INTO kept VALUES (6); SELECT ? AS v")
+        .bind(1)
+        .bind(2)
+        .ttl(conn_core::Ttl::ZERO)
+        .blocking()
+        .unwrap_err();
+    assert!(err.to_string().contains("takes value 2"), "{err}");
     let kept = read(&conn, "SELECT count(*) AS n FROM kept").unwrap();
     assert_eq!(
         values::<Int64Type>(&kept, "n"),

@@ -99,11 +99,24 @@ fn words(sql: &str) -> Vec<String> {
                     i += 1;
                 }
             }
+            // MySQL reads `--` without a space after it as two minus signs.
+            '-' if next == Some('-') && chars.get(i + 2).is_some_and(|c| !c.is_whitespace()) => {
+                words.push("do".into());
+                return words;
+            }
             '-' if next == Some('-') => {
                 flush(&mut current, &mut words);
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
+            }
+            // MySQL runs what its `/*! ... */` (MariaDB: `/*M! ... */`) comments hold.
+            '/' if next == Some('*')
+                && (chars.get(i + 2) == Some(&'!')
+                    || (chars.get(i + 2) == Some(&'M') && chars.get(i + 3) == Some(&'!'))) =>
+            {
+                words.push("do".into());
+                return words;
             }
             '/' if next == Some('*') => {
                 flush(&mut current, &mut words);
@@ -195,6 +208,9 @@ mod tests {
             "",
             "-- only a comment",
             "select 1; pragma foreign_keys = off",
+            "select 1 /*! into outfile '/tmp/x' */",
+            "select 1 /*M! into outfile '/tmp/x' */",
+            "select a--b from t for update",
             "select 1; begin",
             "select 1; select 2",
         ] {

@@ -88,20 +88,25 @@ pub(crate) fn datetime_seconds_micros(seconds: i64) -> Result<i64, String> {
 }
 
 /// Microseconds since the epoch of a Julian day (a REAL in a DATETIME column), at the
-/// millisecond SQLite's own `datetime()` gives for it: a day as a float is precise to
+/// millisecond SQLite gives for it (`strftime('%f')`): a day as a float is precise to
 /// about 40 µs today, so `julianday('2024-01-01 10:00:00')` is 13.6 µs short of ten
 /// o'clock and SQLite rounds it to the millisecond (sqlx truncated instead, which also
 /// put a time before 1970 up to a second late).
 pub(crate) fn datetime_julian_micros(day: f64) -> Result<i64, String> {
     /// 1970-01-01 00:00:00 as milliseconds of the Julian day count.
     const UNIX_EPOCH_JULIAN_MS: i64 = 210_866_760_000_000;
-    let out_of_range = || format!("holds the REAL {day}, which is out of range for a Julian day");
-    let ms = (day * 86_400_000.0 + 0.5).floor();
-    // Years 1 to 9999 are about 1.7e12 to 5.4e14 ms; anything far beyond is refused
-    // before the conversion (which saturates).
-    if !ms.is_finite() || ms.abs() > 1e15 {
+    let out_of_range = || {
+        format!(
+            "holds the REAL {day}, which is out of range for a Julian day (SQLite's run \
+             from 0 to 5373484.5)"
+        )
+    };
+    // SQLite's own range (its datetime() gives NULL outside): checked before the
+    // conversion, which saturates.
+    if !(0.0..5_373_484.5).contains(&day) {
         return Err(out_of_range());
     }
+    let ms = (day * 86_400_000.0 + 0.5).floor();
     #[allow(clippy::cast_possible_truncation)]
     let ms = ms as i64;
     let micros = (ms - UNIX_EPOCH_JULIAN_MS) * 1_000;
@@ -300,12 +305,18 @@ mod tests {
         // Before 1970: half a second before the epoch, not half a second after.
         let half_before = 2_440_587.5 - 0.5 / 86_400.0;
         assert_eq!(datetime_julian_micros(half_before), Ok(-500_000));
-        // As SQLite's datetime() reads julianday('2024-01-01 10:00:00').
+        // As SQLite reads julianday('2024-01-01 10:00:00') back (strftime('%f')).
         assert_eq!(
             datetime_julian_micros(2_460_310.916_666_666_5),
             datetime_text_micros("2024-01-01 10:00:00")
         );
         assert!(datetime_julian_micros(f64::NAN).is_err());
         assert!(datetime_julian_micros(1e300).is_err());
+        assert!(
+            datetime_julian_micros(-1.0)
+                .unwrap_err()
+                .contains("0 to 5373484.5")
+        );
+        assert!(datetime_julian_micros(6e6).is_err());
     }
 }

@@ -26,6 +26,7 @@ use super::super::Ctx;
 use super::super::output::{Output, Read};
 use crate::arrow::sqlite::{SqliteColumn, SqliteValue};
 use crate::classify::{class_of_sqlite_code, kind_of_sqlite_message};
+use crate::config::Backend;
 use crate::named::Prepared;
 
 /// Runs `prepared` on the locked connection and hands its batches to `out`. Blocks:
@@ -45,7 +46,26 @@ pub(crate) fn read(
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
         .map_err(|e| failure(e, ctx))?;
     let started = Instant::now();
+    // Several statements run under a savepoint: when a later one fails (or a value is
+    // left over), the earlier ones are undone, never half applied. (A `BEGIN` among
+    // them then fails: transactions belong in a session.)
+    let script = prepared.statement_count(Backend::Sqlite) > 1;
+    if script {
+        db.execute_batch("SAVEPOINT conn_read")
+            .map_err(|e| failure(e, ctx))?;
+    }
     let mut outcome = read_on(&db, prepared, ctx, out);
+    if script {
+        let ended = match outcome {
+            Ok(_) => db.execute_batch("RELEASE conn_read"),
+            Err(_) => db.execute_batch("ROLLBACK TO conn_read; RELEASE conn_read"),
+        };
+        if let Err(err) = ended
+            && outcome.is_ok()
+        {
+            outcome = Err(failure(err, ctx));
+        }
+    }
     log_statement(&prepared.sql, started.elapsed(), ctx.echo);
     if !db.is_autocommit() {
         // The query began a transaction (`BEGIN; ...`) and did not end it: the pooled
@@ -55,14 +75,18 @@ pub(crate) fn read(
             // The query's own error says what went wrong.
             return outcome;
         }
+        let rollback = match rolled_back {
+            Ok(()) => "which was rolled back".to_owned(),
+            Err(e) => format!("whose rollback failed ({})", SqliteFailure(e)),
+        };
+        let earlier = match outcome {
+            Err(err) => format!("; the query had failed: {err}"),
+            Ok(_) => String::new(),
+        };
         outcome = Err(Error::InvalidArgument(format!(
-            "sql connection \"{}\": the query left a transaction open, which was rolled \
-             back{}; run transactions in a session",
-            ctx.name,
-            rolled_back
-                .err()
-                .map(|e| format!(" (the rollback failed: {})", SqliteFailure(e)))
-                .unwrap_or_default()
+            "sql connection \"{}\": the query left a transaction open, {rollback}; run \
+             transactions in a session{earlier}",
+            ctx.name
         )));
     }
     outcome
@@ -106,7 +130,7 @@ fn read_on(
     let mut statements = rusqlite::Batch::new(db, &prepared.sql);
     let mut binder = Binder::new(&prepared.values);
     let mut result = None;
-    let one_statement = prepared.is_atomic_statement();
+    let one_statement = prepared.statement_count(Backend::Sqlite) == 1;
     while let Some(mut statement) = statements.next().map_err(|e| failure(e, ctx))? {
         binder.bind(&mut statement, ctx)?;
         if one_statement {
@@ -172,8 +196,8 @@ struct Binder<'v> {
     values: &'v [Param],
     /// `?` parameters bound so far.
     anonymous: usize,
-    /// The highest value number bound so far.
-    highest: usize,
+    /// Which values a parameter took.
+    used: Vec<bool>,
 }
 
 impl<'v> Binder<'v> {
@@ -181,19 +205,19 @@ impl<'v> Binder<'v> {
         Binder {
             values,
             anonymous: 0,
-            highest: 0,
+            used: vec![false; values.len()],
         }
     }
 
     /// An error when a value was given that no parameter takes (a miscounted call).
     fn all_used(&self, ctx: &Ctx) -> Result<()> {
-        if self.highest < self.values.len() {
+        if let Some(unused) = self.used.iter().position(|used| !used) {
             return Err(Error::InvalidArgument(format!(
-                "sql connection \"{}\": {} value(s) were given but the query's parameters \
-                 take {}",
+                "sql connection \"{}\": {} value(s) were given but no parameter of the \
+                 query takes value {}",
                 ctx.name,
                 self.values.len(),
-                self.highest
+                unused + 1
             )));
         }
         Ok(())
@@ -214,7 +238,9 @@ impl<'v> Binder<'v> {
                     ))
                 })?,
             };
-            self.highest = self.highest.max(number);
+            if let Some(used) = self.used.get_mut(number - 1) {
+                *used = true;
+            }
             let Some(value) = self.values.get(number - 1) else {
                 return Err(Error::InvalidArgument(format!(
                     "sql connection \"{}\": the statement uses parameter {number} but {} \

@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Executor, SqlSafeStr, Sqlite, Statement};
 use super::checkout::Checkout;
 use super::output::{Output, Read};
 use super::{Ctx, bind_loose as bind, cancel};
-use crate::config::{SqlConfig, SqliteTarget};
+use crate::config::{Backend, SqlConfig, SqliteTarget};
 use crate::named::Prepared;
 
 /// Opens a pool. A file database is created if missing (as SQLAlchemy does); an
@@ -46,7 +46,7 @@ pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::Sqlit
             "check_same_thread" | "detect_types" | "isolation_level" | "uri"
             | "cached_statements" => options,
             other => {
-                super::ignored_connect_arg(crate::config::Backend::Sqlite, other);
+                super::ignored_connect_arg(Backend::Sqlite, other);
                 options
             }
         };
@@ -97,7 +97,8 @@ pub(crate) async fn execute(
     prepared: Prepared,
     ctx: &Ctx,
 ) -> Result<u64> {
-    if !prepared.is_atomic_statement() && prepared.values.is_empty() {
+    let one_statement = prepared.statement_count(Backend::Sqlite) == 1;
+    if !one_statement && prepared.values.is_empty() {
         // A script: each statement is prepared as the one before has run (a later one
         // may use a table an earlier one creates).
         return sqlx::raw_sql(AssertSqlSafe(prepared.sql))
@@ -108,7 +109,7 @@ pub(crate) async fn execute(
     }
     // One statement: its parameters are counted first (sqlx would bind NULL to those
     // without a value).
-    let statement = if prepared.is_atomic_statement() {
+    let statement = if one_statement {
         let statement = conn
             .prepare(AssertSqlSafe(prepared.sql.clone()).into_sql_str())
             .await

@@ -14,6 +14,7 @@ use super::super::Ctx;
 use super::super::bind_loose as bind;
 use super::super::output::{Output, Read};
 use crate::arrow::sqlite::{SqliteColumn, SqliteValue};
+use crate::config::Backend;
 use crate::named::Prepared;
 
 /// Runs a query on `conn` (a session's transaction).
@@ -39,7 +40,7 @@ pub(crate) async fn fetch(
         .iter()
         .map(|c| SqliteColumn::declared(Some(c.type_info().name())))
         .collect();
-    if prepared.is_atomic_statement() {
+    if prepared.statement_count(Backend::Sqlite) == 1 {
         super::enough_values(&statement, prepared.values.len(), ctx)?;
     }
     let mut batches = out.batches(names, decoders, ctx.batch_size);

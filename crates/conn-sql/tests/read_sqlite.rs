@@ -31,6 +31,16 @@ fn project() -> Project {
     })
 }
 
+/// The error of `outcome`, whose text must contain `text`.
+fn error_containing<T: std::fmt::Debug>(
+    outcome: conn_core::Result<T>,
+    text: &str,
+) -> conn_core::Error {
+    let err = outcome.unwrap_err();
+    assert!(err.to_string().contains(text), "{err}");
+    err
+}
+
 fn read(conn: &SqlConnection, sql: &str) -> conn_core::Result<Table> {
     conn.query(sql).ttl(conn_core::Ttl::ZERO).blocking()
 }
@@ -631,65 +641,42 @@ fn a_value_a_typed_column_cannot_hold_unchanged_is_an_error_naming_it() {
 fn statement_errors_name_what_is_wrong() {
     let project = project();
     let conn = project.sql("default");
-    let err = read(&conn, "SELECT 1; SELECT 2").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the query holds more than one statement that returns rows"),
-        "{err}"
+    error_containing(
+        read(&conn, "SELECT 1; SELECT 2"),
+        "the query holds more than one statement that returns rows",
     );
-    let err = read(&conn, "SELECT * FROM nope").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("error returned from database: (code: 1) no such table: nope"),
-        "{err}"
+    let err = error_containing(
+        read(&conn, "SELECT * FROM nope"),
+        "error returned from database: (code: 1) no such table: nope",
     );
     assert_eq!(err.kind(), conn_core::ErrorKind::NotFound);
     assert_eq!(err.code(), Some("1"));
-    let err = conn
-        .query("SELECT ? + ?")
-        .bind(1)
-        .ttl(conn_core::Ttl::ZERO)
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the statement uses parameter 2 but 1 value(s) were given"),
-        "{err}"
+    error_containing(
+        conn.query("SELECT ? + ?")
+            .bind(1)
+            .ttl(conn_core::Ttl::ZERO)
+            .blocking(),
+        "the statement uses parameter 2 but 1 value(s) were given",
     );
     // In a session and in execute() alike (sqlx alone binds NULL to the rest).
     conn.execute("CREATE TABLE two (a INTEGER, b INTEGER)")
         .blocking()
         .unwrap();
-    let err = conn
-        .execute("INSERT INTO two VALUES (?, ?)")
-        .bind(1)
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
-        "{err}"
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?, ?)")
+            .bind(1)
+            .blocking(),
+        "the statement has 2 parameter(s) but 1 value(s) were given",
     );
     let mut session = conn.session().blocking().unwrap();
-    let err = session
-        .query("SELECT ? + ?")
-        .bind(1)
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the statement has 2 parameter(s) but 1 value(s) were given"),
-        "{err}"
+    error_containing(
+        session.query("SELECT ? + ?").bind(1).blocking(),
+        "the statement has 2 parameter(s) but 1 value(s) were given",
     );
     drop(session);
-    let err = conn
-        .execute("INSERT INTO two VALUES (?, ?)")
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the statement has 2 parameter(s) but 0 value(s) were given"),
-        "{err}"
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?, ?)").blocking(),
+        "the statement has 2 parameter(s) but 0 value(s) were given",
     );
     // A script still runs statement by statement (the INSERT needs the table the
     // CREATE makes).
@@ -741,15 +728,12 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
         both("SELECT ? AS a, ? AS b"),
         (vec![Some(10)], vec![Some(20)])
     );
-    let err = conn
-        .query("SELECT @x AS a")
-        .bind(1)
-        .ttl(conn_core::Ttl::ZERO)
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("the parameter @x cannot be bound"),
-        "{err}"
+    error_containing(
+        conn.query("SELECT @x AS a")
+            .bind(1)
+            .ttl(conn_core::Ttl::ZERO)
+            .blocking(),
+        "the parameter @x cannot be bound",
     );
 
     // Statements without rows run in order around the one with rows.
@@ -759,53 +743,45 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
     )
     .unwrap();
     assert_eq!(values::<Int64Type>(&table, "v"), vec![Some(7)]);
-    let err = read(&conn, "SELECT v FROM tmp").unwrap_err();
-    assert!(err.to_string().contains("no such table: tmp"), "{err}");
+    error_containing(read(&conn, "SELECT v FROM tmp"), "no such table: tmp");
     // A value no parameter takes is an error before the statement runs.
     conn.execute("CREATE TABLE kept (v INTEGER)")
         .blocking()
         .unwrap();
-    let err = conn
-        .query("INSERT INTO kept VALUES (?) RETURNING v")
-        .bind(1)
-        .bind(2)
-        .ttl(conn_core::Ttl::ZERO)
-        .blocking()
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("2 value(s) were given but no parameter of the query takes value 2"),
-        "{err}"
+    error_containing(
+        conn.query("INSERT INTO kept VALUES (?) RETURNING v")
+            .bind(1)
+            .bind(2)
+            .ttl(conn_core::Ttl::ZERO)
+            .blocking(),
+        "2 value(s) were given but no parameter of the query takes value 2",
     );
     // A transaction the query leaves open is rolled back, not left on the pooled
     // connection.
-    let err = read(&conn, "BEGIN").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the query left a transaction open, which was rolled back"),
-        "{err}"
+    error_containing(
+        read(&conn, "BEGIN"),
+        "the query left a transaction open, which was rolled back",
     );
     // A script runs under a savepoint: a failure undoes its earlier statements.
-    let err = read(&conn, "INSERT INTO kept VALUES (4); SELECT * FROM missing").unwrap_err();
-    assert!(err.to_string().contains("no such table: missing"), "{err}");
-    let err = read(
-        &conn,
-        "BEGIN; INSERT INTO kept VALUES (5); SELECT v FROM kept",
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("cannot start a transaction within a transaction"),
-        "{err}"
+    error_containing(
+        read(&conn, "INSERT INTO kept VALUES (4); SELECT * FROM missing"),
+        "no such table: missing",
     );
-    let err = conn
-        .query("INSERT INTO kept VALUES (6); SELECT ? AS v")
-        .bind(1)
-        .bind(2)
-        .ttl(conn_core::Ttl::ZERO)
-        .blocking()
-        .unwrap_err();
-    assert!(err.to_string().contains("takes value 2"), "{err}");
+    error_containing(
+        read(
+            &conn,
+            "BEGIN; INSERT INTO kept VALUES (5); SELECT v FROM kept",
+        ),
+        "cannot start a transaction within a transaction",
+    );
+    error_containing(
+        conn.query("INSERT INTO kept VALUES (6); SELECT ? AS v")
+            .bind(1)
+            .bind(2)
+            .ttl(conn_core::Ttl::ZERO)
+            .blocking(),
+        "takes value 2",
+    );
     let kept = read(&conn, "SELECT count(*) AS n FROM kept").unwrap();
     assert_eq!(
         values::<Int64Type>(&kept, "n"),

@@ -169,6 +169,10 @@ struct Emitter<'a> {
     rows: usize,
     /// Whether each date-time column's values carry UTC offsets, as decided so far.
     zones: Zones,
+    /// Settled batches of the first `infer_rows` records, held back until those are all
+    /// decoded: a date-time column that is NULL in the first batches but carries
+    /// offsets later in the sample must reach the reader in UTC from its first batch.
+    held: Vec<RecordBatch>,
     source: Source<'a>,
     sink: &'a BatchSink,
 }
@@ -198,13 +202,15 @@ impl<'a> Emitter<'a> {
             infer_rows: options.infer_rows,
             rows: 0,
             zones: Zones::default(),
+            held: Vec::new(),
             source,
             sink,
         })
     }
 
     /// Settles one decoded batch and hands it to the reader (waiting while it is
-    /// behind).
+    /// behind); the batches of the first `infer_rows` records go out together, once
+    /// the last of them is settled.
     async fn emit(&mut self, batch: &RecordBatch) -> Result<()> {
         let settled = self
             .plan
@@ -219,16 +225,34 @@ impl<'a> Emitter<'a> {
         if let Some(conflict) = self.zones.conflict() {
             return Err(self.source.error(conflict.why));
         }
-        let settled = match &self.picked {
-            Some(indices) => settled.project(indices).map_err(|e| self.source.error(e))?,
-            None => settled,
-        };
         self.rows += settled.num_rows();
-        self.sink.send(settled).await
+        self.held.push(settled);
+        if self.rows >= self.infer_rows {
+            self.send_held().await?;
+        }
+        Ok(())
     }
 
-    /// The end of the object: a file without records still has its columns.
-    async fn finish(&self) -> Result<()> {
+    /// Sends the batches held back, each in the zones decided so far.
+    async fn send_held(&mut self) -> Result<()> {
+        for settled in std::mem::take(&mut self.held) {
+            let settled = self
+                .zones
+                .retype(&settled)
+                .map_err(|misfit| self.misfit(&misfit.why))?;
+            let settled = match &self.picked {
+                Some(indices) => settled.project(indices).map_err(|e| self.source.error(e))?,
+                None => settled,
+            };
+            self.sink.send(settled).await?;
+        }
+        Ok(())
+    }
+
+    /// The end of the object: the batches still held back; a file without records
+    /// still has its columns.
+    async fn finish(&mut self) -> Result<()> {
+        self.send_held().await?;
         self.sink.announce(Arc::clone(&self.schema)).await
     }
 

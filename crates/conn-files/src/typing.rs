@@ -519,6 +519,13 @@ impl Zones {
         self.conflict.clone().map(Misfit::conflict)
     }
 
+    /// `batch` with each column whose values carry offsets in UTC: a column of the
+    /// batch holding nothing but NULLs may still be naive when its zone was decided by
+    /// a later batch.
+    pub(crate) fn retype(&self, batch: &RecordBatch) -> Result<RecordBatch, Misfit> {
+        retype(batch, &self.apply(batch.schema_ref()))
+    }
+
     /// `schema` with each column whose values carry offsets in UTC.
     fn apply(&self, schema: &SchemaRef) -> SchemaRef {
         let fields: Vec<Field> = schema

@@ -20,7 +20,8 @@ Contenders, each in its own process (its CPU time and peak memory come from wait
 Usage: bench_sql.py BACKEND CONN_BINARY [RUNS]; URLs from CONN_TEST_POSTGRES_URL and
 CONN_TEST_MYSQL_URL (defaults: the local test servers). Prints a table of best wall time
 of RUNS, ratios to connectorx, pandas, the client floor and (PostgreSQL) the server-only
-COPY, client CPU per query and peak RSS.
+COPY, client CPU per query, the local server's CPU per query (the time no client can read
+the result in less than: the server serves one query on one core) and peak RSS.
 """
 import os
 import subprocess
@@ -184,6 +185,44 @@ FROM g;
 BACKENDS = {"postgres": Postgres, "mysql": MySql, "sqlite": Sqlite}
 
 
+# The local database servers' process names (PostgreSQL's postmaster and backends,
+# MariaDB's and MySQL's one process).
+SERVER_PROCESSES = {"postgres", "mariadbd", "mysqld"}
+
+
+def server_cpu():
+    """CPU seconds the local database servers' processes have used so far (user and
+    system, with their reaped children: a PostgreSQL backend's time moves to the
+    postmaster when it exits); None when no server runs on this machine."""
+    ticks, found = 0, False
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        if stat[stat.index("(") + 1:stat.rindex(")")] not in SERVER_PROCESSES:
+            continue
+        # After the command: state, ppid, ... utime stime cutime cstime are fields 14-17.
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks += sum(int(x) for x in fields[11:15])
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def server_cpu_of(action):
+    """Runs `action()`; returns its result and the servers' CPU seconds meanwhile (None
+    without a local server). Waits a moment after it for PostgreSQL's backend to exit and
+    be reaped, so its time is counted."""
+    before = server_cpu()
+    result = action()
+    time.sleep(0.3)
+    after = server_cpu()
+    return result, (after - before if before is not None and after is not None else None)
+
+
 def run(command, keep_output):
     """Runs a process; returns (stdout, wall, cpu seconds, peak RSS in MiB)."""
     start = time.perf_counter()
@@ -206,11 +245,13 @@ def bench(backend, conn_binary, runs):
     # The backend's own client: one process per run, best of RUNS.
     label, command = backend.floor(query)
     best = None
+    server_total = 0.0
     for _ in range(runs):
-        _, wall, cpu, rss = run(command, keep_output=False)
+        (_, wall, cpu, rss), server_cpu_used = server_cpu_of(lambda: run(command, keep_output=False))
+        server_total = None if server_total is None or server_cpu_used is None else server_total + server_cpu_used
         if best is None or wall < best[0]:
             best = (wall, cpu, rss)
-    results.append((label, *best))
+    results.append((label, *best, server_total / runs if server_total is not None else None))
     py = sys.executable
     for name, command in [
         ("conn (conn-sql -> Arrow)", [conn_binary, backend.conn_url, query, str(runs)]),
@@ -218,25 +259,28 @@ def bench(backend, conn_binary, runs):
         ("SQLAlchemy + pandas.read_sql (original)",
          [py, os.path.join(HERE, "sql_pandas.py"), backend.sa_url, query, str(runs)]),
     ]:
-        out, _, cpu, rss = run(command, keep_output=True)
+        (out, _, cpu, rss), server_cpu_used = server_cpu_of(lambda: run(command, keep_output=True))
         seconds, rows = out.split()
         assert int(rows) == ROWS, (name, rows)
-        # CPU of the whole process over RUNS+1 queries; report it per query.
-        results.append((name, float(seconds), cpu / (runs + 1), rss))
+        # CPU of the whole process (its start, a warm-up SELECT 1 and RUNS queries) and
+        # of the server while it ran, per query.
+        results.append((name, float(seconds), cpu / runs, rss,
+                        server_cpu_used / runs if server_cpu_used is not None else None))
     floor, cx, pandas = results[0][1], results[2][1], results[3][1]
     print(f"{backend.name}: SELECT * of a 1M-row, 8-column table ({runs} runs, best wall time)")
     print(f"{'contender':44} {'wall s':>8} {'x cx':>6} {'x pandas':>8} {'x client':>8} "
           + (f"{'x server':>8} " if server else "")
-          + f"{'CPU s/query':>12} {'peak RSS MiB':>13}")
+          + f"{'CPU s/query':>12} {'server CPU s/q':>14} {'peak RSS MiB':>13}")
     if server:
         label = "server-only COPY to /dev/null (psql \\timing)"
         print(f"{label:44} {server:8.3f} "
               f"{server / cx:6.2f} {server / pandas:8.2f} {server / floor:8.2f} {1:8.2f} "
-              f"{'-':>12} {'-':>13}")
-    for name, wall, cpu, rss in results:
+              f"{'-':>12} {'-':>14} {'-':>13}")
+    for name, wall, cpu, rss, server_cpu_used in results:
+        served = f"{server_cpu_used:14.3f}" if server_cpu_used is not None else f"{'-':>14}"
         print(f"{name:44} {wall:8.3f} {wall / cx:6.2f} {wall / pandas:8.2f} {wall / floor:8.2f} "
               + (f"{wall / server:8.2f} " if server else "")
-              + f"{cpu:12.3f} {rss:13.0f}")
+              + f"{cpu:12.3f} {served} {rss:13.0f}")
     print(flush=True)
 
 

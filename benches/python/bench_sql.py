@@ -35,6 +35,7 @@ ROWS = 1_000_000
 
 class Postgres:
     name = "PostgreSQL"
+    server_processes = {"postgres"}  # the postmaster and its backends
     table = "conn_bench.t1m"
 
     def __init__(self):
@@ -89,6 +90,7 @@ ANALYZE {self.table};
 
 class MySql:
     name = "MariaDB/MySQL"
+    server_processes = {"mariadbd", "mysqld"}
     table = "bench_1m"
 
     def __init__(self):
@@ -144,6 +146,7 @@ class MySql:
 
 class Sqlite:
     name = "SQLite"
+    server_processes = set()  # in the client's process
     table = "bench_1m"
 
     def __init__(self):
@@ -185,15 +188,11 @@ FROM g;
 BACKENDS = {"postgres": Postgres, "mysql": MySql, "sqlite": Sqlite}
 
 
-# The local database servers' process names (PostgreSQL's postmaster and backends,
-# MariaDB's and MySQL's one process).
-SERVER_PROCESSES = {"postgres", "mariadbd", "mysqld"}
-
-
-def server_cpu():
-    """CPU seconds the local database servers' processes have used so far (user and
+def server_cpu(processes):
+    """CPU seconds the local server's processes (by name) have used so far (user and
     system, with their reaped children: a PostgreSQL backend's time moves to the
-    postmaster when it exits); None when no server runs on this machine."""
+    postmaster when it exits); None when none runs on this machine (a remote server,
+    or SQLite, which has none)."""
     ticks, found = 0, False
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -203,7 +202,7 @@ def server_cpu():
                 stat = f.read()
         except OSError:
             continue  # exited meanwhile
-        if stat[stat.index("(") + 1:stat.rindex(")")] not in SERVER_PROCESSES:
+        if stat[stat.index("(") + 1:stat.rindex(")")] not in processes:
             continue
         # After the command: state, ppid, ... utime stime cutime cstime are fields 14-17.
         fields = stat[stat.rindex(")") + 2:].split()
@@ -212,14 +211,14 @@ def server_cpu():
     return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
-def server_cpu_of(action):
-    """Runs `action()`; returns its result and the servers' CPU seconds meanwhile (None
-    without a local server). Waits a moment after it for PostgreSQL's backend to exit and
-    be reaped, so its time is counted."""
-    before = server_cpu()
+def server_cpu_of(backend, action):
+    """Runs `action()`; returns its result and the backend's local server's CPU seconds
+    meanwhile (None without one). Waits a moment after it for PostgreSQL's backend to
+    exit and be reaped, so its time is counted."""
+    before = server_cpu(backend.server_processes)
     result = action()
     time.sleep(0.3)
-    after = server_cpu()
+    after = server_cpu(backend.server_processes)
     return result, (after - before if before is not None and after is not None else None)
 
 
@@ -247,7 +246,7 @@ def bench(backend, conn_binary, runs):
     best = None
     server_total = 0.0
     for _ in range(runs):
-        (_, wall, cpu, rss), server_cpu_used = server_cpu_of(lambda: run(command, keep_output=False))
+        (_, wall, cpu, rss), server_cpu_used = server_cpu_of(backend, lambda: run(command, keep_output=False))
         server_total = None if server_total is None or server_cpu_used is None else server_total + server_cpu_used
         if best is None or wall < best[0]:
             best = (wall, cpu, rss)
@@ -259,7 +258,7 @@ def bench(backend, conn_binary, runs):
         ("SQLAlchemy + pandas.read_sql (original)",
          [py, os.path.join(HERE, "sql_pandas.py"), backend.sa_url, query, str(runs)]),
     ]:
-        (out, _, cpu, rss), server_cpu_used = server_cpu_of(lambda: run(command, keep_output=True))
+        (out, _, cpu, rss), server_cpu_used = server_cpu_of(backend, lambda: run(command, keep_output=True))
         seconds, rows = out.split()
         assert int(rows) == ROWS, (name, rows)
         # CPU of the whole process (its start, a warm-up SELECT 1 and RUNS queries) and

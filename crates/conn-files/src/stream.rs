@@ -169,9 +169,11 @@ struct Emitter<'a> {
     rows: usize,
     /// Whether each date-time column's values carry UTC offsets, as decided so far.
     zones: Zones,
-    /// Settled batches of the first `infer_rows` records, held back until those are all
-    /// decoded: a date-time column that is NULL in the first batches but carries
-    /// offsets later in the sample must reach the reader in UTC from its first batch.
+    /// Settled batches held back while a date-time column holds only NULLs so far:
+    /// whether its values carry offsets (and so its type) is decided by its first
+    /// value, which lies within the sample its type was inferred from (a column of
+    /// NULLs there is text). So the reader gets such a column in UTC from its first
+    /// batch, and at most the sample's records (and one batch) wait here.
     held: Vec<RecordBatch>,
     source: Source<'a>,
     sink: &'a BatchSink,
@@ -209,8 +211,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Settles one decoded batch and hands it to the reader (waiting while it is
-    /// behind); the batches of the first `infer_rows` records go out together, once
-    /// the last of them is settled.
+    /// behind), or holds it back while a date-time column's zone is undecided.
     async fn emit(&mut self, batch: &RecordBatch) -> Result<()> {
         let settled = self
             .plan
@@ -226,20 +227,22 @@ impl<'a> Emitter<'a> {
             return Err(self.source.error(conflict.why));
         }
         self.rows += settled.num_rows();
+        let undecided = self.zones.undecided(settled.schema_ref()) && self.rows < self.infer_rows;
         self.held.push(settled);
-        if self.rows >= self.infer_rows {
-            self.send_held().await?;
+        if undecided {
+            return Ok(());
         }
-        Ok(())
+        self.send_held().await
     }
 
     /// Sends the batches held back, each in the zones decided so far.
     async fn send_held(&mut self) -> Result<()> {
         for settled in std::mem::take(&mut self.held) {
+            // Held batches differ from the decided types only in columns of NULLs.
             let settled = self
                 .zones
                 .retype(&settled)
-                .map_err(|misfit| self.misfit(&misfit.why))?;
+                .map_err(|misfit| self.source.error(misfit.why))?;
             let settled = match &self.picked {
                 Some(indices) => settled.project(indices).map_err(|e| self.source.error(e))?,
                 None => settled,

@@ -519,6 +519,15 @@ impl Zones {
         self.conflict.clone().map(Misfit::conflict)
     }
 
+    /// Whether a naive date-time column of `schema` (a settled batch's) has held only
+    /// NULLs so far, so that whether its values carry offsets is not yet known.
+    pub(crate) fn undecided(&self, schema: &SchemaRef) -> bool {
+        schema.fields().iter().enumerate().any(|(i, field)| {
+            matches!(field.data_type(), DataType::Timestamp(_, None))
+                && self.decided.get(i).is_none_or(Option::is_none)
+        })
+    }
+
     /// `batch` with each column whose values carry offsets in UTC: a column of the
     /// batch holding nothing but NULLs may still be naive when its zone was decided by
     /// a later batch.

@@ -254,10 +254,9 @@ fn date_times_with_offsets_are_instants_and_never_mixed_with_wall_clock_times() 
 
 /// A stream hands out batches as they are decoded, and its sink holds back at most 8
 /// batches while a column holds only NULLs. A date-time column that was NULL for more
-/// than 8 batches of the first `infer_rows` records, and carried offsets after them,
-/// was announced naive: its first zoned batch ended the stream with an error, where
-/// read() returned the column in UTC. The batches of the first `infer_rows` records now
-/// go out together, in the zones those records decided.
+/// than 8 batches of the sample, and carried offsets after them, was announced naive:
+/// its first zoned batch ended the stream with an error, where read() returned the
+/// column in UTC. Batches are now held back while such a column's zone is undecided.
 #[test]
 fn a_stream_announces_a_zoned_column_that_starts_with_many_nulls_in_utc() {
     use conn_core::arrow::array::{Array, AsArray, RecordBatch};
@@ -266,40 +265,63 @@ fn a_stream_announces_a_zoned_column_that_starts_with_many_nulls_in_utc() {
 
     let dir = tempfile::tempdir().unwrap();
     let conn = memory(dir.path());
-    // 200 rows (20 batches of 10) with no date-time, then 300 with offsets.
-    let mut csv = String::from("i,t\n");
-    for i in 0..500 {
-        if i < 200 {
-            csv.push_str(&format!("{i},\n"));
+    // 900 rows (90 batches of 10) with no date-time, then 1,100 with offsets: the first
+    // value is inside the sample (infer_rows 1000), the rest beyond it.
+    let mut csv = String::from("i,t,k\n");
+    for i in 0..2000 {
+        if i < 900 {
+            csv.push_str(&format!("{i},,{i}\n"));
         } else {
-            csv.push_str(&format!("{i},1970-01-01T02:00:{:02}+02:00\n", i % 60));
+            csv.push_str(&format!("{i},1970-01-01T02:00:{:02}+02:00,{i}\n", i % 60));
         }
     }
     put(&conn, "late_zones.csv", csv.as_bytes());
-    let with = |read: conn_files::Read<conn_core::Table>| {
-        read.option("batch_size", 10).option("infer_rows", 1000)
-    };
-    let stream = with(conn.read("late_zones.csv"))
-        .stream()
-        .blocking()
-        .unwrap();
-    let schema = stream.schema();
-    let batches: Vec<RecordBatch> = stream.into_iter().map(Result::unwrap).collect();
     let utc = DataType::Timestamp(TimeUnit::Second, Some("UTC".into()));
-    assert_eq!(schema.field(1).data_type(), &utc);
-    assert_eq!(batches.len(), 50);
-    let streamed = concat_batches(&schema, &batches).unwrap();
-    let read = with(conn.read("late_zones.csv"))
-        .ttl(Ttl::ZERO)
-        .blocking()
-        .unwrap();
-    assert_eq!(read.schema(), &schema);
-    assert_eq!(
-        streamed,
-        concat_batches(read.schema(), read.batches()).unwrap()
-    );
-    let t = streamed.column(1).as_primitive::<TimestampSecondType>();
-    assert_eq!(t.null_count(), 200);
-    // Row 201: 1970-01-01T02:00:21+02:00, 21 seconds after the epoch.
-    assert_eq!(t.value(201), 21);
+    for columns in [None, Some(["t", "k"])] {
+        let with = |read: conn_files::Read<conn_core::Table>| {
+            let read = read.option("batch_size", 10).option("infer_rows", 1000);
+            match columns {
+                Some(names) => read.option(
+                    "columns",
+                    conn_core::Value::from(
+                        names
+                            .iter()
+                            .map(|c| conn_core::Value::from(*c))
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+                None => read,
+            }
+        };
+        let stream = with(conn.read("late_zones.csv"))
+            .stream()
+            .blocking()
+            .unwrap();
+        let schema = stream.schema();
+        let batches: Vec<RecordBatch> = stream.into_iter().map(Result::unwrap).collect();
+        let t = schema.index_of("t").unwrap();
+        assert_eq!(schema.field(t).data_type(), &utc, "{columns:?}");
+        assert_eq!(batches.len(), 200, "{columns:?}");
+        assert!(
+            batches.iter().all(|b| b.schema() == schema),
+            "every batch in the announced schema ({columns:?})"
+        );
+        let streamed = concat_batches(&schema, &batches).unwrap();
+        let read = with(conn.read("late_zones.csv"))
+            .ttl(Ttl::ZERO)
+            .blocking()
+            .unwrap();
+        assert_eq!(read.schema(), &schema, "{columns:?}");
+        assert_eq!(
+            streamed,
+            concat_batches(read.schema(), read.batches()).unwrap(),
+            "{columns:?}"
+        );
+        let values = streamed.column(t).as_primitive::<TimestampSecondType>();
+        assert_eq!(values.null_count(), 900, "{columns:?}");
+        // Row 901: 1970-01-01T02:00:01+02:00 (901 % 60 = 1), one second after the epoch;
+        // row 1999, beyond the sample: 19 seconds.
+        assert_eq!(values.value(901), 1, "{columns:?}");
+        assert_eq!(values.value(1999), 19, "{columns:?}");
+    }
 }

@@ -795,6 +795,17 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
         .blocking()
         .unwrap();
     session.commit().blocking().unwrap();
+    // Two statements with rows: an error in a session as outside one, never one table
+    // of both statements' rows.
+    for sql in [
+        "SELECT 1 AS a; SELECT 2 AS a",
+        "SELECT 1 AS a; SELECT 'x' AS b, 2 AS c",
+    ] {
+        let expected = "the query holds more than one statement that returns rows";
+        error_containing(read(&conn, sql), expected);
+        let mut session = conn.session().blocking().unwrap();
+        error_containing(session.query(sql).blocking(), expected);
+    }
     // Nothing to run: an empty result.
     let empty = read(&conn, "-- nothing").unwrap();
     assert_eq!((empty.num_rows(), empty.schema().fields().len()), (0, 0));

@@ -92,6 +92,39 @@ pub(crate) fn read(
     outcome
 }
 
+/// The error for a query of several statements that return rows.
+pub(crate) fn more_than_one_result(ctx: &Ctx) -> Error {
+    Error::InvalidArgument(format!(
+        "sql connection \"{}\": the query holds more than one statement that returns rows; \
+         a read returns one result (run the others on their own)",
+        ctx.name
+    ))
+}
+
+/// How many statements of `sql` return rows (have result columns), each prepared on
+/// the locked connection and finalized, none run. For a script read through sqlx's
+/// rows (in a session), which would return the rows of all of them as one result.
+pub(crate) fn statements_with_rows(
+    handle: &mut LockedSqliteHandle<'_>,
+    sql: &str,
+    ctx: &Ctx,
+) -> Result<usize> {
+    // SAFETY: as in `read`: the locked handle is used only while borrowed here, not
+    // owned by `db`, and `db` with every statement prepared on it is dropped before
+    // this function returns.
+    #[allow(unsafe_code)]
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+        .map_err(|e| failure(e, ctx))?;
+    let mut statements = rusqlite::Batch::new(&db, sql);
+    let mut with_rows = 0;
+    while let Some(statement) = statements.next().map_err(|e| failure(e, ctx))? {
+        if statement.column_count() > 0 {
+            with_rows += 1;
+        }
+    }
+    Ok(with_rows)
+}
+
 /// Logs the statement as sqlx logs the statements it runs (target `sqlx::query`): at
 /// info level with `echo`, and as a warning when it took a second or more.
 fn log_statement(sql: &str, elapsed: Duration, echo: bool) {
@@ -140,11 +173,7 @@ fn read_on(
         if statement.column_count() == 0 {
             statement.raw_execute().map_err(|e| failure(e, ctx))?;
         } else if result.is_some() {
-            return Err(Error::InvalidArgument(format!(
-                "sql connection \"{}\": the query holds more than one statement that \
-                 returns rows; a read returns one result (run the others on their own)",
-                ctx.name
-            )));
+            return Err(more_than_one_result(ctx));
         } else {
             result = Some(read_rows(statement, ctx, out)?);
         }

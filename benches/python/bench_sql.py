@@ -5,7 +5,7 @@ bigint, an int, a float, two texts (one NULL every 10th row), a timestamp, a boo
 a decimal(12, 2). It is created once (PostgreSQL conn_bench.t1m, MySQL bench_1m, SQLite
 bench_1m in a file under ~/.cache/conn-bench/) and reused.
 
-Contenders, each in its own process (its CPU time and peak memory come from wait4):
+Contenders, each in its own process (peak memory from wait4; CPU as each reports it):
   server     PostgreSQL only: the server's own cost, a binary COPY to the server's
              /dev/null timed by psql's \timing (nothing crosses the wire; needs a superuser
              or pg_write_server_files, skipped otherwise)
@@ -20,8 +20,11 @@ Contenders, each in its own process (its CPU time and peak memory come from wait
 Usage: bench_sql.py BACKEND CONN_BINARY [RUNS]; URLs from CONN_TEST_POSTGRES_URL and
 CONN_TEST_MYSQL_URL (defaults: the local test servers). Prints a table of best wall time
 of RUNS, ratios to connectorx, pandas, the client floor and (PostgreSQL) the server-only
-COPY, client CPU per query, the local server's CPU per query (the time no client can read
-the result in less than: the server serves one query on one core) and peak RSS.
+COPY, client CPU per query (the RUNS queries' own, as each contender reports it; a client
+command-line tool's whole process), the local server's CPU per query (the mean over the
+contender's process, its connecting and background workers such as PostgreSQL's
+checkpointer included: it serves one query on one core, so a read takes about that long
+whatever the client) and peak RSS.
 """
 import os
 import subprocess
@@ -258,12 +261,13 @@ def bench(backend, conn_binary, runs):
         ("SQLAlchemy + pandas.read_sql (original)",
          [py, os.path.join(HERE, "sql_pandas.py"), backend.sa_url, query, str(runs)]),
     ]:
-        (out, _, cpu, rss), server_cpu_used = server_cpu_of(backend, lambda: run(command, keep_output=True))
-        seconds, rows = out.split()
+        (out, _, _, rss), server_cpu_used = server_cpu_of(backend, lambda: run(command, keep_output=True))
+        seconds, rows, cpu = out.split()
         assert int(rows) == ROWS, (name, rows)
-        # CPU of the whole process (its start, a warm-up SELECT 1 and RUNS queries) and
-        # of the server while it ran, per query.
-        results.append((name, float(seconds), cpu / runs, rss,
+        # The contender's CPU over its RUNS queries (as it reports it: no interpreter
+        # start or imports), and the server's while the process ran (its connecting and
+        # a warm-up SELECT 1 included), per query.
+        results.append((name, float(seconds), float(cpu) / runs, rss,
                         server_cpu_used / runs if server_cpu_used is not None else None))
     floor, cx, pandas = results[0][1], results[2][1], results[3][1]
     print(f"{backend.name}: SELECT * of a 1M-row, 8-column table ({runs} runs, best wall time)")

@@ -660,9 +660,12 @@ impl Read<Table> {
     /// pinned to one version of the object, in batches that end at row group
     /// boundaries). Memory holds at most [`prefetch`](Self::prefetch) batches ahead of
     /// the reader, plus the sample the column types are inferred from (the first
-    /// `infer_rows` records of CSV and JSON lines, at most 64 MiB and one line; the
-    /// batches of those records are held back while a CSV date-time column has held
-    /// only NULLs) and, for Parquet, one row group's column chunks.
+    /// `infer_rows` records of CSV and JSON lines, at most 64 MiB and one line, kept
+    /// while the stream runs; the decoded batches of those records are held back while
+    /// a CSV date-time column has held only NULLs), the batches held while a column
+    /// holds only NULLs (at most 8 batches or 262,144 rows, see
+    /// [`BatchSink::send`](conn_core::plugin::BatchSink::send)) and, for Parquet, one
+    /// row group's column chunks.
     ///
     /// A stream bypasses the cache (the ttl is not used). The column types are those
     /// of the first `infer_rows` records (CSV, JSON lines): a later record that does

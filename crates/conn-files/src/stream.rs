@@ -171,9 +171,10 @@ struct Emitter<'a> {
     zones: Zones,
     /// Settled batches held back while a date-time column holds only NULLs so far:
     /// whether its values carry offsets (and so its type) is decided by its first
-    /// value, which lies within the sample its type was inferred from (a column of
-    /// NULLs there is text). So the reader gets such a column in UTC from its first
-    /// batch, and at most the sample's records (and one batch) wait here.
+    /// value, which lies within the sample its type was inferred from (a column
+    /// without a value there is inferred `Null`, never a date-time). So the reader
+    /// gets such a column in UTC from its first batch, and at most the sample's
+    /// records (and one batch) wait here.
     held: Vec<RecordBatch>,
     source: Source<'a>,
     sink: &'a BatchSink,

@@ -221,13 +221,17 @@ pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize
         [b'#', ..] if backend == Backend::MySql => {
             sql[i..].find('\n').map_or(sql.len(), |p| i + p + 1)
         }
-        [b'/', b'*', ..] => skip_block_comment(bytes, i),
+        [b'/', b'*', ..] if backend == Backend::Postgres => skip_block_comment(bytes, i),
+        // MySQL and SQLite end a block comment at the first `*/` (no nesting).
+        [b'/', b'*', ..] => find_from(i + 2, "*/"),
         [b'E' | b'e', b'\'', ..] if backend == Backend::Postgres => {
             skip_quoted(bytes, i + 1, b'\'', true)
         }
         [b'\'', ..] => skip_quoted(bytes, i, b'\'', backend == Backend::MySql),
         [b'"', ..] => skip_quoted(bytes, i, b'"', false),
-        [b'`', ..] if backend == Backend::MySql => skip_quoted(bytes, i, b'`', false),
+        [b'`', ..] if backend != Backend::Postgres => skip_quoted(bytes, i, b'`', false),
+        // SQLite's `[identifier]` (no escapes inside).
+        [b'[', ..] if backend == Backend::Sqlite => find_from(i + 1, "]"),
         [b'$', ..] if backend == Backend::Postgres => match dollar_tag(&sql[i..]) {
             Some(tag) => find_from(i + tag.len(), tag),
             None => i,
@@ -326,9 +330,18 @@ mod tests {
             ("", 0),
             ("SELECT \"a;b\" FROM t; SELECT 2", 2),
             ("CREATE TABLE x (a); INSERT INTO x VALUES (1);", 2),
+            // SQLite's [identifiers] and `identifiers`, and block comments that do not
+            // nest, as SQLite splits them.
+            ("SELECT 1 AS [a'b]; SELECT 2 AS a; --'", 2),
+            ("SELECT 1 AS `a;b`", 1),
+            ("SELECT 1 AS a; /* /* */ SELECT 2 AS a", 2),
         ] {
             assert_eq!(text(sql).statement_count(Backend::Sqlite), count, "{sql}");
         }
+        // PostgreSQL nests block comments; MySQL does not.
+        let nested = text("SELECT 1 AS a; /* /* */ SELECT 2 AS a");
+        assert_eq!(nested.statement_count(Backend::Postgres), 1);
+        assert_eq!(nested.statement_count(Backend::MySql), 2);
         let bound = Prepared {
             sql: "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)".into(),
             values: vec![Param::from(1_i64), Param::from(2_i64)],

@@ -797,15 +797,36 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
     session.commit().blocking().unwrap();
     // Two statements with rows: an error in a session as outside one, never one table
     // of both statements' rows.
+    // Whatever conn's own count of the statements says (SQLite's `[...]` identifiers and
+    // unnested comments split these in two).
     for sql in [
         "SELECT 1 AS a; SELECT 2 AS a",
         "SELECT 1 AS a; SELECT 'x' AS b, 2 AS c",
+        "SELECT 1 AS [a'b]; SELECT 2 AS a; --'",
+        "SELECT 1 AS a; /* /* */ SELECT 2 AS a",
     ] {
         let expected = "the query holds more than one statement that returns rows";
         error_containing(read(&conn, sql), expected);
         let mut session = conn.session().blocking().unwrap();
         error_containing(session.query(sql).blocking(), expected);
+        // The session goes on.
+        let after = session.query("SELECT 3 AS a").blocking().unwrap();
+        assert_eq!(values::<Int64Type>(&after, "a"), vec![Some(3)], "{sql}");
     }
+    // A script's parameters are checked in a session as outside one.
+    let mut session = conn.session().blocking().unwrap();
+    error_containing(
+        session
+            .query("CREATE TEMP TABLE s AS SELECT 1 AS v; SELECT ? AS a, ? AS b")
+            .bind(1)
+            .blocking(),
+        "uses parameter 2 but 1 value(s) were given",
+    );
+    error_containing(
+        session.query("SELECT ? AS a").bind(1).bind(2).blocking(),
+        "2 value(s) were given but no parameter of the query takes value 2",
+    );
+    drop(session);
     // Nothing to run: an empty result.
     let empty = read(&conn, "-- nothing").unwrap();
     assert_eq!((empty.num_rows(), empty.schema().fields().len()), (0, 0));

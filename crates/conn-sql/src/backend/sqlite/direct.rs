@@ -93,7 +93,7 @@ pub(crate) fn read(
 }
 
 /// The error for a query of several statements that return rows.
-pub(crate) fn more_than_one_result(ctx: &Ctx) -> Error {
+fn more_than_one_result(ctx: &Ctx) -> Error {
     Error::InvalidArgument(format!(
         "sql connection \"{}\": the query holds more than one statement that returns rows; \
          a read returns one result (run the others on their own)",
@@ -101,28 +101,37 @@ pub(crate) fn more_than_one_result(ctx: &Ctx) -> Error {
     ))
 }
 
-/// How many statements of `sql` return rows (have result columns), each prepared on
-/// the locked connection and finalized, none run. For a script read through sqlx's
-/// rows (in a session), which would return the rows of all of them as one result.
-pub(crate) fn statements_with_rows(
+/// Checks a query read through sqlx's rows (in a session) as a pooled read checks it,
+/// before any of it runs: each statement is prepared on the locked connection, its
+/// parameters bound, and finalized without being stepped (SQLite applies some PRAGMAs
+/// while preparing, as sqlx's own prepare of the same query did). Fails when more than
+/// one statement returns rows (sqlx would return the rows of all as one table), when a
+/// parameter has no value (sqlx would bind NULL) or a value no parameter takes.
+pub(crate) fn check_read(
     handle: &mut LockedSqliteHandle<'_>,
-    sql: &str,
+    prepared: &Prepared,
     ctx: &Ctx,
-) -> Result<usize> {
+) -> Result<()> {
     // SAFETY: as in `read`: the locked handle is used only while borrowed here, not
     // owned by `db`, and `db` with every statement prepared on it is dropped before
     // this function returns.
     #[allow(unsafe_code)]
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
         .map_err(|e| failure(e, ctx))?;
-    let mut statements = rusqlite::Batch::new(&db, sql);
+    let mut statements = rusqlite::Batch::new(&db, &prepared.sql);
+    let mut binder = Binder::new(&prepared.values);
     let mut with_rows = 0;
-    while let Some(statement) = statements.next().map_err(|e| failure(e, ctx))? {
+    while let Some(mut statement) = statements.next().map_err(|e| failure(e, ctx))? {
+        binder.bind(&mut statement, ctx)?;
         if statement.column_count() > 0 {
             with_rows += 1;
         }
     }
-    Ok(with_rows)
+    binder.all_used(ctx)?;
+    if with_rows > 1 {
+        return Err(more_than_one_result(ctx));
+    }
+    Ok(())
 }
 
 /// Logs the statement as sqlx logs the statements it runs (target `sqlx::query`): at

@@ -42,14 +42,15 @@ pub(crate) async fn fetch(
         .collect();
     if prepared.statement_count(Backend::Sqlite) == 1 {
         super::enough_values(&statement, prepared.values.len(), ctx)?;
-    } else {
-        // sqlx would return the rows of every statement as one result (and decode them
-        // by the first one's columns): refused, as a pooled read refuses it. sqlx's
-        // prepare above prepared every statement, so each prepares here too.
+    }
+    // As a pooled read: sqlx would return the rows of every statement with rows as one
+    // table (decoded by the first one's columns), bind NULL to a parameter without a
+    // value and ignore a value no parameter takes. Checked on SQLite's own split of the
+    // query, whatever conn's count of its statements says. sqlx's prepare above
+    // prepared every statement, so each prepares here too.
+    {
         let mut handle = conn.lock_handle().await.map_err(|e| ctx.err(e, "query"))?;
-        if super::direct::statements_with_rows(&mut handle, &prepared.sql, ctx)? > 1 {
-            return Err(super::direct::more_than_one_result(ctx));
-        }
+        super::direct::check_read(&mut handle, &prepared, ctx)?;
     }
     let mut batches = out.batches(names, decoders, ctx.batch_size);
     let mut query = statement.query();

@@ -663,7 +663,7 @@ impl Read<Table> {
     /// `infer_rows` records of CSV and JSON lines, at most 64 MiB and one line, kept
     /// while the stream runs; the decoded batches of those records are held back while
     /// a CSV date-time column has held only NULLs), the batches held while a column
-    /// holds only NULLs (at most 8 batches or 262,144 rows, see
+    /// holds only NULLs (8 batches or about 262,144 rows, see
     /// [`BatchSink::send`](conn_core::plugin::BatchSink::send)) and, for Parquet, one
     /// row group's column chunks.
     ///

@@ -48,6 +48,44 @@ impl Prepared {
         count + usize::from(content)
     }
 
+    /// The value numbers SQLite's parameters take across every statement of the text,
+    /// read from the text itself (no statement prepared: a script's later statements
+    /// may use tables its earlier ones create): `?NNN` and `$NNN` by number, each `?`
+    /// the next of a count across statements, as sqlx binds them. Other names (`:x`,
+    /// `@x`, `$x`) are left out.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // SQLite's checks use it
+    pub(crate) fn sqlite_parameter_numbers(&self) -> Vec<usize> {
+        let sql = self.sql.as_str();
+        let bytes = sql.as_bytes();
+        let (mut numbers, mut anonymous, mut i) = (Vec::new(), 0, 0);
+        while i < bytes.len() {
+            let skip = skip_non_parameter(sql, i, Backend::Sqlite);
+            if skip > i {
+                i = skip;
+                continue;
+            }
+            if matches!(bytes[i], b'?' | b'$') {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let number = sql[i + 1..i + 1 + digits].parse::<usize>().ok();
+                match (bytes[i], number) {
+                    (_, Some(number)) => numbers.push(number),
+                    (b'?', None) => {
+                        anonymous += 1;
+                        numbers.push(anonymous);
+                    }
+                    _ => {}
+                }
+                i += 1 + digits;
+                continue;
+            }
+            i += 1;
+        }
+        numbers
+    }
+
     /// Whether this is certainly one statement that the database runs as a whole: text
     /// with no `;` before its end (a `;` inside a string literal counts as a separator:
     /// "not certain" is the safe answer; parameters prove nothing, as SQLite runs every
@@ -217,10 +255,23 @@ pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize
             .map_or(sql.len(), |p| from + p + needle.len())
     };
     match rest {
+        // MySQL's `--` starts a comment only before whitespace or a control character
+        // (`a--1` is a minus a negative one).
+        [b'-', b'-', next, ..]
+            if backend == Backend::MySql
+                && !(next.is_ascii_whitespace() || next.is_ascii_control()) =>
+        {
+            i
+        }
         [b'-', b'-', ..] => sql[i..].find('\n').map_or(sql.len(), |p| i + p + 1),
         [b'#', ..] if backend == Backend::MySql => {
             sql[i..].find('\n').map_or(sql.len(), |p| i + p + 1)
         }
+        // MySQL runs what its executable comments (`/*!40000 ... */`, MariaDB's
+        // `/*M!100000 ... */`) hold: only the opener is skipped, the body is code (its
+        // closing `*/` reads as two operator characters).
+        [b'/', b'*', b'!', ..] if backend == Backend::MySql => skip_digits(bytes, i + 3),
+        [b'/', b'*', b'M', b'!', ..] if backend == Backend::MySql => skip_digits(bytes, i + 4),
         [b'/', b'*', ..] if backend == Backend::Postgres => skip_block_comment(bytes, i),
         // MySQL and SQLite end a block comment at the first `*/` (no nesting).
         [b'/', b'*', ..] => find_from(i + 2, "*/"),
@@ -228,7 +279,8 @@ pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize
             skip_quoted(bytes, i + 1, b'\'', true)
         }
         [b'\'', ..] => skip_quoted(bytes, i, b'\'', backend == Backend::MySql),
-        [b'"', ..] => skip_quoted(bytes, i, b'"', false),
+        // MySQL's double-quoted strings take backslash escapes as its single-quoted do.
+        [b'"', ..] => skip_quoted(bytes, i, b'"', backend == Backend::MySql),
         [b'`', ..] if backend != Backend::Postgres => skip_quoted(bytes, i, b'`', false),
         // SQLite's `[identifier]` (no escapes inside).
         [b'[', ..] if backend == Backend::Sqlite => find_from(i + 1, "]"),
@@ -238,6 +290,15 @@ pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize
         },
         _ => i,
     }
+}
+
+/// Past the digits starting at `start`.
+fn skip_digits(bytes: &[u8], start: usize) -> usize {
+    start
+        + bytes[start.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
 }
 
 /// Past a quoted run starting at `start` (the opening quote). A doubled quote is an
@@ -338,6 +399,15 @@ mod tests {
         ] {
             assert_eq!(text(sql).statement_count(Backend::Sqlite), count, "{sql}");
         }
+        let numbers = |sql: &str| text(sql).sqlite_parameter_numbers();
+        assert_eq!(
+            numbers("INSERT INTO t VALUES (?, '?'); SELECT ?2, ?, $1 /* ? */ -- ?"),
+            vec![1, 2, 2, 1]
+        );
+        assert_eq!(
+            numbers("SELECT [?], `?`, \"?\", :x, $y"),
+            Vec::<usize>::new()
+        );
         // PostgreSQL nests block comments; MySQL does not.
         let nested = text("SELECT 1 AS a; /* /* */ SELECT 2 AS a");
         assert_eq!(nested.statement_count(Backend::Postgres), 1);

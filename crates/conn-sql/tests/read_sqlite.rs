@@ -678,6 +678,22 @@ fn statement_errors_name_what_is_wrong() {
         conn.execute("INSERT INTO two VALUES (?, ?)").blocking(),
         "the statement has 2 parameter(s) but 0 value(s) were given",
     );
+    // A script's values are checked from its text before it runs (sqlx alone binds
+    // NULL to a parameter without a value): nothing is inserted.
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?, 1); INSERT INTO two VALUES (?, 2)")
+            .bind(1)
+            .blocking(),
+        "the script uses parameter 2 but 1 value(s) were given",
+    );
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?, 1); INSERT INTO two VALUES (?2, 2)")
+            .bind(1)
+            .bind(2)
+            .bind(3)
+            .blocking(),
+        "3 value(s) were given but no parameter of the script takes value 3",
+    );
     // A script still runs statement by statement (the INSERT needs the table the
     // CREATE makes).
     conn.execute("CREATE TABLE three (a INTEGER); INSERT INTO three VALUES (?)")
@@ -821,6 +837,11 @@ fn parameters_bind_as_sqlx_binds_them_and_scripts_run_in_order() {
             .bind(1)
             .blocking(),
         "uses parameter 2 but 1 value(s) were given",
+    );
+    // Checked before any of it ran.
+    error_containing(
+        session.query("SELECT * FROM s").blocking(),
+        "no such table: s",
     );
     error_containing(
         session.query("SELECT ? AS a").bind(1).bind(2).blocking(),

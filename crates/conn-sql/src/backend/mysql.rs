@@ -332,8 +332,21 @@ fn leading_words(statement: &str, n: usize) -> Vec<String> {
     let mut rest = statement;
     while words.len() < n {
         rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("--").or_else(|| rest.strip_prefix('#')) {
+        // `--` is a comment only before whitespace or a control character.
+        let dashes = rest.strip_prefix("--").filter(|after| {
+            after
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || c.is_control())
+        });
+        if let Some(after) = dashes.or_else(|| rest.strip_prefix('#')) {
             rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest
+            .strip_prefix("/*!")
+            .or_else(|| rest.strip_prefix("/*M!"))
+        {
+            // An executable comment: its body is the statement's code.
+            rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
         } else if let Some(after) = rest.strip_prefix("/*") {
             rest = after.split_once("*/").map_or("", |(_, r)| r);
         } else {
@@ -370,6 +383,14 @@ mod tests {
             "rollback",
             "START TRANSACTION",
             "LOCK TABLES t WRITE",
+            // Executable comments run; `--` needs a space to start a comment; a
+            // double-quoted string takes backslash escapes; block comments do not nest.
+            "/*!40000 ALTER TABLE t DISABLE KEYS */",
+            "/*M!100000 DROP TABLE t */",
+            "/*!COMMIT*/",
+            "UPDATE t SET a=a--1; DROP TABLE u",
+            "SELECT \"\\\"\"; DROP TABLE u; SELECT \"x\"",
+            "SELECT 1 /* /* */; DROP TABLE t",
         ] {
             assert!(implicit_commit(sql).is_some(), "{sql}");
         }

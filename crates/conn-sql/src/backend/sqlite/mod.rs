@@ -98,6 +98,11 @@ pub(crate) async fn execute(
     ctx: &Ctx,
 ) -> Result<u64> {
     let one_statement = prepared.statement_count(Backend::Sqlite) == 1;
+    if !one_statement && !prepared.values.is_empty() {
+        // A script with values: sqlx would bind NULL to a parameter without one and
+        // ignore a value no parameter takes. Checked from the text before anything runs.
+        script_values(&prepared, ctx)?;
+    }
     if !one_statement && prepared.values.is_empty() {
         // A script: each statement is prepared as the one before has run (a later one
         // may use a table an earlier one creates).
@@ -137,6 +142,28 @@ pub(crate) async fn execute(
 /// NULL to the rest (a write would store NULLs nobody asked for). SQLite counts a
 /// statement's parameters by their highest number; a statement mixing `?NNN` and `?`
 /// may need fewer values than that (sqlx numbers the `?` on their own) and is refused.
+/// An error when a script's parameters (read from its text) take a value that was not
+/// given, or a given value is taken by none.
+fn script_values(prepared: &Prepared, ctx: &Ctx) -> Result<()> {
+    let numbers = prepared.sqlite_parameter_numbers();
+    let given = prepared.values.len();
+    if let Some(missing) = numbers.iter().find(|&&n| n == 0 || n > given) {
+        return Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": the script uses parameter {missing} but {given} value(s) \
+             were given",
+            ctx.name
+        )));
+    }
+    if let Some(unused) = (1..=given).find(|n| !numbers.contains(n)) {
+        return Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": {given} value(s) were given but no parameter of the \
+             script takes value {unused}",
+            ctx.name
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn enough_values(
     statement: &sqlx::sqlite::SqliteStatement,
     given: usize,

@@ -48,42 +48,40 @@ impl Prepared {
         count + usize::from(content)
     }
 
-    /// The value numbers SQLite's parameters take across every statement of the text,
-    /// read from the text itself (no statement prepared: a script's later statements
-    /// may use tables its earlier ones create): `?NNN` and `$NNN` by number, each `?`
-    /// the next of a count across statements, as sqlx binds them. Other names (`:x`,
-    /// `@x`, `$x`) are left out.
+    /// SQLite's parameters in the text, read from the text itself (no statement
+    /// prepared: a script's later statements may use tables its earlier ones create):
+    /// how many plain `?` it holds, and the first parameter of another form (`?NNN`,
+    /// `$NNN`, `:x`, `@x`, `$x`), whose value number sqlx derives from the slots SQLite
+    /// gives each statement rather than from the text.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // SQLite's checks use it
-    pub(crate) fn sqlite_parameter_numbers(&self) -> Vec<usize> {
+    pub(crate) fn sqlite_parameters(&self) -> (usize, Option<String>) {
         let sql = self.sql.as_str();
         let bytes = sql.as_bytes();
-        let (mut numbers, mut anonymous, mut i) = (Vec::new(), 0, 0);
+        let identifier = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+        let (mut plain, mut other, mut i) = (0, None, 0);
         while i < bytes.len() {
             let skip = skip_non_parameter(sql, i, Backend::Sqlite);
             if skip > i {
                 i = skip;
                 continue;
             }
-            if matches!(bytes[i], b'?' | b'$') {
-                let digits = bytes[i + 1..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                let number = sql[i + 1..i + 1 + digits].parse::<usize>().ok();
-                match (bytes[i], number) {
-                    (_, Some(number)) => numbers.push(number),
-                    (b'?', None) => {
-                        anonymous += 1;
-                        numbers.push(anonymous);
-                    }
-                    _ => {}
+            let follows_identifier = i > 0 && identifier(bytes[i - 1]);
+            let named = |at: usize| bytes.get(at).is_some_and(|&b| identifier(b));
+            match bytes[i] {
+                b'?' if !named(i + 1) => plain += 1,
+                b'?' | b':' | b'@' | b'$' if !follows_identifier && named(i + 1) => {
+                    let end = (i + 1..bytes.len())
+                        .find(|&k| !identifier(bytes[k]))
+                        .unwrap_or(bytes.len());
+                    other.get_or_insert_with(|| sql[i..end].to_owned());
+                    i = end;
+                    continue;
                 }
-                i += 1 + digits;
-                continue;
+                _ => {}
             }
             i += 1;
         }
-        numbers
+        (plain, other)
     }
 
     /// Whether this is certainly one statement that the database runs as a whole: text
@@ -247,6 +245,18 @@ fn missing(name: &str, params: &Params) -> Error {
 /// If a literal, quoted identifier or comment starts at `i`, the index just past it;
 /// otherwise `i`.
 pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize {
+    skip_non_parameter_escaping(sql, i, backend, backend == Backend::MySql)
+}
+
+/// [`skip_non_parameter`], with MySQL's backslash escapes in quoted strings on or off
+/// (`NO_BACKSLASH_ESCAPES`; under `ANSI_QUOTES` a double-quoted run is an identifier,
+/// which takes none either).
+pub(crate) fn skip_non_parameter_escaping(
+    sql: &str,
+    i: usize,
+    backend: Backend,
+    mysql_backslashes: bool,
+) -> usize {
     let bytes = sql.as_bytes();
     let rest = &bytes[i..];
     let find_from = |from: usize, needle: &str| {
@@ -278,9 +288,9 @@ pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize
         [b'E' | b'e', b'\'', ..] if backend == Backend::Postgres => {
             skip_quoted(bytes, i + 1, b'\'', true)
         }
-        [b'\'', ..] => skip_quoted(bytes, i, b'\'', backend == Backend::MySql),
+        [b'\'', ..] => skip_quoted(bytes, i, b'\'', mysql_backslashes),
         // MySQL's double-quoted strings take backslash escapes as its single-quoted do.
-        [b'"', ..] => skip_quoted(bytes, i, b'"', backend == Backend::MySql),
+        [b'"', ..] => skip_quoted(bytes, i, b'"', mysql_backslashes),
         [b'`', ..] if backend != Backend::Postgres => skip_quoted(bytes, i, b'`', false),
         // SQLite's `[identifier]` (no escapes inside).
         [b'[', ..] if backend == Backend::Sqlite => find_from(i + 1, "]"),
@@ -399,15 +409,17 @@ mod tests {
         ] {
             assert_eq!(text(sql).statement_count(Backend::Sqlite), count, "{sql}");
         }
-        let numbers = |sql: &str| text(sql).sqlite_parameter_numbers();
+        let parameters = |sql: &str| text(sql).sqlite_parameters();
         assert_eq!(
-            numbers("INSERT INTO t VALUES (?, '?'); SELECT ?2, ?, $1 /* ? */ -- ?"),
-            vec![1, 2, 2, 1]
+            parameters("INSERT INTO t VALUES (?, '?'); SELECT ? /* ? */ -- ?"),
+            (2, None)
         );
+        assert_eq!(parameters("SELECT 1; SELECT ?2, ?"), (1, Some("?2".into())));
         assert_eq!(
-            numbers("SELECT [?], `?`, \"?\", :x, $y"),
-            Vec::<usize>::new()
+            parameters("SELECT a$1, [?], `?`, \"?\" FROM t$2"),
+            (0, None)
         );
+        assert_eq!(parameters("SELECT :x, ?"), (1, Some(":x".into())));
         // PostgreSQL nests block comments; MySQL does not.
         let nested = text("SELECT 1 AS a; /* /* */ SELECT 2 AS a");
         assert_eq!(nested.statement_count(Backend::Postgres), 1);

@@ -687,12 +687,28 @@ fn statement_errors_name_what_is_wrong() {
         "the script uses parameter 2 but 1 value(s) were given",
     );
     error_containing(
-        conn.execute("INSERT INTO two VALUES (?, 1); INSERT INTO two VALUES (?2, 2)")
+        conn.execute("INSERT INTO two VALUES (?, 1); INSERT INTO two VALUES (?, 2)")
             .bind(1)
             .bind(2)
             .bind(3)
             .blocking(),
         "3 value(s) were given but no parameter of the script takes value 3",
+    );
+    // Without values (sqlx would run it and bind NULL).
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (1, 1); INSERT INTO two VALUES (?, 2)")
+            .blocking(),
+        "the script uses parameter 1 but 0 value(s) were given",
+    );
+    // A numbered parameter: sqlx's numbering over a script depends on the slots SQLite
+    // gives each statement (`INSERT ... (?, ?); INSERT ... (?2)` with two values bound
+    // NULL to the last one).
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?, ?); INSERT INTO two VALUES (?2, 2)")
+            .bind(1)
+            .bind(2)
+            .blocking(),
+        "the script's parameter ?2 cannot be bound",
     );
     // A script still runs statement by statement (the INSERT needs the table the
     // CREATE makes).

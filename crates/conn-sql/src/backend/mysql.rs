@@ -281,7 +281,11 @@ pub(crate) async fn execute(
 /// session they would end its transaction behind its back. Returns the offending
 /// statement's leading keywords, for the error.
 pub(crate) fn implicit_commit(sql: &str) -> Option<String> {
-    statements(sql).into_iter().find_map(|statement| {
+    // Split with backslash escapes and without (the server's sql_mode decides which
+    // it uses): a statement either split shows is refused.
+    let mut split = statements(sql, true);
+    split.extend(statements(sql, false));
+    split.into_iter().find_map(|statement| {
         let words = leading_words(statement, 3);
         let word = |i: usize| words.get(i).map_or("", String::as_str);
         let commits = match word(0) {
@@ -306,12 +310,18 @@ pub(crate) fn implicit_commit(sql: &str) -> Option<String> {
     })
 }
 
-/// The statements of a script, split on `;` outside literals, identifiers and comments.
-fn statements(sql: &str) -> Vec<&str> {
+/// The statements of a script, split on `;` outside literals, identifiers and comments,
+/// with backslash escapes in quoted runs or without.
+fn statements(sql: &str, backslashes: bool) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < sql.len() {
-        let skip = crate::named::skip_non_parameter(sql, i, crate::config::Backend::MySql);
+        let skip = crate::named::skip_non_parameter_escaping(
+            sql,
+            i,
+            crate::config::Backend::MySql,
+            backslashes,
+        );
         if skip > i {
             i = skip;
             continue;
@@ -391,6 +401,10 @@ mod tests {
             "UPDATE t SET a=a--1; DROP TABLE u",
             "SELECT \"\\\"\"; DROP TABLE u; SELECT \"x\"",
             "SELECT 1 /* /* */; DROP TABLE t",
+            // Under ANSI_QUOTES `"a\"` is an identifier; under NO_BACKSLASH_ESCAPES
+            // `'a\'` is a string: either way what follows is a statement.
+            "SELECT \"a\\\"; DROP TABLE t; -- \"",
+            "SELECT 'a\\'; DROP TABLE t; -- '",
         ] {
             assert!(implicit_commit(sql).is_some(), "{sql}");
         }

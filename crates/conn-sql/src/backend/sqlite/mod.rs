@@ -98,9 +98,9 @@ pub(crate) async fn execute(
     ctx: &Ctx,
 ) -> Result<u64> {
     let one_statement = prepared.statement_count(Backend::Sqlite) == 1;
-    if !one_statement && !prepared.values.is_empty() {
-        // A script with values: sqlx would bind NULL to a parameter without one and
-        // ignore a value no parameter takes. Checked from the text before anything runs.
+    if !one_statement {
+        // sqlx would bind NULL to a parameter without a value and ignore a value no
+        // parameter takes. Checked from the text before anything runs.
         script_values(&prepared, ctx)?;
     }
     if !one_statement && prepared.values.is_empty() {
@@ -142,28 +142,45 @@ pub(crate) async fn execute(
 /// NULL to the rest (a write would store NULLs nobody asked for). SQLite counts a
 /// statement's parameters by their highest number; a statement mixing `?NNN` and `?`
 /// may need fewer values than that (sqlx numbers the `?` on their own) and is refused.
-/// An error when a script's parameters (read from its text) take a value that was not
-/// given, or a given value is taken by none.
+/// A script of several statements with parameters (read from its text, before
+/// anything runs): only plain `?` parameters, as many as the values given. sqlx binds a
+/// script's values by a count across statements over the slots SQLite gives each (a
+/// numbered or named parameter leaves gaps there), and binds NULL where it runs out:
+/// numbered or named parameters in a script, or a count that differs, are refused.
 fn script_values(prepared: &Prepared, ctx: &Ctx) -> Result<()> {
-    let numbers = prepared.sqlite_parameter_numbers();
+    let (plain, other) = prepared.sqlite_parameters();
     let given = prepared.values.len();
-    if let Some(missing) = numbers.iter().find(|&&n| n == 0 || n > given) {
+    if let Some(parameter) = other {
         return Err(Error::InvalidArgument(format!(
-            "sql connection \"{}\": the script uses parameter {missing} but {given} value(s) \
-             were given",
+            "sql connection \"{}\": the script's parameter {parameter} cannot be bound: a \
+             query of several statements takes ? parameters only (or run its statements \
+             one at a time)",
             ctx.name
         )));
     }
-    if let Some(unused) = (1..=given).find(|n| !numbers.contains(n)) {
+    if plain > given {
+        return Err(Error::InvalidArgument(format!(
+            "sql connection \"{}\": the script uses parameter {} but {given} value(s) were \
+             given",
+            ctx.name,
+            given + 1
+        )));
+    }
+    if plain < given {
         return Err(Error::InvalidArgument(format!(
             "sql connection \"{}\": {given} value(s) were given but no parameter of the \
-             script takes value {unused}",
-            ctx.name
+             script takes value {}",
+            ctx.name,
+            plain + 1
         )));
     }
     Ok(())
 }
 
+/// An error when `statement` has more parameters than `given` values: sqlx would bind
+/// NULL to the rest (a write would store NULLs nobody asked for). SQLite counts a
+/// statement's parameters by their highest number; a statement mixing `?NNN` and `?`
+/// may need fewer values than that (sqlx numbers the `?` on their own) and is refused.
 pub(crate) fn enough_values(
     statement: &sqlx::sqlite::SqliteStatement,
     given: usize,

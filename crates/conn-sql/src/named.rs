@@ -57,7 +57,8 @@ impl Prepared {
     pub(crate) fn sqlite_parameters(&self) -> (usize, Option<String>) {
         let sql = self.sql.as_str();
         let bytes = sql.as_bytes();
-        let identifier = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+        // SQLite's identifier characters include every byte of a non-ASCII character.
+        let identifier = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
         let (mut plain, mut other, mut i) = (0, None, 0);
         while i < bytes.len() {
             let skip = skip_non_parameter(sql, i, Backend::Sqlite);
@@ -69,7 +70,7 @@ impl Prepared {
             let named = |at: usize| bytes.get(at).is_some_and(|&b| identifier(b));
             match bytes[i] {
                 b'?' if !named(i + 1) => plain += 1,
-                b'?' | b':' | b'@' | b'$' if !follows_identifier && named(i + 1) => {
+                b'?' | b':' | b'@' | b'$' | b'#' if !follows_identifier && named(i + 1) => {
                     let end = (i + 1..bytes.len())
                         .find(|&k| !identifier(bytes[k]))
                         .unwrap_or(bytes.len());
@@ -245,17 +246,35 @@ fn missing(name: &str, params: &Params) -> Error {
 /// If a literal, quoted identifier or comment starts at `i`, the index just past it;
 /// otherwise `i`.
 pub(crate) fn skip_non_parameter(sql: &str, i: usize, backend: Backend) -> usize {
-    skip_non_parameter_escaping(sql, i, backend, backend == Backend::MySql)
+    let mysql = backend == Backend::MySql;
+    skip_non_parameter_escaping(
+        sql,
+        i,
+        backend,
+        Backslashes {
+            single: mysql,
+            double: mysql,
+        },
+    )
 }
 
-/// [`skip_non_parameter`], with MySQL's backslash escapes in quoted strings on or off
-/// (`NO_BACKSLASH_ESCAPES`; under `ANSI_QUOTES` a double-quoted run is an identifier,
-/// which takes none either).
+/// Whether MySQL's quoted runs take backslash escapes: by default both `'...'` and
+/// `"..."` do; `NO_BACKSLASH_ESCAPES` turns them off; under `ANSI_QUOTES` a
+/// double-quoted run is an identifier, which takes none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backslashes {
+    /// In `'...'`.
+    pub(crate) single: bool,
+    /// In `"..."`.
+    pub(crate) double: bool,
+}
+
+/// [`skip_non_parameter`], with backslash escapes in quoted runs as `backslashes` says.
 pub(crate) fn skip_non_parameter_escaping(
     sql: &str,
     i: usize,
     backend: Backend,
-    mysql_backslashes: bool,
+    backslashes: Backslashes,
 ) -> usize {
     let bytes = sql.as_bytes();
     let rest = &bytes[i..];
@@ -288,9 +307,9 @@ pub(crate) fn skip_non_parameter_escaping(
         [b'E' | b'e', b'\'', ..] if backend == Backend::Postgres => {
             skip_quoted(bytes, i + 1, b'\'', true)
         }
-        [b'\'', ..] => skip_quoted(bytes, i, b'\'', mysql_backslashes),
+        [b'\'', ..] => skip_quoted(bytes, i, b'\'', backslashes.single),
         // MySQL's double-quoted strings take backslash escapes as its single-quoted do.
-        [b'"', ..] => skip_quoted(bytes, i, b'"', mysql_backslashes),
+        [b'"', ..] => skip_quoted(bytes, i, b'"', backslashes.double),
         [b'`', ..] if backend != Backend::Postgres => skip_quoted(bytes, i, b'`', false),
         // SQLite's `[identifier]` (no escapes inside).
         [b'[', ..] if backend == Backend::Sqlite => find_from(i + 1, "]"),
@@ -420,6 +439,9 @@ mod tests {
             (0, None)
         );
         assert_eq!(parameters("SELECT :x, ?"), (1, Some(":x".into())));
+        assert_eq!(parameters("SELECT #a"), (0, Some("#a".into())));
+        assert_eq!(parameters("SELECT :é"), (0, Some(":é".into())));
+        assert_eq!(parameters("CREATE TABLE café$x (a)"), (0, None));
         // PostgreSQL nests block comments; MySQL does not.
         let nested = text("SELECT 1 AS a; /* /* */ SELECT 2 AS a");
         assert_eq!(nested.statement_count(Backend::Postgres), 1);

@@ -710,6 +710,19 @@ fn statement_errors_name_what_is_wrong() {
             .blocking(),
         "the script's parameter ?2 cannot be bound",
     );
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (1, 1); INSERT INTO two VALUES (#a, 2)")
+            .blocking(),
+        "the script's parameter #a cannot be bound",
+    );
+    // One statement mixing ? with ?NNN (sqlx would bind value 1 to both).
+    error_containing(
+        conn.execute("INSERT INTO two VALUES (?1, ?)")
+            .bind(1)
+            .bind(2)
+            .blocking(),
+        "the statement mixes ? with ?1",
+    );
     // A script still runs statement by statement (the INSERT needs the table the
     // CREATE makes).
     conn.execute("CREATE TABLE three (a INTEGER); INSERT INTO three VALUES (?)")

@@ -22,7 +22,7 @@ use super::output::{Output, Read};
 use crate::arrow::decimal::{DecimalColumn, parse_decimal};
 use crate::arrow::generic::{Builder, date_to_days, datetime_to_micros};
 use crate::config::SqlConfig;
-use crate::named::Prepared;
+use crate::named::{Backslashes, Prepared};
 
 /// Opens a pool.
 pub(crate) async fn connect(config: &SqlConfig, ctx: &Ctx) -> Result<sqlx::MySqlPool> {
@@ -281,10 +281,12 @@ pub(crate) async fn execute(
 /// session they would end its transaction behind its back. Returns the offending
 /// statement's leading keywords, for the error.
 pub(crate) fn implicit_commit(sql: &str) -> Option<String> {
-    // Split with backslash escapes and without (the server's sql_mode decides which
-    // it uses): a statement either split shows is refused.
-    let mut split = statements(sql, true);
-    split.extend(statements(sql, false));
+    // Split as each sql_mode reads quotes (the default, NO_BACKSLASH_ESCAPES,
+    // ANSI_QUOTES): a statement any split shows is refused.
+    let split: Vec<&str> = [(true, true), (false, false), (true, false)]
+        .into_iter()
+        .flat_map(|(single, double)| statements(sql, Backslashes { single, double }))
+        .collect();
     split.into_iter().find_map(|statement| {
         let words = leading_words(statement, 3);
         let word = |i: usize| words.get(i).map_or("", String::as_str);
@@ -311,8 +313,8 @@ pub(crate) fn implicit_commit(sql: &str) -> Option<String> {
 }
 
 /// The statements of a script, split on `;` outside literals, identifiers and comments,
-/// with backslash escapes in quoted runs or without.
-fn statements(sql: &str, backslashes: bool) -> Vec<&str> {
+/// with backslash escapes in quoted runs as `backslashes` says.
+fn statements(sql: &str, backslashes: Backslashes) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < sql.len() {
@@ -405,6 +407,8 @@ mod tests {
             // `'a\'` is a string: either way what follows is a statement.
             "SELECT \"a\\\"; DROP TABLE t; -- \"",
             "SELECT 'a\\'; DROP TABLE t; -- '",
+            // ANSI_QUOTES alone: '...' takes escapes, "..." does not.
+            "SELECT \"a\\\" , '\\'' ; DROP TABLE t; -- \"",
         ] {
             assert!(implicit_commit(sql).is_some(), "{sql}");
         }

@@ -120,6 +120,15 @@ pub(crate) async fn execute(
             .await
             .map_err(|e| ctx.err(e, "execute"))?;
         enough_values(&statement, prepared.values.len(), ctx)?;
+        // `VALUES (?1, ?)` with two values: sqlx binds value 1 to both.
+        if let (1.., Some(numbered)) = prepared.sqlite_parameters() {
+            return Err(Error::InvalidArgument(format!(
+                "sql connection \"{}\": the statement mixes ? with {numbered}, which sqlx \
+                 numbers apart (a value could go to two parameters and another to none); use \
+                 one form",
+                ctx.name
+            )));
+        }
         Some(statement)
     } else {
         None
@@ -138,10 +147,6 @@ pub(crate) async fn execute(
         .map_err(|e| ctx.err(e, "execute"))
 }
 
-/// An error when `statement` has more parameters than `given` values: sqlx would bind
-/// NULL to the rest (a write would store NULLs nobody asked for). SQLite counts a
-/// statement's parameters by their highest number; a statement mixing `?NNN` and `?`
-/// may need fewer values than that (sqlx numbers the `?` on their own) and is refused.
 /// A script of several statements with parameters (read from its text, before
 /// anything runs): only plain `?` parameters, as many as the values given. sqlx binds a
 /// script's values by a count across statements over the slots SQLite gives each (a
